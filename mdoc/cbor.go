@@ -65,9 +65,9 @@ func init() {
 		TimeTag:          cbor.DecTagOptional,
 		// Decode maps of unknown shape with any-typed keys so integer
 		// labels (COSE) survive.
-		DefaultMapType:   reflect.TypeOf(map[any]any(nil)),
-		IntDec:           cbor.IntDecConvertSignedOrFail,
-		UTF8:             cbor.UTF8RejectInvalid,
+		DefaultMapType:    reflect.TypeOf(map[any]any(nil)),
+		IntDec:            cbor.IntDecConvertSignedOrFail,
+		UTF8:              cbor.UTF8RejectInvalid,
 		ExtraReturnErrors: cbor.ExtraDecErrorNone,
 	}
 	if decMode, err = do.DecModeWithTags(tags); err != nil {

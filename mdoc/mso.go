@@ -1,0 +1,102 @@
+package mdoc
+
+import (
+	"time"
+)
+
+// MSOVersion is the MobileSecurityObject version this package emits and
+// accepts.
+const MSOVersion = "1.0"
+
+// MobileSecurityObject is the issuer-signed payload of IssuerAuth
+// (ISO/IEC 18013-5:2021 §9.1.2.4), with the optional status reference of
+// draft-ietf-oauth-status-list (§ "Referenced Token" in CBOR).
+type MobileSecurityObject struct {
+	Version         string                       `cbor:"version"`
+	DigestAlgorithm string                       `cbor:"digestAlgorithm"`
+	ValueDigests    map[string]map[uint64][]byte `cbor:"valueDigests"`
+	DeviceKeyInfo   DeviceKeyInfo                `cbor:"deviceKeyInfo"`
+	DocType         string                       `cbor:"docType"`
+	ValidityInfo    ValidityInfo                 `cbor:"validityInfo"`
+	Status          *StatusReference             `cbor:"status,omitempty"`
+}
+
+// DeviceKeyInfo carries the device (holder) key bound to the document
+// (§9.1.2.4).
+type DeviceKeyInfo struct {
+	DeviceKey         COSEKey            `cbor:"deviceKey"`
+	KeyAuthorizations *KeyAuthorizations `cbor:"keyAuthorizations,omitempty"`
+	KeyInfo           map[int64]any      `cbor:"keyInfo,omitempty"`
+}
+
+// KeyAuthorizations lists what the device key may sign in DeviceSigned:
+// whole namespaces, or single data elements (§9.1.2.4). Absent means the
+// device may sign nothing.
+type KeyAuthorizations struct {
+	NameSpaces   []string            `cbor:"nameSpaces,omitempty"`
+	DataElements map[string][]string `cbor:"dataElements,omitempty"`
+}
+
+// Allows reports whether the device key may sign element id of namespace ns.
+func (k *KeyAuthorizations) Allows(ns, id string) bool {
+	if k == nil {
+		return false
+	}
+	for _, n := range k.NameSpaces {
+		if n == ns {
+			return true
+		}
+	}
+	for _, e := range k.DataElements[ns] {
+		if e == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidityInfo is the MSO's validity (§9.1.2.4): tdates in UTC with whole
+// seconds.
+type ValidityInfo struct {
+	Signed         TDate  `cbor:"signed"`
+	ValidFrom      TDate  `cbor:"validFrom"`
+	ValidUntil     TDate  `cbor:"validUntil"`
+	ExpectedUpdate *TDate `cbor:"expectedUpdate,omitempty"`
+}
+
+// StatusReference is the MSO `status` entry pointing at a Token Status List.
+type StatusReference struct {
+	StatusList *StatusListRef `cbor:"status_list,omitempty"`
+}
+
+// StatusListRef is a credential's index in the status list served at URI.
+type StatusListRef struct {
+	Idx uint64 `cbor:"idx"`
+	URI string `cbor:"uri"`
+}
+
+// check rejects an MSO that breaks the CDDL (missing members, bad version).
+// It is part of parsing; validity against a clock is checked in Verify.
+func (m *MobileSecurityObject) check() error {
+	switch {
+	case m.Version != MSOVersion:
+		return newError(CodeUnsupported, "MSO version %q", m.Version)
+	case m.DocType == "":
+		return newError(CodeMalformed, "MSO without docType")
+	case len(m.ValueDigests) == 0:
+		return newError(CodeMalformed, "MSO without valueDigests")
+	case len(m.DeviceKeyInfo.DeviceKey.Raw) == 0:
+		return newError(CodeMalformed, "MSO without deviceKey")
+	case time.Time(m.ValidityInfo.ValidFrom).IsZero() || time.Time(m.ValidityInfo.ValidUntil).IsZero() || time.Time(m.ValidityInfo.Signed).IsZero():
+		return newError(CodeMalformed, "MSO validityInfo incomplete")
+	case m.ValidityInfo.ValidUntil.Time().Before(m.ValidityInfo.ValidFrom.Time()):
+		return newError(CodeMalformed, "MSO validUntil before validFrom")
+	}
+	if _, err := newDigest(m.DigestAlgorithm); err != nil {
+		return err
+	}
+	if m.Status != nil && m.Status.StatusList != nil && m.Status.StatusList.URI == "" {
+		return newError(CodeMalformed, "MSO status_list without uri")
+	}
+	return nil
+}

@@ -50,7 +50,7 @@ func sign1(rand io.Reader, signer crypto.Signer, payload []byte, x5chain [][]byt
 	if err != nil {
 		return nil, newError(CodeUnsupported, "cose signer: %v", err)
 	}
-	prot := cose.ProtectedHeader{headerAlg: alg}
+	prot := cose.ProtectedHeader{cose.HeaderLabelAlgorithm: alg}
 	for k, v := range extraProtected {
 		prot[k] = v
 	}
@@ -58,13 +58,13 @@ func sign1(rand io.Reader, signer crypto.Signer, payload []byte, x5chain [][]byt
 	switch len(x5chain) {
 	case 0:
 	case 1:
-		hdr.Unprotected[headerX5Chain] = x5chain[0]
+		hdr.Unprotected[cose.HeaderLabelX5Chain] = x5chain[0]
 	default:
 		chain := make([]any, len(x5chain))
 		for i, c := range x5chain {
 			chain[i] = c
 		}
-		hdr.Unprotected[headerX5Chain] = chain
+		hdr.Unprotected[cose.HeaderLabelX5Chain] = chain
 	}
 	msg := &cose.Sign1Message{Headers: hdr, Payload: payload}
 	if err := msg.Sign(rand, nil, s); err != nil {

@@ -125,15 +125,11 @@ func (t TDate) MarshalCBOR() ([]byte, error) {
 // any RFC 3339 time (with offset or fraction) so that lenient issuers still
 // parse; the value is normalised to UTC.
 func (t *TDate) UnmarshalCBOR(data []byte) error {
-	var raw cbor.RawTag
-	if err := decMode.Unmarshal(data, &raw); err != nil {
-		return fmt.Errorf("tdate: %w", err)
-	}
-	if raw.Number != TagTDate {
-		return fmt.Errorf("tdate: tag %d, want 0", raw.Number)
+	if len(data) < 2 || data[0] != 0xc0 {
+		return fmt.Errorf("tdate: want tag 0")
 	}
 	var s string
-	if err := decMode.Unmarshal(raw.Content, &s); err != nil {
+	if err := decMode.Unmarshal(data[1:], &s); err != nil {
 		return fmt.Errorf("tdate: %w", err)
 	}
 	v, err := time.Parse(time.RFC3339, s)
@@ -267,15 +263,46 @@ func ParseEncodedCBOR(b []byte) (EncodedCBOR, error) {
 func (e EncodedCBOR) Decode(v any) error { return Unmarshal(e.Data, v) }
 
 // unwrapTag24 checks that data is exactly #6.24(bstr) and returns the bstr
-// content as a sub-slice of data.
+// content as a sub-slice of data (no copy: this is on every item's path).
 func unwrapTag24(data []byte) ([]byte, error) {
 	if len(data) < 3 || data[0] != 0xd8 || data[1] != TagEncodedCBOR {
 		return nil, newError(CodeMalformed, "expected #6.24(bstr .cbor)")
 	}
-	var content []byte
-	if err := decMode.Unmarshal(data[2:], &content); err != nil {
-		return nil, cborError(err)
+	content, ok := byteStringContent(data[2:])
+	if !ok {
+		return nil, newError(CodeMalformed, "#6.24 does not hold exactly one definite-length bstr")
 	}
-	// The bstr content is the tail of data: the header is 1–9 bytes before it.
-	return data[len(data)-len(content):], nil
+	return content, nil
+}
+
+// byteStringContent returns the content of b when b is exactly one
+// definite-length CBOR byte string in shortest or longer form.
+func byteStringContent(b []byte) ([]byte, bool) {
+	if len(b) == 0 || b[0]>>5 != 2 {
+		return nil, false
+	}
+	ai := b[0] & 0x1f
+	var n uint64
+	var head int
+	switch {
+	case ai < 24:
+		n, head = uint64(ai), 1
+	case ai == 24 && len(b) >= 2:
+		n, head = uint64(b[1]), 2
+	case ai == 25 && len(b) >= 3:
+		n, head = uint64(b[1])<<8|uint64(b[2]), 3
+	case ai == 26 && len(b) >= 5:
+		n, head = uint64(b[1])<<24|uint64(b[2])<<16|uint64(b[3])<<8|uint64(b[4]), 5
+	case ai == 27 && len(b) >= 9:
+		for i := 1; i <= 8; i++ {
+			n = n<<8 | uint64(b[i])
+		}
+		head = 9
+	default:
+		return nil, false // indefinite length or truncated head
+	}
+	if uint64(len(b)-head) != n {
+		return nil, false
+	}
+	return b[head:], true
 }

@@ -1,12 +1,15 @@
 package mdoc
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"errors"
 	"io"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 )
 
@@ -79,87 +82,147 @@ func sign1(rand io.Reader, signer crypto.Signer, payload []byte, x5chain [][]byt
 	return (*cose.UntaggedSign1Message)(msg).MarshalCBOR()
 }
 
-// parseSign1 decodes a COSE_Sign1, untagged as ISO 18013-5 specifies; a
+// Sign1 is a parsed COSE_Sign1 (RFC 9052 §4.2). It is parsed by this
+// package's bounded decoder and keeps the protected header bytes as
+// received, since the signature covers them.
+type Sign1 struct {
+	Protected   []byte // serialized protected header, verbatim
+	Alg         cose.Algorithm
+	Unprotected map[any]cbor.RawMessage
+	Payload     []byte // nil when detached
+	Signature   []byte
+	X5Chain     [][]byte // header 33 (unprotected, else protected), DER
+	Tagged      bool
+}
+
+type sign1Wire struct {
+	_           struct{} `cbor:",toarray"`
+	Protected   []byte
+	Unprotected map[any]cbor.RawMessage
+	Payload     []byte
+	Signature   []byte
+}
+
+// ParseSign1 decodes a COSE_Sign1, untagged as ISO 18013-5 specifies; a
 // tagged one (tag 18) is accepted too, since the signature does not cover
-// the tag.
-func parseSign1(data []byte) (*cose.Sign1Message, error) {
+// the tag. Critical headers (label 2) are refused: none is understood.
+func ParseSign1(data []byte) (*Sign1, error) {
 	if len(data) > MaxMessageSize {
 		return nil, newError(CodeLimitExceeded, "COSE_Sign1 of %d bytes", len(data))
 	}
-	// Check well-formedness against our limits first (no allocation) so
-	// go-cose never sees hostile depth, sizes or indefinite lengths.
-	if err := decMode.Wellformed(data); err != nil {
-		return nil, cborError(err)
-	}
-	var msg cose.Sign1Message
+	tagged := false
 	if len(data) > 0 && data[0] == 0xd2 {
-		if err := msg.UnmarshalCBOR(data); err != nil {
-			return nil, newError(CodeMalformed, "COSE_Sign1: %v", err)
-		}
-	} else if err := (*cose.UntaggedSign1Message)(&msg).UnmarshalCBOR(data); err != nil {
-		return nil, newError(CodeMalformed, "COSE_Sign1: %v", err)
+		data, tagged = data[1:], true
 	}
-	return &msg, nil
+	var w sign1Wire
+	if err := Unmarshal(data, &w); err != nil {
+		return nil, wrapError(CodeMalformed, err, "COSE_Sign1")
+	}
+	if len(w.Signature) == 0 {
+		return nil, newError(CodeMalformed, "COSE_Sign1 without signature")
+	}
+	m := &Sign1{Protected: w.Protected, Unprotected: w.Unprotected, Payload: w.Payload, Signature: w.Signature, Tagged: tagged}
+	var prot map[any]cbor.RawMessage
+	if len(w.Protected) > 0 {
+		if err := Unmarshal(w.Protected, &prot); err != nil {
+			return nil, wrapError(CodeMalformed, err, "COSE_Sign1 protected header")
+		}
+	}
+	if _, ok := prot[int64(2)]; ok {
+		return nil, newError(CodeUnsupported, "COSE_Sign1 has critical headers")
+	}
+	algRaw, ok := prot[int64(headerAlg)]
+	if !ok {
+		return nil, newError(CodeMalformed, "COSE_Sign1 protected header lacks alg")
+	}
+	var alg int64
+	if err := Unmarshal(algRaw, &alg); err != nil {
+		return nil, newError(CodeUnsupported, "COSE_Sign1 alg is not an integer")
+	}
+	m.Alg = cose.Algorithm(alg)
+	chainRaw, ok := w.Unprotected[int64(headerX5Chain)]
+	if !ok {
+		chainRaw, ok = prot[int64(headerX5Chain)]
+	}
+	if ok {
+		chain, err := parseX5Chain(chainRaw)
+		if err != nil {
+			return nil, err
+		}
+		m.X5Chain = chain
+	}
+	return m, nil
 }
 
-// verifySign1 checks msg's signature with pub. For a detached payload,
-// payload is the content to verify against.
-func verifySign1(msg *cose.Sign1Message, pub crypto.PublicKey, payload []byte) error {
-	alg, err := msg.Headers.Protected.Algorithm()
-	if err != nil {
-		return newError(CodeMalformed, "COSE_Sign1 without algorithm: %v", err)
+// parseX5Chain decodes header 33: one certificate as a bstr, several as an
+// array of bstr (RFC 9360).
+func parseX5Chain(raw cbor.RawMessage) ([][]byte, error) {
+	var one []byte
+	if err := Unmarshal(raw, &one); err == nil {
+		if len(one) == 0 {
+			return nil, newError(CodeMalformed, "empty x5chain")
+		}
+		return [][]byte{one}, nil
 	}
+	var many [][]byte
+	if err := Unmarshal(raw, &many); err != nil {
+		return nil, newError(CodeMalformed, "x5chain is neither bstr nor array of bstr")
+	}
+	if len(many) == 0 || len(many) > MaxChainLength {
+		return nil, newError(CodeMalformed, "x5chain with %d certificates", len(many))
+	}
+	return many, nil
+}
+
+// sigStructure builds the Sig_structure for COSE_Sign1 (RFC 9052 §4.4),
+// ["Signature1", protected, external_aad = h'', payload], by hand to avoid
+// a reflective encode of the payload on every verification.
+func sigStructure(protected, payload []byte) []byte {
+	out := make([]byte, 0, 32+len(protected)+len(payload))
+	out = append(out, 0x84, 0x6a)
+	out = append(out, "Signature1"...)
+	out = appendByteStringHead(out, len(protected))
+	out = append(out, protected...)
+	out = append(out, 0x40)
+	out = appendByteStringHead(out, len(payload))
+	return append(out, payload...)
+}
+
+func appendByteStringHead(b []byte, n int) []byte {
+	switch {
+	case n < 24:
+		return append(b, 0x40|byte(n))
+	case n <= 0xff:
+		return append(b, 0x58, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x59, byte(n>>8), byte(n))
+	default:
+		return append(b, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// Verify checks the signature with pub. For a detached payload, payload is
+// the content signed; otherwise pass nil. The algorithm must be the one
+// ISO 18013-5 pairs with pub's key type (no algorithm confusion).
+func (m *Sign1) Verify(pub crypto.PublicKey, payload []byte) error {
 	want, err := AlgorithmFor(pub)
 	if err != nil {
 		return err
 	}
-	if alg != want {
-		return newError(CodeUnsupported, "algorithm %v does not match the %v key", alg, want)
+	if m.Alg != want {
+		return newError(CodeUnsupported, "algorithm %v does not match the %v key", m.Alg, want)
 	}
-	v, err := cose.NewVerifier(alg, pub)
+	if payload == nil {
+		payload = m.Payload
+	} else if m.Payload != nil && !bytes.Equal(m.Payload, payload) {
+		return errors.New("COSE_Sign1 carries a different payload")
+	}
+	if payload == nil {
+		return newError(CodeMalformed, "COSE_Sign1 without payload")
+	}
+	v, err := cose.NewVerifier(m.Alg, pub)
 	if err != nil {
 		return newError(CodeUnsupported, "cose verifier: %v", err)
 	}
-	m := *msg
-	if payload != nil {
-		m.Payload = payload
-	}
-	if m.Payload == nil {
-		return newError(CodeMalformed, "COSE_Sign1 without payload")
-	}
-	return m.Verify(nil, v)
-}
-
-// x5chainOf returns the DER certificates of header label 33, looked up in
-// the unprotected header first and then the protected one.
-func x5chainOf(h *cose.Headers) ([][]byte, error) {
-	// Decoded header labels are int64; headers we built ourselves use int.
-	v, ok := h.Unprotected[int64(headerX5Chain)]
-	if !ok {
-		v, ok = h.Unprotected[headerX5Chain]
-	}
-	if !ok {
-		v, ok = h.Protected[int64(headerX5Chain)]
-	}
-	if !ok {
-		return nil, nil
-	}
-	switch c := v.(type) {
-	case []byte:
-		return [][]byte{c}, nil
-	case []any:
-		if len(c) == 0 || len(c) > MaxChainLength {
-			return nil, newError(CodeMalformed, "x5chain with %d certificates", len(c))
-		}
-		out := make([][]byte, len(c))
-		for i, e := range c {
-			b, ok := e.([]byte)
-			if !ok {
-				return nil, newError(CodeMalformed, "x5chain element %d is not a bstr", i)
-			}
-			out[i] = b
-		}
-		return out, nil
-	}
-	return nil, newError(CodeMalformed, "x5chain of type %T", v)
+	return v.Verify(sigStructure(m.Protected, payload), m.Signature)
 }

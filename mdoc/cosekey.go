@@ -35,6 +35,8 @@ type COSEKey struct {
 	Kid []byte
 	Alg int64 // 0 when absent
 	Raw []byte
+
+	pub crypto.PublicKey // parsed once, on decode or construction
 }
 
 // coseKeyWire is the CBOR map of a COSE_Key. Y is decoded as raw because it
@@ -178,9 +180,11 @@ func (k *COSEKey) UnmarshalCBOR(data []byte) error {
 			return newError(CodeMalformed, "EC2 key without y")
 		}
 		nk.Y = y
-		if _, err := nk.ECDSA(); err != nil {
+		pub, err := nk.ECDSA()
+		if err != nil {
 			return err
 		}
+		nk.pub = pub
 	case KeyTypeOKP:
 		if w.Crv != CurveEd25519 {
 			return newError(CodeUnsupported, "OKP curve %d", w.Crv)
@@ -209,6 +213,9 @@ func ParseCOSEKey(b []byte) (*COSEKey, error) {
 
 // PublicKey returns the key as *ecdsa.PublicKey or ed25519.PublicKey.
 func (k *COSEKey) PublicKey() (crypto.PublicKey, error) {
+	if k.pub != nil {
+		return k.pub, nil
+	}
 	if k.Kty == KeyTypeOKP {
 		return ed25519.PublicKey(bytes.Clone(k.X)), nil
 	}
@@ -217,6 +224,9 @@ func (k *COSEKey) PublicKey() (crypto.PublicKey, error) {
 
 // ECDSA returns an EC2 key as *ecdsa.PublicKey, checking the point.
 func (k *COSEKey) ECDSA() (*ecdsa.PublicKey, error) {
+	if p, ok := k.pub.(*ecdsa.PublicKey); ok {
+		return p, nil
+	}
 	curve, _, size, ok := curveByID(k.Crv)
 	if k.Kty != KeyTypeEC2 || !ok {
 		return nil, newError(CodeUnsupported, "not an EC2 key on a supported curve")

@@ -3,8 +3,6 @@ package mdoc
 import (
 	"bytes"
 	"crypto/x509"
-
-	"github.com/veraison/go-cose"
 )
 
 // IssuerAuth is the issuer's COSE_Sign1 over the MobileSecurityObject
@@ -15,7 +13,7 @@ type IssuerAuth struct {
 	MSOBytes EncodedCBOR // the payload, MobileSecurityObjectBytes
 	MSO      MobileSecurityObject
 	X5Chain  [][]byte // DER certificates, Document Signer first, as received
-	sign1    *cose.Sign1Message
+	sign1    *Sign1
 }
 
 // MarshalCBOR emits Raw verbatim.
@@ -39,17 +37,14 @@ func (a *IssuerAuth) UnmarshalCBOR(data []byte) error {
 // ParseIssuerAuth parses an IssuerAuth COSE_Sign1. It checks structure only;
 // VerifyIssuerAuth checks signature, chain and trust.
 func ParseIssuerAuth(data []byte) (*IssuerAuth, error) {
-	msg, err := parseSign1(data)
+	msg, err := ParseSign1(data)
 	if err != nil {
 		return nil, wrapError(CodeMalformed, err, "issuerAuth")
 	}
 	if msg.Payload == nil {
 		return nil, newError(CodeMalformed, "issuerAuth has a detached payload")
 	}
-	chain, err := x5chainOf(&msg.Headers)
-	if err != nil {
-		return nil, wrapError(CodeMalformed, err, "issuerAuth")
-	}
+	chain := msg.X5Chain
 	if len(chain) == 0 {
 		return nil, newError(CodeMalformed, "issuerAuth without x5chain")
 	}

@@ -55,12 +55,12 @@ func (d *DocRequest) VerifyReaderAuth(trust Trust, sessionTranscript []byte, at 
 	if len(d.ReaderAuth) == 0 {
 		return nil, newError(CodeReaderAuthInvalid, "no readerAuth")
 	}
-	msg, err := parseSign1(d.ReaderAuth)
+	msg, err := ParseSign1(d.ReaderAuth)
 	if err != nil {
 		return nil, wrapError(CodeReaderAuthInvalid, err, "readerAuth")
 	}
-	chain, err := x5chainOf(&msg.Headers)
-	if err != nil || len(chain) == 0 {
+	chain := msg.X5Chain
+	if len(chain) == 0 {
 		return nil, newError(CodeReaderAuthInvalid, "readerAuth without x5chain")
 	}
 	if trust == nil {
@@ -74,7 +74,7 @@ func (d *DocRequest) VerifyReaderAuth(trust Trust, sessionTranscript []byte, at 
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySign1(msg, cr.PublicKey, payload); err != nil {
+	if err := msg.Verify(cr.PublicKey, payload); err != nil {
 		return nil, wrapError(CodeReaderAuthInvalid, err, "readerAuth signature")
 	}
 	return &ReaderAuthResult{Certificate: cr.Leaf, Chain: cr}, nil

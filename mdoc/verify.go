@@ -1,7 +1,6 @@
 package mdoc
 
 import (
-	"bytes"
 	"crypto/ecdh"
 	"crypto/subtle"
 	"errors"
@@ -125,7 +124,7 @@ func VerifyIssuerAuth(ia *IssuerAuth, docType string, opts *VerifyOptions) (*Cha
 	if ia.sign1 == nil {
 		return nil, newError(CodeMalformed, "issuerAuth was not parsed")
 	}
-	if err := verifySign1(ia.sign1, cr.PublicKey, nil); err != nil {
+	if err := ia.sign1.Verify(cr.PublicKey, nil); err != nil {
 		if CodeOf(err) != "" {
 			return nil, err
 		}
@@ -208,18 +207,15 @@ func VerifyDeviceAuth(doc *Document, mso *MobileSecurityObject, opts *VerifyOpti
 		return "", nil, newError(CodeMalformed, "deviceAuth has both deviceSignature and deviceMac")
 	case len(da.DeviceSignature) > 0:
 		method = "signature"
-		msg, err := parseSign1(da.DeviceSignature)
+		msg, err := ParseSign1(da.DeviceSignature)
 		if err != nil {
 			return method, nil, wrapError(CodeMalformed, err, "deviceSignature")
-		}
-		if msg.Payload != nil && !bytes.Equal(msg.Payload, auth) {
-			return method, nil, newError(CodeDeviceAuthInvalid, "deviceSignature carries a different payload")
 		}
 		pub, err := mso.DeviceKeyInfo.DeviceKey.PublicKey()
 		if err != nil {
 			return method, nil, err
 		}
-		if err := verifySign1(msg, pub, auth); err != nil {
+		if err := msg.Verify(pub, auth); err != nil {
 			if c := CodeOf(err); c != "" && c != CodeDeviceAuthInvalid {
 				return method, nil, err
 			}

@@ -175,7 +175,7 @@ func parseX5Chain(raw cbor.RawMessage) ([][]byte, error) {
 }
 
 // sigStructure builds the Sig_structure for COSE_Sign1 (RFC 9052 §4.4),
-// ["Signature1", protected, external_aad = h'', payload], by hand to avoid
+// ["Signature1", protected, empty external_aad, payload], by hand to avoid
 // a reflective encode of the payload on every verification.
 func sigStructure(protected, payload []byte) []byte {
 	out := make([]byte, 0, 32+len(protected)+len(payload))

@@ -25,8 +25,11 @@ type CertificateOptions struct {
 	IssuerAltNameURI   string
 	// CRLDistributionPoint is a URL; required for IACA certificates.
 	CRLDistributionPoint string
-	// ExtraExtensions are added verbatim (for example a reader-role marker).
+	// ExtraExtensions are added verbatim.
 	ExtraExtensions []pkix.Extension
+	// Policies are certificate policies (for reader certificates: the
+	// roles of ReaderRoles.Policies).
+	Policies []x509.OID
 	Rand            io.Reader
 }
 
@@ -179,8 +182,7 @@ func NewDocumentSignerCertificate(pub crypto.PublicKey, iaca *x509.Certificate, 
 
 // NewReaderCertificate makes a reader authentication certificate for pub
 // issued by a reader CA (EKU 1.0.18013.5.1.6, keyUsage digitalSignature).
-// ExtraExtensions can carry a role marker such as a medical-institution
-// flag.
+// Roles (medical institution, My Number authorisation) go in Policies.
 func NewReaderCertificate(pub crypto.PublicKey, ca *x509.Certificate, caKey crypto.Signer, o CertificateOptions) (*x509.Certificate, error) {
 	r, nb := o.defaults()
 	serial, err := serialNumber(r)
@@ -202,6 +204,7 @@ func NewReaderCertificate(pub crypto.PublicKey, ca *x509.Certificate, caKey cryp
 		SubjectKeyId:          ski,
 		AuthorityKeyId:        ca.SubjectKeyId,
 		ExtraExtensions:       o.ExtraExtensions,
+		Policies:              o.Policies,
 	}
 	return createChecked(r, tmpl, ca, pub, caKey, CheckReaderProfile)
 }

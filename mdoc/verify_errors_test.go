@@ -343,3 +343,18 @@ func TestStrictProfileRejects(t *testing.T) {
 		t.Errorf("IACA without IAN: %v", err)
 	}
 }
+
+func TestReaderRoles(t *testing.T) {
+	p := fixturePKI(t)
+	for _, roles := range []ReaderRoles{{}, {MedicalInstitution: true}, {IndividualNumber: true}, {true, true}} {
+		c, err := NewReaderCertificate(mustKey(t).Public(), p.readerCA, p.readerCAKey, CertificateOptions{
+			Subject: pkix.Name{CommonName: "clinic"}, NotBefore: testNow, NotAfter: testNow.Add(time.Hour), Policies: roles.Policies(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ReaderRolesOf(c); got != roles {
+			t.Errorf("roles %+v read back as %+v", roles, got)
+		}
+	}
+}

@@ -30,7 +30,7 @@ type CertificateOptions struct {
 	// Policies are certificate policies (for reader certificates: the
 	// roles of ReaderRoles.Policies).
 	Policies []x509.OID
-	Rand            io.Reader
+	Rand     io.Reader
 }
 
 func serialNumber(r io.Reader) (*big.Int, error) {

@@ -39,6 +39,10 @@ const (
 	// PurposeReaderAuth: leaf is a reader authentication certificate (EKU
 	// 1.0.18013.5.1.6), anchors are reader roots.
 	PurposeReaderAuth
+	// PurposeStatusList: leaf signs Token Status Lists for an issuer; it is
+	// issued directly by the IACA (keyUsage digitalSignature, not a CA).
+	// No EKU is standardised for it, so none is required.
+	PurposeStatusList
 )
 
 // Trust decides whether a certificate chain (leaf first, DER as received)
@@ -220,6 +224,17 @@ func (t *TrustStore) checkProfile(leaf, anchor *x509.Certificate, pathLen int) e
 	switch t.purpose {
 	case PurposeReaderAuth:
 		return CheckReaderProfile(leaf)
+	case PurposeStatusList:
+		if pathLen != 2 {
+			return newError(CodeCertificateProfile, "status list signer must be issued directly by the IACA (path length %d)", pathLen)
+		}
+		if err := CheckIACAProfile(anchor, t.strict); err != nil {
+			return err
+		}
+		if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+			return newError(CodeCertificateProfile, "status list signer %q: needs digitalSignature and must not be a CA", leaf.Subject.String())
+		}
+		return nil
 	default:
 		if pathLen != 2 {
 			// Annex B: the IACA issues Document Signers directly (pathlen 0).

@@ -223,3 +223,44 @@ func createChecked(r io.Reader, tmpl, parent *x509.Certificate, pub crypto.Publi
 	}
 	return c, nil
 }
+
+// NewStatusListSignerCertificate makes the certificate of a key that signs
+// Token Status Lists for the IACA's credentials: issued directly by the
+// IACA, keyUsage digitalSignature only, not a CA, inside the IACA's
+// validity and country. Verifiers trust status list tokens through it with
+// a PurposeStatusList TrustStore over the same IACA.
+func NewStatusListSignerCertificate(pub crypto.PublicKey, iaca *x509.Certificate, iacaKey crypto.Signer, o CertificateOptions) (*x509.Certificate, error) {
+	r, nb := o.defaults()
+	serial, err := serialNumber(r)
+	if err != nil {
+		return nil, err
+	}
+	ski, err := keyID(pub)
+	if err != nil {
+		return nil, err
+	}
+	subject := o.Subject
+	if len(subject.Country) == 0 {
+		subject.Country = iaca.Subject.Country
+	}
+	if o.NotAfter.After(iaca.NotAfter) || nb.Before(iaca.NotBefore) {
+		return nil, newError(CodeCertificateProfile, "status list signer validity outside the IACA's")
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             nb,
+		NotAfter:              o.NotAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		SubjectKeyId:          ski,
+		AuthorityKeyId:        iaca.SubjectKeyId,
+		ExtraExtensions:       o.ExtraExtensions,
+	}
+	return createChecked(r, tmpl, iaca, pub, iacaKey, func(c *x509.Certificate) error {
+		if c.IsCA || c.KeyUsage != x509.KeyUsageDigitalSignature {
+			return newError(CodeCertificateProfile, "status list signer profile")
+		}
+		return nil
+	})
+}

@@ -358,3 +358,21 @@ func TestReaderRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusListSignerTrust(t *testing.T) {
+	p := fixturePKI(t)
+	k := mustKey(t)
+	c, err := NewStatusListSignerCertificate(k.Public(), p.iaca, p.iacaKey, CertificateOptions{
+		Subject: pkix.Name{CommonName: "status lists"}, NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTrustStore(PurposeStatusList, true, p.iaca).VerifyChain([][]byte{c.Raw}, testNow); err != nil {
+		t.Fatalf("status list signer not trusted: %v", err)
+	}
+	// It is not a Document Signer: a DS trust store refuses it.
+	if _, err := p.trust().VerifyChain([][]byte{c.Raw}, testNow); CodeOf(err) != CodeCertificateProfile {
+		t.Errorf("status list signer accepted as DS: %v", err)
+	}
+}

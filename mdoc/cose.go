@@ -181,25 +181,13 @@ func sigStructure(protected, payload []byte) []byte {
 	out := make([]byte, 0, 32+len(protected)+len(payload))
 	out = append(out, 0x84, 0x6a)
 	out = append(out, "Signature1"...)
-	out = appendByteStringHead(out, len(protected))
+	out = appendBstrHead(out, uint64(len(protected)))
 	out = append(out, protected...)
 	out = append(out, 0x40)
-	out = appendByteStringHead(out, len(payload))
+	out = appendBstrHead(out, uint64(len(payload)))
 	return append(out, payload...)
 }
 
-func appendByteStringHead(b []byte, n int) []byte {
-	switch {
-	case n < 24:
-		return append(b, 0x40|byte(n))
-	case n <= 0xff:
-		return append(b, 0x58, byte(n))
-	case n <= 0xffff:
-		return append(b, 0x59, byte(n>>8), byte(n))
-	default:
-		return append(b, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
 
 // Verify checks the signature with pub. For a detached payload, payload is
 // the content signed; otherwise pass nil. The algorithm must be the one

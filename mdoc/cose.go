@@ -188,7 +188,6 @@ func sigStructure(protected, payload []byte) []byte {
 	return append(out, payload...)
 }
 
-
 // Verify checks the signature with pub. For a detached payload, payload is
 // the content signed; otherwise pass nil. The algorithm must be the one
 // ISO 18013-5 pairs with pub's key type (no algorithm confusion).

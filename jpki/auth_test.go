@@ -3,7 +3,6 @@ package jpki_test
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"reflect"
@@ -98,5 +97,4 @@ func TestDocumentSignature(t *testing.T) {
 	wantCode(t, err, jpki.CodeProfile)
 	_, err = v.VerifySignatureDigest(ctx, crypto.MD5, sum[:16], sig, creds.SignCert.Raw, at(testNow))
 	wantCode(t, err, jpki.CodeUnsupported)
-	_ = rand.Reader
 }

@@ -239,7 +239,7 @@ func (c *CRLChecker) crlFor(ctx context.Context, dp string, root *x509.Certifica
 // them) are refused. All failures are CodeCRLSignature.
 func CheckCRL(crl *x509.RevocationList, dp string, root *x509.Certificate) error {
 	if !bytes.Equal(crl.RawIssuer, root.RawSubject) {
-		return newError(CodeCRLSignature, "CRL for %s issued by %s, not by the certificate's root", dp, crl.Issuer)
+		return newError(CodeCRLSignature, "CRL for %s issued by %s, not by the certificate's root", dp, dnString(crl.RawIssuer))
 	}
 	if err := crl.CheckSignatureFrom(root); err != nil {
 		return wrapError(CodeCRLSignature, err, "CRL for %s is not signed by the certificate's root", dp)

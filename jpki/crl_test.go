@@ -264,5 +264,4 @@ func TestReasons(t *testing.T) {
 	if jpki.ReasonString(jpki.ReasonCertificateHold) != "certificateHold" {
 		t.Error("ReasonString")
 	}
-	_ = context.Background
 }

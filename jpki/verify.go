@@ -54,19 +54,19 @@ func NewRoots(certs ...*x509.Certificate) (*Roots, error) {
 // sign certificates and CRLs.
 func (r *Roots) Add(c *x509.Certificate) error {
 	if _, ok := c.PublicKey.(*rsa.PublicKey); !ok {
-		return newError(CodeUnsupported, "root %s: key is %T, JPKI roots are RSA", c.Subject, c.PublicKey)
+		return newError(CodeUnsupported, "root %s: key is %T, JPKI roots are RSA", dnString(c.RawSubject), c.PublicKey)
 	}
 	if !c.BasicConstraintsValid || !c.IsCA {
-		return newError(CodeProfile, "root %s is not a CA", c.Subject)
+		return newError(CodeProfile, "root %s is not a CA", dnString(c.RawSubject))
 	}
 	if c.KeyUsage&x509.KeyUsageCertSign == 0 || c.KeyUsage&x509.KeyUsageCRLSign == 0 {
-		return newError(CodeProfile, "root %s lacks keyCertSign or cRLSign", c.Subject)
+		return newError(CodeProfile, "root %s lacks keyCertSign or cRLSign", dnString(c.RawSubject))
 	}
 	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
-		return newError(CodeProfile, "root %s is not self-issued", c.Subject)
+		return newError(CodeProfile, "root %s is not self-issued", dnString(c.RawSubject))
 	}
 	if err := c.CheckSignatureFrom(c); err != nil {
-		return wrapError(CodeSignatureInvalid, err, "root %s is not self-signed", c.Subject)
+		return wrapError(CodeSignatureInvalid, err, "root %s is not self-signed", dnString(c.RawSubject))
 	}
 	for _, have := range r.certs {
 		if bytes.Equal(have.Raw, c.Raw) {
@@ -126,9 +126,9 @@ func (r *Roots) IssuerOf(c *x509.Certificate) (*x509.Certificate, error) {
 		}
 	}
 	if tried == 0 {
-		return nil, newError(CodeUntrusted, "no configured root is named %s", c.Issuer)
+		return nil, newError(CodeUntrusted, "no configured root is named %s", dnString(c.RawIssuer))
 	}
-	return nil, newError(CodeUntrusted, "none of the %d roots named %s signed the certificate", tried, c.Issuer)
+	return nil, newError(CodeUntrusted, "none of the %d roots named %s signed the certificate", tried, dnString(c.RawIssuer))
 }
 
 // IsTestRoot reports whether c is a JPKI-TEST certificate: its subject
@@ -216,7 +216,7 @@ func (v *Verifier) Verify(ctx context.Context, c *Certificate, opts VerifyOption
 	}
 	x := c.X509
 	if v.Mode == ModeProduction && issuerIsTest(x) {
-		return nil, newError(CodeTestRootInProduction, "certificate issued by %s", x.Issuer)
+		return nil, newError(CodeTestRootInProduction, "certificate issued by %s", dnString(x.RawIssuer))
 	}
 	root, err := v.Roots.IssuerOf(x)
 	if err != nil {
@@ -224,7 +224,7 @@ func (v *Verifier) Verify(ctx context.Context, c *Certificate, opts VerifyOption
 	}
 	test := IsTestRoot(root)
 	if v.Mode == ModeProduction && test {
-		return nil, newError(CodeTestRootInProduction, "root %s", root.Subject)
+		return nil, newError(CodeTestRootInProduction, "root %s", dnString(root.RawSubject))
 	}
 	now := opts.now()
 	if err := checkValidity("certificate", x, now); err != nil {
@@ -265,6 +265,16 @@ func checkValidity(what string, c *x509.Certificate, now time.Time) error {
 		return newError(CodeExpired, "%s serial %s expired at %s", what, c.SerialNumber, c.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// dnString renders a DER name RDN by RDN; pkix.Name.String would merge
+// the two OUs of a JPKI root into one multi-valued RDN.
+func dnString(raw []byte) string {
+	s, err := DirNameString(raw)
+	if err != nil {
+		return fmt.Sprintf("<bad name %x>", raw)
+	}
+	return s
 }
 
 func (r *Roots) String() string { return fmt.Sprintf("jpki.Roots(%d)", len(r.certs)) }

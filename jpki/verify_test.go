@@ -128,5 +128,4 @@ func TestRootsAdd(t *testing.T) {
 	if !jpki.IsTestRoot(ca.Root(jpki.KindAuth)) || jpki.IsTestRoot(newCA(t, true).Root(jpki.KindAuth)) {
 		t.Error("IsTestRoot wrong")
 	}
-	_ = testca.DefaultMunicipality
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/jpki"
-	"github.com/mynumber-mdoc/mnc/jpki/testca"
 )
 
 func TestChainChoiceAmongGenerations(t *testing.T) {

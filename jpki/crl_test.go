@@ -265,3 +265,32 @@ func TestReasons(t *testing.T) {
 		t.Error("ReasonString")
 	}
 }
+
+// TestConcurrentVerification shares one verifier (and its CRL cache)
+// between goroutines, as the issuer and verifier servers do.
+func TestConcurrentVerification(t *testing.T) {
+	ca := newCA(t, false)
+	creds := issue(t, ca, yamada())
+	dir := t.TempDir()
+	if _, err := ca.PublishCRLs(dir, testNow, 0); err != nil {
+		t.Fatal(err)
+	}
+	v := &jpki.Verifier{Roots: ca.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(dir), CacheFor: time.Minute}}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var err error
+			for range 5 {
+				if _, e := verifyCert(t, v, creds.AuthCert, at(testNow.Add(time.Second))); e != nil {
+					err = e
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/big"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,43 +84,23 @@ func ReasonString(code int) string {
 	if s, ok := reasonNames[code]; ok {
 		return s
 	}
-	return "reason(" + big.NewInt(int64(code)).String() + ")"
+	return "reason(" + strconv.Itoa(code) + ")"
 }
 
 // ParseReason accepts an RFC 5280 reason name (case-insensitive) or its
 // number.
 func ParseReason(s string) (int, error) {
 	for code, name := range reasonNames {
-		if equalFold(s, name) {
+		if strings.EqualFold(s, name) {
 			return code, nil
 		}
 	}
-	var n big.Int
-	if _, ok := n.SetString(s, 10); ok && n.IsInt64() {
-		if _, known := reasonNames[int(n.Int64())]; known {
-			return int(n.Int64()), nil
+	if n, err := strconv.Atoi(s); err == nil {
+		if _, known := reasonNames[n]; known {
+			return n, nil
 		}
 	}
 	return 0, newError(CodeMalformed, "unknown revocation reason %q", s)
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // FirstOf returns a checker that asks each checker in turn and returns the

@@ -1,0 +1,158 @@
+package se
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/jpki"
+	"github.com/mynumber-mdoc/mnc/jpki/card"
+	"github.com/mynumber-mdoc/mnc/jpki/testca"
+)
+
+var (
+	poolOnce sync.Once
+	pool     *testca.KeyPool
+	poolErr  error
+)
+
+func testPool(t *testing.T) *testca.KeyPool {
+	t.Helper()
+	poolOnce.Do(func() { pool, poolErr = testca.NewKeyPool(4) })
+	if poolErr != nil {
+		t.Fatal(poolErr)
+	}
+	return pool
+}
+
+// provisioned returns an element with an installed JPKI applet whose
+// certificates were issued by a test CA from a card's signature certificate.
+func provisioned(t *testing.T) (*Element, *testca.CA) {
+	t.Helper()
+	p := testPool(t)
+	ca, err := testca.New(testca.Options{GenerateKey: p.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := ca.IssueCard(testca.Person{Name: "山田\u3000花子", BirthDate: jpki.NewBirthDate(1990, time.April, 1), Sex: jpki.SexFemale, Address: "東京都千代田区"}, testca.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Create(t.TempDir(), Options{Policy: PolicyAndroid, PIN: "123456", OpenOptions: OpenOptions{GenerateRSA: p.Next}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.OpenJPKI(); !errors.Is(err, ErrJPKINotProvisioned) {
+		t.Fatalf("OpenJPKI before provisioning: %v", err)
+	}
+	signPub, authPub, err := e.GenerateJPKIKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ca.IssueSmartphoneCertificate(creds.SignCert, jpki.KindSignature, signPub, testca.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := ca.IssueSmartphoneCertificate(creds.SignCert, jpki.KindAuth, authPub, testca.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := JPKICertificates{SignCert: sc.Raw, SignCACert: ca.Root(jpki.KindSignature).Raw, AuthCert: ac.Raw, AuthCACert: ca.Root(jpki.KindAuth).Raw}
+	if err := e.ProvisionJPKI(jpki.TokenGPSE, certs, "PHONEPW1", "4321"); err != nil {
+		t.Fatal(err)
+	}
+	return e, ca
+}
+
+func TestJPKIAppletInElement(t *testing.T) {
+	e, ca := provisioned(t)
+	ctx := context.Background()
+	a, err := e.OpenJPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := card.New(a)
+	if err := c.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := c.ReadToken(ctx); err != nil || tok != jpki.TokenGPSE {
+		t.Fatalf("token %q %v", tok, err)
+	}
+	nonce := []byte("0123456789abcdef-server-nonce")
+	certDER, sig, err := c.Authenticate(ctx, "4321", nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(certDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(nonce)
+	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, d[:], sig); err != nil {
+		t.Fatalf("auth signature: %v", err)
+	}
+	if err := cert.CheckSignatureFrom(ca.Root(jpki.KindAuth)); err != nil {
+		t.Fatalf("auth cert not from the CA: %v", err)
+	}
+	// Two wrong PINs, then reopen the element: the counter persisted sealed.
+	c.Select(ctx)
+	c.VerifyAuthPIN(ctx, "0000")
+	if err := c.VerifyAuthPIN(ctx, "0000"); !errors.Is(err, card.ErrWrongPIN) {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	scratch := a.dir
+	a.Close()
+	if _, err := os.Stat(scratch); !os.IsNotExist(err) {
+		t.Fatalf("scratch state left behind: %v", err)
+	}
+	e2, err := Open(e.Dir(), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := e2.OpenJPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if i := a2.Info(); i.AuthPINTriesLeft != 1 || i.Path != "" {
+		t.Fatalf("tries left after reopen: %d (path %q)", i.AuthPINTriesLeft, i.Path)
+	}
+	c2 := card.New(a2)
+	c2.Select(ctx)
+	if err := c2.VerifyAuthPIN(ctx, "0000"); !errors.Is(err, card.ErrLocked) {
+		t.Fatalf("third wrong PIN: %v", err)
+	}
+	if err := c2.VerifyAuthPIN(ctx, "4321"); !errors.Is(err, card.ErrLocked) {
+		t.Fatalf("right PIN after lockout: %v", err)
+	}
+	// The sealed file never holds the applet's JSON in clear.
+	b, _ := os.ReadFile(filepath.Join(e.Dir(), StateFile))
+	for _, s := range []string{"auth_key_pkcs8", "JPKIAPGPSETOKEN", "BEGIN"} {
+		if bytes.Contains(b, []byte(s)) {
+			t.Fatalf("sealed state shows %q", s)
+		}
+	}
+	// Wipe removes the applet.
+	if err := e2.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e2.OpenJPKI(); !errors.Is(err, ErrJPKINotProvisioned) {
+		t.Fatalf("after wipe: %v", err)
+	}
+}
+
+func TestProvisionNeedsPendingKeys(t *testing.T) {
+	e := newAndroid(t)
+	if err := e.ProvisionJPKI(jpki.TokenGPSE, JPKICertificates{}, "PHONEPW1", "4321"); !errors.Is(err, ErrJPKINotProvisioned) {
+		t.Fatalf("provision without keys: %v", err)
+	}
+}

@@ -1,0 +1,183 @@
+package oid4vci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Client calls an issuer's endpoints (OpenID4VCI and the project's
+// extension). BaseURL is the credential issuer identifier; endpoint paths
+// are those documented in package issuer. HTTP nil means
+// http.DefaultClient.
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+}
+
+// MaxResponseLen bounds a response body the client reads.
+const MaxResponseLen = 8 << 20
+
+// Endpoint paths relative to the issuer identifier (package issuer documents
+// their behaviour).
+const (
+	PathToken         = "/token"
+	PathNonce         = "/nonce"
+	PathCredential    = "/credential"
+	PathEnrol         = "/mnc/enrol"
+	PathCardRevoke    = "/mnc/revoke-with-card"
+	PathDeviceRequest = "/mnc/device"
+	PathDevAttest     = "/dev/attest"
+	PathStatusList    = "/status/" // + list id
+)
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// do sends a request and decodes a JSON answer into out, or an error answer
+// into *Error.
+func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, bearer string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("oid4vci: %s %s: %w", method, path, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("oid4vci: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseLen+1))
+	if err != nil {
+		return fmt.Errorf("oid4vci: read %s answer: %w", path, err)
+	}
+	if len(b) > MaxResponseLen {
+		return fmt.Errorf("oid4vci: %s answer over %d bytes", path, MaxResponseLen)
+	}
+	if resp.StatusCode/100 != 2 {
+		var er ErrorResponse
+		if json.Unmarshal(b, &er) == nil && er.Error != "" {
+			return &Error{Code: er.Error, Reason: er.Reason, Description: er.ErrorDescription, Status: resp.StatusCode}
+		}
+		return &Error{Code: CodeServerError, Description: fmt.Sprintf("%s %s: HTTP %d: %.200s", method, path, resp.StatusCode, b), Status: resp.StatusCode}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("oid4vci: decode %s answer: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in any, bearer string, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPost, path, "application/json", bytes.NewReader(b), bearer, out)
+}
+
+// Metadata fetches the issuer metadata.
+func (c *Client) Metadata(ctx context.Context) (*IssuerMetadata, error) {
+	var m IssuerMetadata
+	return &m, c.do(ctx, http.MethodGet, WellKnownIssuerPath, "", nil, "", &m)
+}
+
+// Nonce fetches a fresh c_nonce.
+func (c *Client) Nonce(ctx context.Context) (string, error) {
+	var n NonceResponse
+	if err := c.do(ctx, http.MethodPost, PathNonce, "", nil, "", &n); err != nil {
+		return "", err
+	}
+	return n.CNonce, nil
+}
+
+// Token redeems a pre-authorized code.
+func (c *Client) Token(ctx context.Context, preAuthorizedCode, txCode string) (*TokenResponse, error) {
+	r := TokenRequest{GrantType: GrantPreAuthorizedCode, PreAuthorizedCode: preAuthorizedCode, TxCode: txCode}
+	var t TokenResponse
+	err := c.do(ctx, http.MethodPost, PathToken, "application/x-www-form-urlencoded", strings.NewReader(r.Form().Encode()), "", &t)
+	return &t, err
+}
+
+// Credential sends a credential request with an access token.
+func (c *Client) Credential(ctx context.Context, accessToken string, r *CredentialRequest) (*CredentialResponse, error) {
+	var out CredentialResponse
+	return &out, c.postJSON(ctx, PathCredential, r, accessToken, &out)
+}
+
+// Attest asks the development attestation endpoint for a key attestation.
+func (c *Client) Attest(ctx context.Context, r *AttestRequest) (string, error) {
+	var out AttestResponse
+	if err := c.postJSON(ctx, PathDevAttest, r, "", &out); err != nil {
+		return "", err
+	}
+	return out.KeyAttestation, nil
+}
+
+// Enrol sends a card-signed application.
+func (c *Client) Enrol(ctx context.Context, application string) (*EnrolResponse, error) {
+	var out EnrolResponse
+	return &out, c.postJSON(ctx, PathEnrol, EnrolRequest{Application: application}, "", &out)
+}
+
+// RevokeWithCard sends a card-signed revocation.
+func (c *Client) RevokeWithCard(ctx context.Context, revocation string) (*LifecycleResponse, error) {
+	var out LifecycleResponse
+	return &out, c.postJSON(ctx, PathCardRevoke, CardRevocationRequest{Revocation: revocation}, "", &out)
+}
+
+// Device sends a device-key-signed request; out is a *LifecycleResponse
+// (revoke), *EnrolResponse (refresh) or *PollResponse (poll, ack).
+func (c *Client) Device(ctx context.Context, request string, out any) error {
+	return c.postJSON(ctx, PathDeviceRequest, DeviceRequestBody{Request: request}, "", out)
+}
+
+// StatusList fetches a status list token; accept is
+// "application/statuslist+cwt" or "application/statuslist+jwt".
+func (c *Client) StatusList(ctx context.Context, uri, accept string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("oid4vci: get status list: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseLen+1))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("oid4vci: get status list: HTTP %d", resp.StatusCode)
+	}
+	if len(b) > MaxResponseLen {
+		return nil, fmt.Errorf("oid4vci: status list over %d bytes", MaxResponseLen)
+	}
+	return b, nil
+}
+
+// OfferCode returns the pre-authorized code of an offer.
+func (o *CredentialOffer) OfferCode() (string, error) {
+	if o.Grants == nil || o.Grants.PreAuthorizedCode == nil || o.Grants.PreAuthorizedCode.PreAuthorizedCode == "" {
+		return "", NewError(CodeInvalidRequest, ReasonMalformed, "offer has no pre-authorized code")
+	}
+	return o.Grants.PreAuthorizedCode.PreAuthorizedCode, nil
+}

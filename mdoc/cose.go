@@ -6,8 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"io"
+	"math/big"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
@@ -207,9 +210,49 @@ func (m *Sign1) Verify(pub crypto.PublicKey, payload []byte) error {
 	if payload == nil {
 		return newError(CodeMalformed, "COSE_Sign1 without payload")
 	}
-	v, err := cose.NewVerifier(m.Alg, pub)
-	if err != nil {
-		return newError(CodeUnsupported, "cose verifier: %v", err)
+	return verifyRaw(m.Alg, pub, sigStructure(m.Protected, payload), m.Signature)
+}
+
+// verifyRaw checks a COSE signature (RFC 9053 §2: ECDSA as r‖s of the
+// curve's size, EdDSA as is) over toBeSigned. It calls crypto/ecdsa and
+// crypto/ed25519 directly rather than building a go-cose Verifier per call,
+// which would re-validate the public key on every verification; the hash
+// follows the algorithm (SHA-256/384/512 for ES256/384/512).
+func verifyRaw(alg cose.Algorithm, pub crypto.PublicKey, toBeSigned, sig []byte) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		var digest []byte
+		switch alg {
+		case cose.AlgorithmES256:
+			h := sha256.Sum256(toBeSigned)
+			digest = h[:]
+		case cose.AlgorithmES384:
+			h := sha512.Sum384(toBeSigned)
+			digest = h[:]
+		case cose.AlgorithmES512:
+			h := sha512.Sum512(toBeSigned)
+			digest = h[:]
+		default:
+			return newError(CodeUnsupported, "algorithm %v for an ECDSA key", alg)
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return errors.New("ECDSA signature of the wrong length")
+		}
+		r := new(big.Int).SetBytes(sig[:size])
+		s := new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(k, digest, r, s) {
+			return errors.New("signature does not verify")
+		}
+		return nil
+	case ed25519.PublicKey:
+		if alg != cose.AlgorithmEdDSA {
+			return newError(CodeUnsupported, "algorithm %v for an Ed25519 key", alg)
+		}
+		if !ed25519.Verify(k, toBeSigned, sig) {
+			return errors.New("signature does not verify")
+		}
+		return nil
 	}
-	return v.Verify(sigStructure(m.Protected, payload), m.Signature)
+	return newError(CodeUnsupported, "public key type %T", pub)
 }

@@ -139,40 +139,15 @@ func NewIACACertificate(signer crypto.Signer, o CertificateOptions) (*x509.Certi
 // subjectKeyIdentifier, validity at most 457 days and inside the IACA's,
 // and the IACA's country (and province). Breaking any of these is an error.
 func NewDocumentSignerCertificate(pub crypto.PublicKey, iaca *x509.Certificate, iacaKey crypto.Signer, o CertificateOptions) (*x509.Certificate, error) {
-	r, nb := o.defaults()
-	serial, err := serialNumber(r)
+	r, tmpl, err := leafTemplate(pub, iaca, o)
 	if err != nil {
 		return nil, err
 	}
-	ski, err := keyID(pub)
-	if err != nil {
-		return nil, err
-	}
-	subject := o.Subject
-	if len(subject.Country) == 0 {
-		subject.Country = iaca.Subject.Country
-	}
-	if len(subject.Province) == 0 {
-		subject.Province = iaca.Subject.Province
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               subject,
-		NotBefore:             nb,
-		NotAfter:              o.NotAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{OIDExtKeyUsageDocumentSigner},
-		BasicConstraintsValid: true,
-		SubjectKeyId:          ski,
-		AuthorityKeyId:        iaca.SubjectKeyId,
-		CRLDistributionPoints: iaca.CRLDistributionPoints,
-		ExtraExtensions:       o.ExtraExtensions,
-	}
-	if len(iaca.Extensions) > 0 {
-		for _, e := range iaca.Extensions {
-			if e.Id.Equal(oidIssuerAltName) {
-				tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: oidIssuerAltName, Value: e.Value})
-			}
+	tmpl.UnknownExtKeyUsage = []asn1.ObjectIdentifier{OIDExtKeyUsageDocumentSigner}
+	tmpl.CRLDistributionPoints = iaca.CRLDistributionPoints
+	for _, e := range iaca.Extensions {
+		if e.Id.Equal(oidIssuerAltName) {
+			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: oidIssuerAltName, Value: e.Value})
 		}
 	}
 	return createChecked(r, tmpl, iaca, pub, iacaKey, func(c *x509.Certificate) error {
@@ -184,29 +159,48 @@ func NewDocumentSignerCertificate(pub crypto.PublicKey, iaca *x509.Certificate, 
 // issued by a reader CA (EKU 1.0.18013.5.1.6, keyUsage digitalSignature).
 // Roles (medical institution, My Number authorisation) go in Policies.
 func NewReaderCertificate(pub crypto.PublicKey, ca *x509.Certificate, caKey crypto.Signer, o CertificateOptions) (*x509.Certificate, error) {
+	r, tmpl, err := leafTemplate(pub, ca, o)
+	if err != nil {
+		return nil, err
+	}
+	tmpl.UnknownExtKeyUsage = []asn1.ObjectIdentifier{OIDExtKeyUsageReaderAuth}
+	return createChecked(r, tmpl, ca, pub, caKey, CheckReaderProfile)
+}
+
+// leafTemplate is the part every end-entity certificate made here shares:
+// a random serial, the subject (country and province defaulting to the
+// issuer's, as Annex B requires for Document Signers), the validity, key
+// usage digitalSignature only, not a CA, and key identifiers chained to
+// the issuer.
+func leafTemplate(pub crypto.PublicKey, issuer *x509.Certificate, o CertificateOptions) (io.Reader, *x509.Certificate, error) {
 	r, nb := o.defaults()
 	serial, err := serialNumber(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ski, err := keyID(pub)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
+	subject := o.Subject
+	if len(subject.Country) == 0 {
+		subject.Country = issuer.Subject.Country
+	}
+	if len(subject.Province) == 0 {
+		subject.Province = issuer.Subject.Province
+	}
+	return r, &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               o.Subject,
+		Subject:               subject,
 		NotBefore:             nb,
 		NotAfter:              o.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{OIDExtKeyUsageReaderAuth},
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
-		AuthorityKeyId:        ca.SubjectKeyId,
+		AuthorityKeyId:        issuer.SubjectKeyId,
 		ExtraExtensions:       o.ExtraExtensions,
 		Policies:              o.Policies,
-	}
-	return createChecked(r, tmpl, ca, pub, caKey, CheckReaderProfile)
+	}, nil
 }
 
 func createChecked(r io.Reader, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer, check func(*x509.Certificate) error) (*x509.Certificate, error) {
@@ -230,32 +224,12 @@ func createChecked(r io.Reader, tmpl, parent *x509.Certificate, pub crypto.Publi
 // validity and country. Verifiers trust status list tokens through it with
 // a PurposeStatusList TrustStore over the same IACA.
 func NewStatusListSignerCertificate(pub crypto.PublicKey, iaca *x509.Certificate, iacaKey crypto.Signer, o CertificateOptions) (*x509.Certificate, error) {
-	r, nb := o.defaults()
-	serial, err := serialNumber(r)
+	r, tmpl, err := leafTemplate(pub, iaca, o)
 	if err != nil {
 		return nil, err
 	}
-	ski, err := keyID(pub)
-	if err != nil {
-		return nil, err
-	}
-	subject := o.Subject
-	if len(subject.Country) == 0 {
-		subject.Country = iaca.Subject.Country
-	}
-	if o.NotAfter.After(iaca.NotAfter) || nb.Before(iaca.NotBefore) {
+	if tmpl.NotAfter.After(iaca.NotAfter) || tmpl.NotBefore.Before(iaca.NotBefore) {
 		return nil, newError(CodeCertificateProfile, "status list signer validity outside the IACA's")
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               subject,
-		NotBefore:             nb,
-		NotAfter:              o.NotAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		SubjectKeyId:          ski,
-		AuthorityKeyId:        iaca.SubjectKeyId,
-		ExtraExtensions:       o.ExtraExtensions,
 	}
 	return createChecked(r, tmpl, iaca, pub, iacaKey, func(c *x509.Certificate) error {
 		if c.IsCA || c.KeyUsage != x509.KeyUsageDigitalSignature {

@@ -651,6 +651,20 @@ type signer struct{ h handle }
 func (s *signer) Public() crypto.PublicKey { return s.h.pub }
 
 func (s *signer) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (sig []byte, err error) {
+	if opts == nil {
+		// go-cose passes nil opts to opaque signers; ECDSA signs the
+		// digest whatever hash made it, so infer the hash from its length.
+		switch len(digest) {
+		case crypto.SHA256.Size():
+			opts = crypto.SHA256
+		case crypto.SHA384.Size():
+			opts = crypto.SHA384
+		case crypto.SHA512.Size():
+			opts = crypto.SHA512
+		default:
+			return nil, fmt.Errorf("se: sign: digest of %d bytes", len(digest))
+		}
+	}
 	err = s.h.use("sign", func(k *ecdsa.PrivateKey) error {
 		sig, err = k.Sign(r, digest, opts)
 		return err

@@ -1,0 +1,591 @@
+package walletsim
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
+	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
+)
+
+// Layout of a wallet home directory.
+const (
+	ElementDir  = "se"            // the secure element
+	DataFile    = "wallet.sealed" // profile, credentials, history (sealed)
+	dataPurpose = "wallet-data"
+	dataVersion = 1
+	// MaxHistory bounds the history kept; the oldest entries are dropped.
+	MaxHistory = 1000
+	// MaxCredentials bounds the credentials one wallet holds.
+	MaxCredentials = 32
+	// MaxTrustedRoots bounds the reader and IACA roots a wallet keeps.
+	MaxTrustedRoots = 64
+)
+
+// Credential states as the wallet knows them.
+const (
+	StateValid     = "valid"
+	StateSuspended = "suspended"
+	StateRevoked   = "revoked"
+	StateUnknown   = "unknown"
+)
+
+// Credential is an mdoc held by the wallet.
+type Credential struct {
+	ID      string   `json:"id"`
+	DocType string   `json:"doc_type"`
+	KeyID   se.KeyID `json:"key_id"`
+	// IssuerSigned is the CBOR as issued; presented items are copied from
+	// it verbatim.
+	IssuerSigned []byte `json:"issuer_signed"`
+	// ConfigurationID is the OpenID4VCI credential configuration id.
+	ConfigurationID string    `json:"configuration_id,omitempty"`
+	IssuerURL       string    `json:"issuer_url,omitempty"`
+	AddedAt         time.Time `json:"added_at"`
+	ValidFrom       time.Time `json:"valid_from"`
+	ValidUntil      time.Time `json:"valid_until"`
+	ExpectedUpdate  time.Time `json:"expected_update,omitzero"`
+	// StatusList is the MSO's status reference, nil when the issuer gave
+	// none.
+	StatusList *mdoc.StatusListRef `json:"status_list,omitempty"`
+	// State is valid, suspended, revoked or unknown (status not checked or
+	// unavailable); StatusCheckedAt says when it was last learnt.
+	State           string    `json:"state"`
+	StatusCheckedAt time.Time `json:"status_checked_at,omitzero"`
+}
+
+// JPKIInfo describes the JPKI smartphone certificates held in the element.
+type JPKIInfo struct {
+	SignCert  []byte    `json:"sign_cert"`
+	AuthCert  []byte    `json:"auth_cert"`
+	NotAfter  time.Time `json:"not_after"`
+	Installed time.Time `json:"installed"`
+}
+
+// data is the sealed content of DataFile.
+type data struct {
+	Version     int            `json:"version"`
+	Profile     Profile        `json:"profile"`
+	CreatedAt   time.Time      `json:"created_at"`
+	IssuerURL   string         `json:"issuer_url,omitempty"`
+	DeviceID    string         `json:"device_id,omitempty"`
+	Credentials []*Credential  `json:"credentials"`
+	JPKI        *JPKIInfo      `json:"jpki,omitempty"`
+	ReaderRoots [][]byte       `json:"reader_roots,omitempty"`
+	IACARoots   [][]byte       `json:"iaca_roots,omitempty"`
+	History     []HistoryEntry `json:"history"`
+	// RemoteDeletedAt is set when the wallet processed a remote delete
+	// (device change, revocation elsewhere): keys and mdocs are gone.
+	RemoteDeletedAt time.Time `json:"remote_deleted_at,omitzero"`
+	RemoteDeleteWhy string    `json:"remote_delete_reason,omitempty"`
+	// AccessPolicy says whether a lifecycle action happened since.
+	Seq uint64 `json:"seq"`
+}
+
+// Options configure an opened wallet. Zero values: Now nil means time.Now;
+// HTTPClient nil means a client with a 30 s timeout; Logger nil discards;
+// Radio zero means blesim.DefaultRadio(); UVAttempts zero means 1.
+type Options struct {
+	Now        func() time.Time
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Radio      blesim.Radio
+	// Authenticator verifies the holder before a device key is used.
+	Authenticator Authenticator
+	// UVAttempts is how many times the Authenticator is asked when a PIN
+	// or match is wrong (an interactive prompt retries; flags do not).
+	UVAttempts int
+	// GenerateRSA is the secure element's test hook for JPKI keys.
+	GenerateRSA func() (*rsa.PrivateKey, error)
+	// ElementGrantTTL passes se.OpenOptions.GrantTTL.
+	ElementGrantTTL time.Duration
+}
+
+// Wallet is an opened wallet. Its methods are safe for concurrent use
+// within one process; use one process per home at a time.
+type Wallet struct {
+	mu   sync.Mutex
+	home string
+	opts Options
+	el   *se.Element
+	d    data
+	log  *slog.Logger
+}
+
+// Init creates a wallet in home for profile p. pin is the device PIN for
+// android profiles ("" for apple, which is biometric only).
+func Init(home string, p Profile, pin string, o Options) (*Wallet, error) {
+	const op = "init"
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(home, DataFile)); err == nil {
+		return nil, newErr(op, CodeExists, "%s already holds a wallet", home)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("walletsim: init: %w", err)
+	}
+	el, err := se.Create(filepath.Join(home, ElementDir), se.Options{Policy: p.Policy(), PIN: pin, OpenOptions: o.elementOptions()})
+	if err != nil {
+		return nil, &Error{Op: op, Code: CodeUnsupportedProfile, Detail: "secure element", Err: err}
+	}
+	w := newWallet(home, o, el)
+	w.d = data{Version: dataVersion, Profile: p, CreatedAt: w.now().UTC(), Credentials: []*Credential{}, History: []HistoryEntry{}}
+	if err := w.save(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (o Options) elementOptions() se.OpenOptions {
+	return se.OpenOptions{Now: o.Now, GrantTTL: o.ElementGrantTTL, GenerateRSA: o.GenerateRSA}
+}
+
+func newWallet(home string, o Options, el *se.Element) *Wallet {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Wallet{home: home, opts: o, el: el, log: log}
+}
+
+// Open opens the wallet in home.
+func Open(home string, o Options) (*Wallet, error) {
+	const op = "open"
+	if !se.Exists(filepath.Join(home, ElementDir)) {
+		return nil, newErr(op, CodeNotInitialised, "no wallet in %s (run init first)", home)
+	}
+	el, err := se.Open(filepath.Join(home, ElementDir), o.elementOptions())
+	if err != nil {
+		return nil, fmt.Errorf("walletsim: open secure element: %w", err)
+	}
+	w := newWallet(home, o, el)
+	if err := w.load(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Wallet) load() error {
+	b, err := readFileBounded(filepath.Join(w.home, DataFile), se.MaxSealedSize)
+	if errors.Is(err, os.ErrNotExist) {
+		return newErr("open", CodeNotInitialised, "no wallet data in %s", w.home)
+	}
+	if err != nil {
+		return fmt.Errorf("walletsim: read wallet data: %w", err)
+	}
+	pt, err := w.el.OpenData(dataPurpose, b)
+	if err != nil {
+		return fmt.Errorf("walletsim: unseal wallet data: %w", err)
+	}
+	var d data
+	if err := json.Unmarshal(pt, &d); err != nil {
+		return fmt.Errorf("walletsim: decode wallet data: %w", err)
+	}
+	if d.Version != dataVersion {
+		return fmt.Errorf("walletsim: wallet data version %d, want %d", d.Version, dataVersion)
+	}
+	if d.Credentials == nil {
+		d.Credentials = []*Credential{}
+	}
+	w.d = d
+	return nil
+}
+
+// save seals and writes the data atomically. Callers hold w.mu (or own w
+// exclusively).
+func (w *Wallet) save() error {
+	if len(w.d.History) > MaxHistory {
+		w.d.History = append([]HistoryEntry(nil), w.d.History[len(w.d.History)-MaxHistory:]...)
+	}
+	w.d.Seq++
+	b, err := json.Marshal(&w.d)
+	if err != nil {
+		return fmt.Errorf("walletsim: encode wallet data: %w", err)
+	}
+	sealed, err := w.el.SealData(dataPurpose, b)
+	if err != nil {
+		return fmt.Errorf("walletsim: seal wallet data: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(w.home, DataFile), sealed); err != nil {
+		return fmt.Errorf("walletsim: save wallet data: %w", err)
+	}
+	return nil
+}
+
+func (w *Wallet) now() time.Time {
+	if w.opts.Now != nil {
+		return w.opts.Now()
+	}
+	return time.Now()
+}
+
+// Home returns the wallet's directory.
+func (w *Wallet) Home() string { return w.home }
+
+// Profile returns the simulated device.
+func (w *Wallet) Profile() Profile {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.d.Profile
+}
+
+// Status is an overview of the wallet for `show`.
+type Status struct {
+	Profile         Profile
+	DeviceID        string
+	IssuerURL       string
+	Credentials     int
+	JPKI            *JPKIInfo
+	Element         se.Status
+	ReaderRoots     int
+	IACARoots       int
+	RemoteDeletedAt time.Time
+	RemoteDeleteWhy string
+}
+
+// Status returns the overview.
+func (w *Wallet) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Status{
+		Profile: w.d.Profile, DeviceID: w.d.DeviceID, IssuerURL: w.d.IssuerURL,
+		Credentials: len(w.d.Credentials), JPKI: w.d.JPKI, Element: w.el.Status(),
+		ReaderRoots: len(w.d.ReaderRoots), IACARoots: len(w.d.IACARoots),
+		RemoteDeletedAt: w.d.RemoteDeletedAt, RemoteDeleteWhy: w.d.RemoteDeleteWhy,
+	}
+}
+
+// Credentials returns copies of the held credentials, in the order added.
+func (w *Wallet) Credentials() []Credential {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Credential, len(w.d.Credentials))
+	for i, c := range w.d.Credentials {
+		out[i] = *c
+	}
+	return out
+}
+
+// Credential returns the credential with id (or the only credential of
+// docType when id is a docType).
+func (w *Wallet) Credential(id string) (*Credential, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.d.Credentials {
+		if c.ID == id || c.DocType == id {
+			cc := *c
+			return &cc, nil
+		}
+	}
+	return nil, newErr("credential", CodeCredentialNotFound, "no credential %q in this wallet", id)
+}
+
+// TrustReaderRoots adds reader CA certificates whose readers may request
+// data (ReaderAuth and signed online requests are verified against them).
+func (w *Wallet) TrustReaderRoots(certs ...*x509.Certificate) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.d.ReaderRoots = addRoots(w.d.ReaderRoots, certs)
+	if len(w.d.ReaderRoots) > MaxTrustedRoots {
+		return newErr("trust", CodeRequestInvalid, "at most %d reader roots", MaxTrustedRoots)
+	}
+	return w.save()
+}
+
+// TrustIACA adds issuer roots (IACA certificates) the wallet checks issued
+// credentials and status lists against.
+func (w *Wallet) TrustIACA(certs ...*x509.Certificate) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.d.IACARoots = addRoots(w.d.IACARoots, certs)
+	if len(w.d.IACARoots) > MaxTrustedRoots {
+		return newErr("trust", CodeRequestInvalid, "at most %d IACA roots", MaxTrustedRoots)
+	}
+	return w.save()
+}
+
+func addRoots(have [][]byte, certs []*x509.Certificate) [][]byte {
+next:
+	for _, c := range certs {
+		for _, h := range have {
+			if string(h) == string(c.Raw) {
+				continue next
+			}
+		}
+		have = append(have, c.Raw)
+	}
+	return have
+}
+
+func parseRoots(ders [][]byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, d := range ders {
+		if c, err := x509.ParseCertificate(d); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// readerTrust returns the reader roots as an mdoc trust store.
+func (w *Wallet) readerTrust() *mdoc.TrustStore {
+	return mdoc.NewTrustStore(mdoc.PurposeReaderAuth, false, parseRoots(w.d.ReaderRoots)...)
+}
+
+// NewDeviceKey makes a device key for a new credential in the secure
+// element: P-256, usable only after user verification.
+func (w *Wallet) NewDeviceKey(label string) (se.KeyInfo, error) {
+	return w.el.GenerateKey(label, se.Access{UserAuth: true})
+}
+
+// AddCredential stores an issued mdoc bound to device key keyID. It checks
+// that the MSO's device key is that key (an issuer binding another key
+// would make the credential unusable, or someone else's) and, when IACA
+// roots are configured, the IssuerAuth chain and signature.
+func (w *Wallet) AddCredential(keyID se.KeyID, issuerSigned []byte, configID, issuerURL string) (*Credential, error) {
+	const op = "add credential"
+	is, err := mdoc.ParseIssuerSigned(issuerSigned)
+	if err != nil {
+		return nil, &Error{Op: op, Code: CodeCredentialInvalid, Err: err}
+	}
+	ki, err := w.el.Key(keyID)
+	if err != nil {
+		return nil, &Error{Op: op, Code: CodeCredentialInvalid, Err: err}
+	}
+	mso := &is.IssuerAuth.MSO
+	dk, err := mso.DeviceKeyInfo.DeviceKey.ECDSA()
+	if err != nil || !dk.Equal(ki.Public) {
+		return nil, newErr(op, CodeCredentialInvalid, "the MSO binds another device key than the one generated for it")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if roots := parseRoots(w.d.IACARoots); len(roots) > 0 {
+		vo := &mdoc.VerifyOptions{Trust: mdoc.NewTrustStore(mdoc.PurposeDocumentSigner, false, roots...), CurrentTime: w.now()}
+		if _, err := mdoc.VerifyIssuerAuth(&is.IssuerAuth, mso.DocType, vo); err != nil {
+			return nil, &Error{Op: op, Code: CodeCredentialInvalid, Detail: "issuer signature", Err: err}
+		}
+		if bad := firstBadDigest(is); bad != nil {
+			return nil, &Error{Op: op, Code: CodeCredentialInvalid, Err: bad}
+		}
+	}
+	c := &Credential{
+		ID: credentialID(mso.DocType, ki.ID), DocType: mso.DocType, KeyID: keyID, IssuerSigned: issuerSigned,
+		ConfigurationID: configID, IssuerURL: issuerURL, AddedAt: w.now().UTC(),
+		ValidFrom: mso.ValidityInfo.ValidFrom.Time(), ValidUntil: mso.ValidityInfo.ValidUntil.Time(), State: StateUnknown,
+	}
+	if mso.ValidityInfo.ExpectedUpdate != nil {
+		c.ExpectedUpdate = mso.ValidityInfo.ExpectedUpdate.Time()
+	}
+	if mso.Status != nil && mso.Status.StatusList != nil {
+		ref := *mso.Status.StatusList
+		c.StatusList = &ref
+	} else {
+		c.State = StateValid
+	}
+	if len(w.d.Credentials) >= MaxCredentials {
+		return nil, newErr(op, CodeCredentialInvalid, "wallet holds %d credentials already", MaxCredentials)
+	}
+	w.d.Credentials = append(w.d.Credentials, c)
+	if err := w.save(); err != nil {
+		return nil, err
+	}
+	cc := *c
+	return &cc, nil
+}
+
+func firstBadDigest(is *mdoc.IssuerSigned) error {
+	for _, r := range mdoc.VerifyDigests(is.NameSpaces, &is.IssuerAuth.MSO) {
+		if !r.Valid {
+			if r.Err != nil {
+				return r.Err
+			}
+			return fmt.Errorf("element %s/%s does not match its digest", r.NameSpace, r.Identifier)
+		}
+	}
+	return nil
+}
+
+func credentialID(docType string, k se.KeyID) string {
+	short := docType
+	switch docType {
+	case mdoc.DocTypeMNC:
+		short = "mnc"
+	case mdoc.DocTypeHIC:
+		short = "hic"
+	}
+	return short + "-" + string(k)[:8]
+}
+
+// DeleteCredential removes a credential and destroys its device key
+// (削除 on the device only; it does not revoke anything at the issuer).
+func (w *Wallet) DeleteCredential(id string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, c := range w.d.Credentials {
+		if c.ID == id {
+			w.d.Credentials = append(w.d.Credentials[:i], w.d.Credentials[i+1:]...)
+			if err := w.save(); err != nil {
+				return err
+			}
+			if !w.keyInUse(c.KeyID) {
+				if err := w.el.DeleteKey(c.KeyID); err != nil && !errors.Is(err, se.ErrKeyNotFound) {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return newErr("delete", CodeCredentialNotFound, "no credential %q", id)
+}
+
+func (w *Wallet) keyInUse(k se.KeyID) bool {
+	for _, c := range w.d.Credentials {
+		if c.KeyID == k {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoteDelete processes a remote delete (削除): the credentials are erased
+// from the wallet data, then the secure element is crypto-erased (device
+// keys and the JPKI applet destroyed, device key rotated). The profile and
+// the history stay, with an entry recording the deletion.
+func (w *Wallet) RemoteDelete(ctx context.Context, reason string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(w.d.Credentials)
+	w.d.Credentials = []*Credential{}
+	w.d.JPKI = nil
+	w.d.RemoteDeletedAt = w.now().UTC()
+	w.d.RemoteDeleteWhy = reason
+	w.d.History = append(w.d.History, HistoryEntry{
+		Time: w.now().UTC(), Kind: "remote_delete", Outcome: "deleted",
+		Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
+	})
+	// Persist the erasure of the mdocs before touching the keys, so a crash
+	// in between never leaves mdocs without their keys' deletion noted.
+	if err := w.save(); err != nil {
+		return err
+	}
+	if err := w.el.Wipe(); err != nil {
+		return fmt.Errorf("walletsim: remote delete: wipe secure element: %w", err)
+	}
+	// The element's device key changed: reseal the remaining data under it.
+	if err := w.save(); err != nil {
+		return err
+	}
+	w.log.InfoContext(ctx, "remote delete processed", "credentials", n, "reason", reason)
+	return nil
+}
+
+// History returns the presentation and lifecycle history, oldest first.
+func (w *Wallet) History() []HistoryEntry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]HistoryEntry(nil), w.d.History...)
+}
+
+func (w *Wallet) record(e HistoryEntry) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.d.History = append(w.d.History, e)
+	if err := w.save(); err != nil {
+		w.log.Error("history not saved", "err", err)
+	}
+}
+
+// userVerify asks the Authenticator and the secure element for a grant.
+func (w *Wallet) userVerify(ctx context.Context, reason string) (*se.Grant, error) {
+	const op = "user verification"
+	if w.opts.Authenticator == nil {
+		return nil, newErr(op, CodeUserVerification, "no authenticator configured (give --pin or --biometric)")
+	}
+	attempts := max(w.opts.UVAttempts, 1)
+	var last error
+	for range attempts {
+		a, err := w.opts.Authenticator.Verify(ctx, reason, w.el.Policy())
+		if err != nil {
+			return nil, &Error{Op: op, Code: CodeUserVerification, Err: err}
+		}
+		g, err := w.el.Authenticate(a)
+		if err == nil {
+			return g, nil
+		}
+		last = err
+		if c := se.CodeOf(err); c != se.CodeWrongPIN && c != se.CodeBiometricNoMatch {
+			break
+		}
+	}
+	return nil, &Error{Op: op, Code: CodeUserVerification, Err: last}
+}
+
+// deviceKeyPublic returns the public key of a credential's device key.
+func (w *Wallet) deviceKeyPublic(k se.KeyID) (*ecdsa.PublicKey, error) {
+	ki, err := w.el.Key(k)
+	if err != nil {
+		return nil, err
+	}
+	return ki.Public, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func readFileBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s exceeds %d bytes", path, max)
+	}
+	return b, nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -74,7 +74,7 @@ func TestAddCredentialChecksBinding(t *testing.T) {
 	p := fixturePKI(t)
 	k1, _ := w.NewDeviceKey("a")
 	k2, _ := w.NewDeviceKey("b")
-	is, err := mdoc.Issue(mdoc.IssueOptions{DocType: mdoc.DocTypeMNC, NameSpaces: mncElements(), DeviceKey: k2.Public, Signer: p.dsKey, Chain: [][]byte{p.ds.Raw}, ValidUntil: time.Now().Add(time.Hour)})
+	is, err := mdoc.Issue(mdoc.IssueOptions{DocType: mdoc.DocTypeMNC, NameSpaces: mncElements(), DeviceKey: k2.Public, Signer: p.dsKey, Chain: [][]byte{p.ds.Raw}, ValidFrom: time.Now().Add(-time.Minute), Signed: time.Now().Add(-time.Minute), ValidUntil: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestAddCredentialChecksBinding(t *testing.T) {
 	}
 	// Signed by a DS the wallet's IACA did not issue.
 	rogue := genKey()
-	is2, _ := mdoc.Issue(mdoc.IssueOptions{DocType: mdoc.DocTypeMNC, NameSpaces: mncElements(), DeviceKey: k1.Public, Signer: rogue, Chain: [][]byte{p.ds.Raw}, ValidUntil: time.Now().Add(time.Hour)})
+	is2, _ := mdoc.Issue(mdoc.IssueOptions{DocType: mdoc.DocTypeMNC, NameSpaces: mncElements(), DeviceKey: k1.Public, Signer: rogue, Chain: [][]byte{p.ds.Raw}, ValidFrom: time.Now().Add(-time.Minute), Signed: time.Now().Add(-time.Minute), ValidUntil: time.Now().Add(time.Hour)})
 	b2, _ := is2.Encode()
 	if _, err := w.AddCredential(k1.ID, b2, "", ""); CodeOf(err) != string(CodeCredentialInvalid) {
 		t.Fatalf("bad issuer signature: %v", err)

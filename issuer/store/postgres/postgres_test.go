@@ -1,0 +1,25 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+
+	"github.com/mynumber-mdoc/mnc/issuer/store"
+	"github.com/mynumber-mdoc/mnc/issuer/store/storetest"
+)
+
+func TestStoreSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(context.Background(), storetest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRebind(t *testing.T) {
+	if got := Rebind("a = ? AND b IN (?, ?)"); got != "a = $1 AND b IN ($2, $3)" {
+		t.Fatal(got)
+	}
+}

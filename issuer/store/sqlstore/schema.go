@@ -1,0 +1,154 @@
+package sqlstore
+
+// Dialect is what differs between the SQL databases behind the store.
+type Dialect struct {
+	Name string
+	// Blob is the binary column type.
+	Blob string
+	// AutoID is an auto-incrementing integer primary key column.
+	AutoID string
+	// Rebind turns ? placeholders into the database's form.
+	Rebind func(string) string
+	// LockPerson is appended to SELECT … FROM persons to serialise
+	// enrolments of one person (FOR UPDATE on PostgreSQL; SQLite
+	// transactions already hold the database write lock).
+	LockRow string
+}
+
+// migrations is the schema, in order; each step runs once, recorded in
+// schema_migrations. {{BLOB}} and {{AUTOID}} are replaced per dialect.
+// Times are Unix milliseconds (BIGINT) so both databases compare them
+// the same way.
+var migrations = []string{
+	// 1: core schema.
+	`CREATE TABLE persons (
+		id TEXT PRIMARY KEY,
+		person_key TEXT NOT NULL UNIQUE,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE card_certs (
+		id TEXT PRIMARY KEY,
+		person_id TEXT NOT NULL REFERENCES persons(id),
+		serial TEXT NOT NULL,
+		issuer TEXT NOT NULL,
+		not_after BIGINT NOT NULL,
+		der {{BLOB}} NOT NULL,
+		revoked INTEGER NOT NULL DEFAULT 0,
+		revoked_at BIGINT NOT NULL DEFAULT 0
+	);
+	CREATE TABLE devices (
+		id TEXT PRIMARY KEY,
+		person_id TEXT NOT NULL REFERENCES persons(id),
+		card_cert_id TEXT NOT NULL REFERENCES card_certs(id),
+		device_key TEXT NOT NULL,
+		key_thumbprint TEXT NOT NULL,
+		model TEXT NOT NULL,
+		os_version TEXT NOT NULL,
+		wallet_profile TEXT NOT NULL,
+		platform_device_id TEXT NOT NULL,
+		contact_email TEXT NOT NULL,
+		jpki_sign_serial TEXT NOT NULL,
+		jpki_auth_serial TEXT NOT NULL,
+		state TEXT NOT NULL,
+		state_reason TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL,
+		valid_until BIGINT NOT NULL
+	);
+	CREATE UNIQUE INDEX devices_one_live_per_person ON devices(person_id) WHERE state <> 'revoked';
+	CREATE INDEX devices_card ON devices(card_cert_id);
+	CREATE INDEX devices_model ON devices(model);
+	CREATE TABLE status_lists (
+		id TEXT PRIMARY KEY,
+		size BIGINT NOT NULL,
+		next_seq BIGINT NOT NULL,
+		mul BIGINT NOT NULL,
+		add_ BIGINT NOT NULL,
+		version BIGINT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE credentials (
+		id TEXT PRIMARY KEY,
+		device_id TEXT NOT NULL REFERENCES devices(id),
+		doc_type TEXT NOT NULL,
+		list_id TEXT NOT NULL REFERENCES status_lists(id),
+		idx BIGINT NOT NULL,
+		state TEXT NOT NULL,
+		issued_at BIGINT NOT NULL,
+		valid_from BIGINT NOT NULL,
+		valid_until BIGINT NOT NULL,
+		UNIQUE (list_id, idx)
+	);
+	CREATE INDEX credentials_device ON credentials(device_id);
+	CREATE TABLE nonces (
+		nonce TEXT PRIMARY KEY,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE TABLE offers (
+		code_hash TEXT PRIMARY KEY,
+		device_id TEXT NOT NULL REFERENCES devices(id),
+		tx_hash TEXT NOT NULL,
+		configs TEXT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		used INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE tokens (
+		token_hash TEXT PRIMARY KEY,
+		device_id TEXT NOT NULL REFERENCES devices(id),
+		configs TEXT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE TABLE remote_commands (
+		id TEXT PRIMARY KEY,
+		device_id TEXT NOT NULL REFERENCES devices(id),
+		action TEXT NOT NULL,
+		reason TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		acked_at BIGINT NOT NULL DEFAULT 0
+	);
+	CREATE INDEX remote_commands_device ON remote_commands(device_id);
+	CREATE TABLE blocks (
+		kind TEXT NOT NULL,
+		value TEXT NOT NULL,
+		reason TEXT NOT NULL,
+		suspend_existing INTEGER NOT NULL,
+		created_at BIGINT NOT NULL,
+		PRIMARY KEY (kind, value)
+	);
+	CREATE TABLE insurance (
+		person_key TEXT PRIMARY KEY,
+		insurer_number TEXT NOT NULL,
+		card_symbol TEXT NOT NULL,
+		insured_number TEXT NOT NULL,
+		branch_number TEXT NOT NULL,
+		relationship INTEGER NOT NULL,
+		valid_from TEXT NOT NULL,
+		valid_until TEXT NOT NULL,
+		copayment_percent INTEGER NOT NULL
+	);
+	CREATE TABLE audit (
+		id {{AUTOID}},
+		at BIGINT NOT NULL,
+		actor TEXT NOT NULL,
+		action TEXT NOT NULL,
+		person_id TEXT NOT NULL,
+		device_id TEXT NOT NULL,
+		detail TEXT NOT NULL
+	);
+	CREATE INDEX audit_device ON audit(device_id);
+	CREATE INDEX audit_person ON audit(person_id);
+	CREATE TABLE outbox (
+		id {{AUTOID}},
+		event TEXT NOT NULL,
+		person_id TEXT NOT NULL,
+		device_id TEXT NOT NULL,
+		email TEXT NOT NULL,
+		payload TEXT NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		next_attempt BIGINT NOT NULL,
+		delivered INTEGER NOT NULL DEFAULT 0,
+		last_error TEXT NOT NULL DEFAULT '',
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX outbox_pending ON outbox(delivered, next_attempt);`,
+}

@@ -1,0 +1,410 @@
+// Package storetest is the storage test-suite every store.Store
+// implementation must pass (SQLite always, PostgreSQL when
+// MDOC_TEST_POSTGRES_DSN is set), plus helpers to reach a test PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/issuer/store"
+)
+
+var t0 = time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC)
+
+// Run runs the suite; open returns a fresh, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T, store.Store)
+	}{
+		{"Nonces", testNonces},
+		{"EnrolReplacesDevice", testEnrolReplaces},
+		{"ConcurrentEnrolment", testConcurrentEnrol},
+		{"OffersAndTokens", testOffers},
+		{"IssueAndStatus", testIssue},
+		{"Lifecycle", testLifecycle},
+		{"LinkedRevocation", testLinked},
+		{"Blocks", testBlocks},
+		{"Insurance", testInsurance},
+		{"AuditAndOutbox", testAuditOutbox},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.f(t, s)
+		})
+	}
+}
+
+func enrol(t *testing.T, s store.Store, person, device, card string) *store.EnrolResult {
+	t.Helper()
+	r, err := s.Enrol(context.Background(), enrolParams(person, device, card))
+	if err != nil {
+		t.Fatalf("enrol %s: %v", device, err)
+	}
+	return r
+}
+
+func enrolParams(person, device, card string) store.EnrolParams {
+	return store.EnrolParams{
+		PersonKey: person,
+		Card:      store.CardCert{ID: card, Serial: "1", Issuer: "CN=test", NotAfter: t0.Add(365 * 24 * time.Hour), DER: []byte{0x30, 0x01, 0x02}},
+		Device: store.Device{ID: device, DeviceKey: `{"kty":"EC"}`, KeyThumbprint: "tp-" + device, Model: "Pixel 9", OSVersion: "15",
+			WalletProfile: "android", ValidUntil: t0.Add(365 * 24 * time.Hour)},
+		OfferCodeHash: "code-" + device, Configs: []string{"jp.mnc"}, OfferExpires: t0.Add(10 * time.Minute), Now: t0,
+		Event: store.Event{Actor: "card", Action: "enrolled", Notify: true},
+	}
+}
+
+func issue(t *testing.T, s store.Store, device string) *store.Credential {
+	t.Helper()
+	c, err := s.IssueCredential(context.Background(), store.IssueParams{
+		DeviceID: device, DocType: "org.iso.23220.1.jp.mnc", ListSize: 1 << 10, ValidFrom: t0, ValidUntil: t0.Add(time.Hour), Now: t0,
+		Event: store.Event{Actor: "wallet", Action: "issued"},
+		Sign:  func(store.StatusRef) error { return nil },
+	})
+	if err != nil {
+		t.Fatalf("issue for %s: %v", device, err)
+	}
+	return c
+}
+
+func testNonces(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.PutNonce(ctx, "n1", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConsumeNonce(ctx, "n1", t0); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if err := s.ConsumeNonce(ctx, "n1", t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("replay: %v, want ErrUsed", err)
+	}
+	s.PutNonce(ctx, "n2", t0.Add(time.Minute))
+	if err := s.ConsumeNonce(ctx, "n2", t0.Add(2*time.Minute)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("expired: %v, want ErrUsed", err)
+	}
+	if err := s.ConsumeNonce(ctx, "never", t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if err := s.Purge(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testEnrolReplaces(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r1 := enrol(t, s, "alice", "d1", "card1")
+	if r1.ReplacedDeviceID != "" {
+		t.Fatalf("first enrolment replaced %q", r1.ReplacedDeviceID)
+	}
+	c1 := issue(t, s, "d1")
+	r2 := enrol(t, s, "alice", "d2", "card1")
+	if r2.ReplacedDeviceID != "d1" || r2.RevokedCreds != 1 || r2.PersonID != r1.PersonID {
+		t.Fatalf("re-enrol = %+v", r2)
+	}
+	d1, _ := s.Device(ctx, "d1")
+	if d1.State != store.DeviceRevoked {
+		t.Fatalf("old device %s", d1.State)
+	}
+	creds, _ := s.Credentials(ctx, "d1")
+	if len(creds) != 1 || creds[0].State != store.CredentialRevoked || creds[0].ID != c1.ID {
+		t.Fatalf("old credentials %+v", creds)
+	}
+	cmds, _ := s.PendingCommands(ctx, "d1")
+	if len(cmds) != 1 || cmds[0].Action != "delete" {
+		t.Fatalf("remote delete %+v", cmds)
+	}
+	if ok, err := s.AckCommand(ctx, "d1", cmds[0].ID, t0); !ok || err != nil {
+		t.Fatalf("ack %v %v", ok, err)
+	}
+	if ok, err := s.AckCommand(ctx, "d1", cmds[0].ID, t0); ok || err != nil {
+		t.Fatalf("second ack %v %v", ok, err)
+	}
+	if _, err := s.AckCommand(ctx, "d2", cmds[0].ID, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ack by another device: %v", err)
+	}
+	if cmds, _ := s.PendingCommands(ctx, "d1"); len(cmds) != 0 {
+		t.Fatalf("pending after ack %+v", cmds)
+	}
+	// Another person is unaffected.
+	enrol(t, s, "bob", "d3", "card3")
+	if d2, _ := s.Device(ctx, "d2"); d2.State != store.DeviceActive {
+		t.Fatalf("alice's d2 is %s after bob enrolled", d2.State)
+	}
+	if _, err := s.IssueCredential(ctx, store.IssueParams{DeviceID: "d1", ListSize: 1024, Now: t0, Sign: func(store.StatusRef) error { return nil }}); !errors.Is(err, store.ErrDeviceState) {
+		t.Fatalf("issue to revoked device: %v", err)
+	}
+}
+
+func testConcurrentEnrol(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := s.Enrol(ctx, enrolParams("carol", fmt.Sprintf("c%d", i), "cardc"))
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent enrolment failed: %v", err)
+		}
+	}
+	p, err := s.PersonByKey(ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, _ := s.Devices(ctx, p.ID, 0)
+	live := 0
+	for _, d := range devs {
+		if d.State != store.DeviceRevoked {
+			live++
+		}
+	}
+	if len(devs) != n || live != 1 {
+		t.Fatalf("%d devices, %d live; want %d and 1", len(devs), live, n)
+	}
+}
+
+func testOffers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := enrolParams("dave", "dd1", "cardd")
+	p.TxCodeHash = "tx"
+	if _, err := s.Enrol(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemOffer(ctx, "code-dd1", "wrong", "tok", t0.Add(time.Hour), t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("wrong tx code: %v", err)
+	}
+	g, err := s.RedeemOffer(ctx, "code-dd1", "tx", "tok", t0.Add(time.Hour), t0)
+	if err != nil || g.DeviceID != "dd1" || len(g.Configs) != 1 {
+		t.Fatalf("redeem %+v %v", g, err)
+	}
+	if _, err := s.RedeemOffer(ctx, "code-dd1", "tx", "tok2", t0.Add(time.Hour), t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("second redeem: %v", err)
+	}
+	if g, err := s.Token(ctx, "tok", t0); err != nil || g.DeviceID != "dd1" {
+		t.Fatalf("token %+v %v", g, err)
+	}
+	if _, err := s.Token(ctx, "tok", t0.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired token: %v", err)
+	}
+	if err := s.CreateOffer(ctx, "dd1", "refresh-code", "", []string{"jp.mnc", "jp.hic"}, t0.Add(time.Minute), store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemOffer(ctx, "refresh-code", "", "tok3", t0.Add(time.Hour), t0.Add(2*time.Minute)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("expired offer: %v", err)
+	}
+}
+
+func testIssue(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	enrol(t, s, "erin", "e1", "carde")
+	seen := map[store.StatusRef]bool{}
+	for i := 0; i < 40; i++ {
+		c := issue(t, s, "e1")
+		ref := store.StatusRef{ListID: c.ListID, Idx: c.Idx}
+		if seen[ref] {
+			t.Fatalf("status entry %+v allocated twice", ref)
+		}
+		seen[ref] = true
+		if c.Idx >= 1<<10 {
+			t.Fatalf("idx %d out of list", c.Idx)
+		}
+	}
+	// A failing signer leaves no credential and no allocation visible.
+	before, _ := s.Credentials(ctx, "e1")
+	_, err := s.IssueCredential(ctx, store.IssueParams{DeviceID: "e1", ListSize: 1 << 10, Now: t0, Sign: func(store.StatusRef) error { return errors.New("hsm down") }})
+	if err == nil {
+		t.Fatal("issue with failing signer succeeded")
+	}
+	after, _ := s.Credentials(ctx, "e1")
+	if len(after) != len(before) {
+		t.Fatalf("failed issuance left a credential: %d → %d", len(before), len(after))
+	}
+	lists, _ := s.StatusLists(ctx)
+	if len(lists) != 1 {
+		t.Fatalf("lists %v", lists)
+	}
+	v1, entries, err := s.StatusEntries(ctx, lists[0])
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("entries %v %v", entries, err)
+	}
+	s.ChangeDevices(ctx, store.ChangeParams{DeviceIDs: []string{"e1"}, From: []string{store.DeviceActive}, To: store.DeviceSuspended, Now: t0})
+	v2, entries, _ := s.StatusEntries(ctx, lists[0])
+	if v2 <= v1 || len(entries) != 40 {
+		t.Fatalf("after suspend: version %d→%d, %d entries", v1, v2, len(entries))
+	}
+	for _, st := range entries {
+		if st != store.CredentialSuspended {
+			t.Fatalf("entry %s", st)
+		}
+	}
+	// A small list fills up and a second one is created.
+	enrol(t, s, "fay", "f1", "cardf")
+	for i := 0; i < 5; i++ {
+		if _, err := s.IssueCredential(ctx, store.IssueParams{DeviceID: "f1", ListSize: 4, Now: t0, Sign: func(store.StatusRef) error { return nil }}); err != nil {
+			t.Fatalf("small list issue %d: %v", i, err)
+		}
+	}
+	if lists, _ := s.StatusLists(ctx); len(lists) < 2 {
+		t.Fatalf("no new list when full: %v", lists)
+	}
+}
+
+func testLifecycle(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	enrol(t, s, "gus", "g1", "cardg")
+	issue(t, s, "g1")
+	susp := store.ChangeParams{PersonID: mustPerson(t, s, "gus"), From: []string{store.DeviceActive}, To: store.DeviceSuspended, Reason: "lost", Now: t0,
+		Event: store.Event{Actor: "admin", Action: "suspended"}}
+	r, err := s.ChangeDevices(ctx, susp)
+	if err != nil || len(r.DeviceIDs) != 1 || r.CredentialsChanged != 1 {
+		t.Fatalf("suspend %+v %v", r, err)
+	}
+	r, _ = s.ChangeDevices(ctx, susp)
+	if len(r.DeviceIDs) != 0 {
+		t.Fatalf("second suspend changed %v", r.DeviceIDs)
+	}
+	if _, err := s.IssueCredential(ctx, store.IssueParams{DeviceID: "g1", ListSize: 1024, Now: t0, Sign: func(store.StatusRef) error { return nil }}); !errors.Is(err, store.ErrDeviceState) {
+		t.Fatalf("issue while suspended: %v", err)
+	}
+	r, _ = s.ChangeDevices(ctx, store.ChangeParams{DeviceIDs: []string{"g1"}, From: []string{store.DeviceSuspended}, To: store.DeviceActive, Now: t0})
+	if len(r.DeviceIDs) != 1 || r.CredentialsChanged != 1 {
+		t.Fatalf("resume %+v", r)
+	}
+	creds, _ := s.Credentials(ctx, "g1")
+	if creds[0].State != store.CredentialValid {
+		t.Fatalf("after resume %s", creds[0].State)
+	}
+	r, _ = s.ChangeDevices(ctx, store.ChangeParams{DeviceIDs: []string{"g1"}, From: []string{store.DeviceActive, store.DeviceSuspended}, To: store.DeviceRevoked, Now: t0})
+	if len(r.DeviceIDs) != 1 {
+		t.Fatalf("revoke %+v", r)
+	}
+	r, _ = s.ChangeDevices(ctx, store.ChangeParams{DeviceIDs: []string{"g1"}, From: []string{store.DeviceSuspended}, To: store.DeviceActive, Now: t0})
+	if len(r.DeviceIDs) != 0 {
+		t.Fatal("resumed a revoked device")
+	}
+	creds, _ = s.Credentials(ctx, "g1")
+	if creds[0].State != store.CredentialRevoked {
+		t.Fatalf("after revoke %s", creds[0].State)
+	}
+}
+
+func mustPerson(t *testing.T, s store.Store, key string) string {
+	p, err := s.PersonByKey(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
+}
+
+func testLinked(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	enrol(t, s, "hana", "h1", "cardh")
+	issue(t, s, "h1")
+	live, _ := s.LiveCardCerts(ctx)
+	if len(live) != 1 || live[0].ID != "cardh" || len(live[0].DER) != 3 {
+		t.Fatalf("live cards %+v", live)
+	}
+	s.MarkCardRevoked(ctx, "cardh", t0)
+	r, err := s.ChangeDevices(ctx, store.ChangeParams{CardCert: "cardh", From: []string{store.DeviceActive, store.DeviceSuspended}, To: store.DeviceRevoked,
+		QueueDelete: true, Reason: "card revoked", Now: t0})
+	if err != nil || len(r.DeviceIDs) != 1 || r.CredentialsChanged != 1 {
+		t.Fatalf("linked revoke %+v %v", r, err)
+	}
+	if c, _ := s.CardCert(ctx, "cardh"); !c.Revoked {
+		t.Fatal("card not marked revoked")
+	}
+	if live, _ := s.LiveCardCerts(ctx); len(live) != 0 {
+		t.Fatalf("still live %+v", live)
+	}
+}
+
+func testBlocks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := store.Block{Kind: store.BlockModel, Value: "Pixel 9", Reason: "CVE", SuspendExisting: true, CreatedAt: t0}
+	if err := s.PutBlock(ctx, b, store.Event{Actor: "admin", Action: "model_blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Reason = "CVE-2"
+	s.PutBlock(ctx, b, store.Event{})
+	bl, _ := s.Blocks(ctx)
+	if len(bl) != 1 || bl[0].Reason != "CVE-2" || !bl[0].SuspendExisting {
+		t.Fatalf("blocks %+v", bl)
+	}
+	enrol(t, s, "ian", "i1", "cardi")
+	r, _ := s.ChangeDevices(ctx, store.ChangeParams{Block: &b, From: []string{store.DeviceActive}, To: store.DeviceSuspended, Reason: "blocked:model:Pixel 9", Now: t0})
+	if len(r.DeviceIDs) != 1 {
+		t.Fatalf("block suspend %+v", r)
+	}
+	if ok, _ := s.DeleteBlock(ctx, store.BlockModel, "Pixel 9", store.Event{Actor: "admin", Action: "model_unblocked"}); !ok {
+		t.Fatal("unblock")
+	}
+	if ok, _ := s.DeleteBlock(ctx, store.BlockModel, "Pixel 9", store.Event{}); ok {
+		t.Fatal("second unblock changed")
+	}
+	r, _ = s.ChangeDevices(ctx, store.ChangeParams{Block: &b, From: []string{store.DeviceSuspended}, To: store.DeviceActive, OnlyReason: "lost", Now: t0})
+	if len(r.DeviceIDs) != 0 {
+		t.Fatal("resumed a device suspended for another reason")
+	}
+	r, _ = s.ChangeDevices(ctx, store.ChangeParams{Block: &b, From: []string{store.DeviceSuspended}, To: store.DeviceActive, OnlyReason: "blocked:model:Pixel 9", Now: t0})
+	if len(r.DeviceIDs) != 1 {
+		t.Fatal("unblock did not resume")
+	}
+}
+
+func testInsurance(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Insurance(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	row := store.Insurance{PersonKey: "k", InsurerNumber: "06123456", InsuredCardSymbol: "記号", InsuredNumber: "123", InsuredBranchNumber: "01",
+		InsuredRelationship: 1, QualificationFrom: "2024-04-01", CopaymentRatioPercent: 30}
+	if n, err := s.PutInsurance(ctx, []store.Insurance{row}, store.Event{Actor: "admin", Action: "insurance_import"}); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	row.CopaymentRatioPercent = 20
+	s.PutInsurance(ctx, []store.Insurance{row}, store.Event{})
+	got, err := s.Insurance(ctx, "k")
+	if err != nil || got.CopaymentRatioPercent != 20 || got.InsuredCardSymbol != "記号" {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+func testAuditOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	enrol(t, s, "jo", "j1", "cardj")
+	a, err := s.Audit(ctx, "j1", "", 10)
+	if err != nil || len(a) != 1 || a[0].Action != "enrolled" {
+		t.Fatalf("audit %+v %v", a, err)
+	}
+	n, err := s.PendingNotifications(ctx, t0, 10)
+	if err != nil || len(n) != 1 || n[0].Event != "enrolled" || n[0].DeviceID != "j1" {
+		t.Fatalf("outbox %+v %v", n, err)
+	}
+	s.MarkNotification(ctx, n[0].ID, false, "connection refused", t0.Add(time.Minute))
+	if n, _ := s.PendingNotifications(ctx, t0, 10); len(n) != 0 {
+		t.Fatal("retry not deferred")
+	}
+	n, _ = s.PendingNotifications(ctx, t0.Add(time.Minute), 10)
+	if len(n) != 1 || n[0].Attempts != 1 || n[0].LastError != "connection refused" {
+		t.Fatalf("retry %+v", n)
+	}
+	s.MarkNotification(ctx, n[0].ID, true, "", t0)
+	if n, _ := s.PendingNotifications(ctx, t0.Add(time.Hour), 10); len(n) != 0 {
+		t.Fatal("delivered still pending")
+	}
+}

@@ -103,7 +103,9 @@ func TestVerifyErrorCodes(t *testing.T) {
 			is, _ := f.other.Issue(mdoc.DocTypeMNC, testpki.MNCElements(birth, nil), f.dev, nil, nil)
 			return present(t, st.Raw, testpki.Presented{IssuerSigned: is, Selection: sel, DeviceKey: f.dev})
 		}, nil, "untrusted_issuer"},
-		{"expired", func() []byte { return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev}) },
+		{"expired", func() []byte {
+			return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev})
+		},
 			func(o *verifier.Options) { o.CurrentTime = testpki.Now.Add(31 * 24 * time.Hour) }, "expired"},
 		{"not yet valid", func() []byte {
 			is := f.mnc(t, nil, func(o *mdoc.IssueOptions) { o.ValidFrom = testpki.Now.Add(time.Hour) })
@@ -126,15 +128,21 @@ func TestVerifyErrorCodes(t *testing.T) {
 			is := f.mnc(t, &mdoc.StatusListRef{Idx: 1, URI: "http://127.0.0.1:1/status/1"}, nil)
 			return present(t, st.Raw, testpki.Presented{IssuerSigned: is, Selection: sel, DeviceKey: f.dev})
 		}, nil, "status_unavailable"},
-		{"element not returned", func() []byte { return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev}) },
+		{"element not returned", func() []byte {
+			return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev})
+		},
 			func(o *verifier.Options) {
 				o.Request = verifier.Request{mdoc.DocTypeMNC: {mdoc.NameSpaceISO23220: {"family_name", "birth_date", "age_over_20", "sex"}}}
 			}, "element_not_returned"},
-		{"document not returned", func() []byte { return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev}) },
+		{"document not returned", func() []byte {
+			return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev})
+		},
 			func(o *verifier.Options) {
 				o.Request = verifier.Request{mdoc.DocTypeMNC: sel, mdoc.DocTypeHIC: {mdoc.NameSpaceHIC: {"insurer_number"}}}
 			}, "element_not_returned"},
-		{"returned but not requested", func() []byte { return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev}) },
+		{"returned but not requested", func() []byte {
+			return present(t, st.Raw, testpki.Presented{IssuerSigned: good, Selection: sel, DeviceKey: f.dev})
+		},
 			func(o *verifier.Options) {
 				o.Request = verifier.Request{mdoc.DocTypeMNC: {mdoc.NameSpaceISO23220: {"age_over_20"}}}
 			}, "malformed"},

@@ -1,0 +1,305 @@
+package walletsim
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/jpki"
+	"github.com/mynumber-mdoc/mnc/jpki/applet"
+	"github.com/mynumber-mdoc/mnc/jpki/card"
+	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
+	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
+)
+
+// EnrolOptions describe an enrolment.
+type EnrolOptions struct {
+	// IssuerURL is the credential issuer identifier (mdoc-issuer serve).
+	IssuerURL string
+	// Card is the card reader transport: jpki/card over the simulated card
+	// (OpenCardFile) or any APDU transport.
+	Card card.Transport
+	// CardPassword is the card's signature password (6–16 of A–Z, 0–9).
+	CardPassword string
+	// JPKIPassword and JPKIPIN are the new phone certificates' signature
+	// password and auth PIN, separate from the card's (DESIGN §2). Empty:
+	// no JPKI phone certificates are requested.
+	JPKIPassword string
+	JPKIPIN      string
+	// TxCode answers a tx_code the issuer demands (sent out of band).
+	TxCode string
+	// ContactEmail optionally asks the issuer for use notifications.
+	ContactEmail string
+	// Progress, when set, receives a line per step.
+	Progress func(string)
+}
+
+// EnrolResult reports an enrolment.
+type EnrolResult struct {
+	DeviceID         string
+	ReplacedDeviceID string
+	Credentials      []Credential
+	JPKI             bool
+}
+
+// OpenCardFile opens a simulated My Number Card written by jpki-sim and
+// returns the reader-side transport to it.
+func OpenCardFile(path string) (card.Transport, error) {
+	c, err := applet.Open(path)
+	if err != nil {
+		return nil, &Error{Op: "open card", Code: CodeCard, Err: err}
+	}
+	return card.InMemory(c), nil
+}
+
+func (w *Wallet) client(issuerURL string) *oid4vci.Client {
+	return &oid4vci.Client{BaseURL: issuerURL, HTTP: w.httpClient()}
+}
+
+// issuerErr maps an issuer refusal to a wallet error with a clear code.
+func issuerErr(op string, err error) error {
+	var oe *oid4vci.Error
+	if errors.As(err, &oe) {
+		code := CodeIssuer
+		if oe.Code == oid4vci.CodeDeviceNotAllowed {
+			code = CodeDeviceNotAllowed
+		}
+		detail := oe.Code
+		if oe.Reason != "" {
+			detail += "/" + oe.Reason
+		}
+		if oe.Description != "" {
+			detail += ": " + oe.Description
+		}
+		return &Error{Op: op, Code: code, Detail: detail, Err: err}
+	}
+	return &Error{Op: op, Code: CodeIssuer, Err: err}
+}
+
+// Enrol runs the whole enrolment: read the card's signature certificate
+// (after its password), generate the mdoc device key and the JPKI phone
+// keys in the secure element, obtain a key attestation from the platform
+// attestation service (the issuer's development endpoint), sign the card
+// application with the card, send it, then redeem the credential offer by
+// OpenID4VCI (token, nonce, credential with a proof by the device key) and
+// store the mdocs and the JPKI phone certificates.
+func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error) {
+	const op = "enrol"
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	w.mu.Lock()
+	already := w.d.DeviceID != "" && len(w.d.Credentials) > 0
+	prof := w.d.Profile
+	w.mu.Unlock()
+	if already {
+		return nil, newErr(op, CodeIssuer, "this wallet is already enrolled; revoke first to enrol again")
+	}
+	wantJPKI := o.JPKIPassword != "" || o.JPKIPIN != ""
+	if wantJPKI {
+		if err := jpki.ValidateSignPassword(o.JPKIPassword); err != nil {
+			return nil, &Error{Op: op, Code: CodeJPKI, Detail: "phone signature password", Err: err}
+		}
+		if err := jpki.ValidateAuthPIN(o.JPKIPIN); err != nil {
+			return nil, &Error{Op: op, Code: CodeJPKI, Detail: "phone auth PIN", Err: err}
+		}
+	}
+	cl := w.client(o.IssuerURL)
+
+	progress("reading the My Number Card")
+	cc := card.New(o.Card)
+	if err := cc.Select(ctx); err != nil {
+		return nil, &Error{Op: op, Code: CodeCard, Err: err}
+	}
+	if err := cc.VerifySignPassword(ctx, o.CardPassword); err != nil {
+		return nil, &Error{Op: op, Code: CodeCard, Detail: "card signature password", Err: err}
+	}
+	signDER, err := cc.ReadSignCertificate(ctx)
+	if err != nil {
+		return nil, &Error{Op: op, Code: CodeCard, Err: err}
+	}
+	signCert, err := x509.ParseCertificate(signDER)
+	if err != nil {
+		return nil, &Error{Op: op, Code: CodeCard, Err: err}
+	}
+	cardPub, ok := signCert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, newErr(op, CodeCard, "card signature key is %T, want RSA", signCert.PublicKey)
+	}
+
+	progress("generating keys in the secure element")
+	dk, err := w.NewDeviceKey("mdoc device key")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { w.el.DeleteKey(dk.ID) }
+	devJWK, err := oid4vci.NewJWK(dk.Public)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	keys := []*oid4vci.JWK{devJWK}
+	var jSignJWK, jAuthJWK *oid4vci.JWK
+	if wantJPKI {
+		sp, ap, err := w.el.GenerateJPKIKeys()
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		if jSignJWK, err = oid4vci.NewJWK(sp); err == nil {
+			jAuthJWK, err = oid4vci.NewJWK(ap)
+		}
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		keys = append(keys, jSignJWK, jAuthJWK)
+	}
+
+	progress("obtaining the device attestation")
+	att, err := cl.Attest(ctx, &oid4vci.AttestRequest{
+		Keys: keys, DeviceModel: prof.Model, OSVersion: prof.OSVersion, Rooted: prof.Rooted, WalletProfile: string(prof.Platform),
+		KeyStorage: []string{oid4vci.KeyStorageHigh}, UserAuthentication: []string{oid4vci.UserAuthenticationHigh},
+	})
+	if err != nil {
+		cleanup()
+		return nil, issuerErr(op+": attestation", err)
+	}
+	nonce, err := cl.Nonce(ctx)
+	if err != nil {
+		cleanup()
+		return nil, issuerErr(op+": nonce", err)
+	}
+	app := &oid4vci.CardApplication{
+		Audience: oid4vci.Audience{o.IssuerURL}, Nonce: nonce, IssuedAt: w.now().Unix(),
+		DeviceKey: devJWK, KeyAttestation: att, DeviceModel: prof.Model, OSVersion: prof.OSVersion,
+		JPKISignKey: jSignJWK, JPKIAuthKey: jAuthJWK, ContactEmail: o.ContactEmail,
+	}
+	progress("signing the application with the card")
+	appJWS, err := oid4vci.SignCardApplication(app, signDER, cc.Signer(ctx, card.KeySign, cardPub))
+	if err != nil {
+		cleanup()
+		return nil, &Error{Op: op, Code: CodeCard, Detail: "sign application", Err: err}
+	}
+	progress("sending the application")
+	er, err := cl.Enrol(ctx, appJWS)
+	if err != nil {
+		cleanup()
+		return nil, issuerErr(op, err)
+	}
+
+	progress("verify to bind the credentials to this phone")
+	grant, err := w.userVerify(ctx, "add your My Number Card to the wallet")
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	creds, err := w.redeemOffer(ctx, cl, o.IssuerURL, &er.CredentialOffer, o.TxCode, dk, grant, att, progress)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+
+	res := &EnrolResult{DeviceID: er.DeviceID, ReplacedDeviceID: er.ReplacedDeviceID, Credentials: creds}
+	var jinfo *JPKIInfo
+	if wantJPKI && er.JPKISignCertificate != "" {
+		progress("installing the JPKI smartphone certificates")
+		certs, err := decodeJPKICerts(er)
+		if err != nil {
+			return nil, &Error{Op: op, Code: CodeIssuer, Detail: "JPKI certificates", Err: err}
+		}
+		if err := w.el.ProvisionJPKI(prof.JPKIToken(), certs, o.JPKIPassword, o.JPKIPIN); err != nil {
+			return nil, &Error{Op: op, Code: CodeJPKI, Err: err}
+		}
+		sc, _ := x509.ParseCertificate(certs.SignCert)
+		jinfo = &JPKIInfo{SignCert: certs.SignCert, AuthCert: certs.AuthCert, NotAfter: sc.NotAfter, Installed: w.now().UTC()}
+		res.JPKI = true
+	}
+	w.mu.Lock()
+	w.d.DeviceID, w.d.IssuerURL = er.DeviceID, o.IssuerURL
+	w.d.RemoteDeletedAt, w.d.RemoteDeleteWhy = time.Time{}, ""
+	if jinfo != nil {
+		w.d.JPKI = jinfo
+	}
+	detail := fmt.Sprintf("device %s, %d credential(s)", er.DeviceID, len(creds))
+	if er.ReplacedDeviceID != "" {
+		detail += fmt.Sprintf("; replaced device %s (its credentials are revoked and it will delete them)", er.ReplacedDeviceID)
+	}
+	w.d.History = append(w.d.History, HistoryEntry{Time: w.now().UTC(), Kind: "enrolment", Reader: o.IssuerURL, Outcome: "enrolled", Detail: detail})
+	err = w.save()
+	w.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func decodeJPKICerts(er *oid4vci.EnrolResponse) (se.JPKICertificates, error) {
+	var c se.JPKICertificates
+	var err error
+	for _, f := range []struct {
+		dst *[]byte
+		src string
+	}{{&c.SignCert, er.JPKISignCertificate}, {&c.AuthCert, er.JPKIAuthCertificate}, {&c.SignCACert, er.JPKISignCACertificate}, {&c.AuthCACert, er.JPKIAuthCACertificate}} {
+		if *f.dst, err = oid4vci.DecodeCertificate(f.src); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// redeemOffer runs the OpenID4VCI pre-authorized code flow for every
+// credential configuration of the offer and stores the credentials, all
+// bound to device key dk.
+func (w *Wallet) redeemOffer(ctx context.Context, cl *oid4vci.Client, issuerURL string, offer *oid4vci.CredentialOffer, txCode string, dk se.KeyInfo, grant *se.Grant, att string, progress func(string)) ([]Credential, error) {
+	const op = "credential"
+	code, err := offer.OfferCode()
+	if err != nil {
+		return nil, issuerErr(op, err)
+	}
+	tok, err := cl.Token(ctx, code, txCode)
+	if err != nil {
+		return nil, issuerErr(op+": token", err)
+	}
+	signer, err := w.el.Signer(dk.ID, grant)
+	if err != nil {
+		return nil, &Error{Op: op, Code: CodeUserVerification, Err: err}
+	}
+	var out []Credential
+	for _, id := range offer.CredentialConfigurationIDs {
+		progress("requesting credential " + id)
+		nonce, err := cl.Nonce(ctx)
+		if err != nil {
+			return nil, issuerErr(op+": nonce", err)
+		}
+		proof, err := oid4vci.SignProof(signer, oid4vci.ProofOptions{Audience: issuerURL, Nonce: nonce, KeyAttestation: att})
+		if err != nil {
+			return nil, &Error{Op: op, Code: CodeUserVerification, Detail: "sign proof", Err: err}
+		}
+		cr, err := cl.Credential(ctx, tok.AccessToken, &oid4vci.CredentialRequest{CredentialConfigurationID: id, Proofs: &oid4vci.Proofs{JWT: []string{proof}}})
+		if err != nil {
+			return nil, issuerErr(op+" "+id, err)
+		}
+		for _, ic := range cr.Credentials {
+			b, err := base64.RawURLEncoding.DecodeString(ic.Credential)
+			if err != nil || len(b) > mdoc.MaxMessageSize {
+				return nil, newErr(op, CodeCredentialInvalid, "credential %s is not base64url IssuerSigned", id)
+			}
+			c, err := w.AddCredential(dk.ID, b, id, issuerURL)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, newErr(op, CodeIssuer, "the issuer returned no credential")
+	}
+	return out, nil
+}

@@ -1,0 +1,20 @@
+// Command wallet-sim simulates an Apple- or Google-style phone wallet holding
+// the My Number Card as an ISO/IEC 18013-5 mdoc: a simulated secure element,
+// enrolment against mdoc-issuer, proximity presentation by QR or NFC
+// engagement over a simulated BLE transport, online presentation by
+// OpenID4VP and ISO/IEC 18013-7 Annex C, and the JPKI smartphone
+// certificates. Run `wallet-sim --help`.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/mynumber-mdoc/mnc/wallet-sim/cli"
+)
+
+func main() {
+	fi, err := os.Stdin.Stat()
+	interactive := err == nil && fi.Mode()&os.ModeCharDevice != 0
+	os.Exit(cli.Run(context.Background(), os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}))
+}

@@ -336,3 +336,5 @@ func (r *reader) verify(resp *mdoc.DeviceResponse, p *testPKI) *mdoc.ResponseRes
 		EReaderKey:        r.eKey,
 	})
 }
+
+func radioFor(t *testing.T) blesim.Radio { return blesim.Radio{Dir: t.TempDir()} }

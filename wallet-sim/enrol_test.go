@@ -484,4 +484,3 @@ func toPubs(keys []any) []crypto.PublicKey {
 	}
 	return out
 }
-

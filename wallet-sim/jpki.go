@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"strconv"
 
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/card"
@@ -90,20 +91,10 @@ func jpkiErr(op string, err error) error {
 		detail = "the PIN or password is locked after too many wrong tries; re-issue the phone certificates with the card"
 	case errors.Is(err, card.ErrWrongPIN):
 		if n, ok := card.TriesLeft(err); ok {
-			detail = "wrong PIN or password: " + itoa(n) + " tries left"
+			detail = "wrong PIN or password: " + strconv.Itoa(n) + " tries left"
 		}
 	case errors.Is(err, se.ErrJPKINotProvisioned):
 		detail = "no JPKI smartphone certificates in this wallet"
 	}
 	return &Error{Op: op, Code: CodeJPKI, Detail: detail, Err: err}
-}
-
-func itoa(n int) string {
-	if n < 0 {
-		return "-" + itoa(-n)
-	}
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }

@@ -137,7 +137,7 @@ func hicElements() map[string][]mdoc.Element {
 
 // newTestWallet makes a wallet of platform with the fixture reader CA and
 // IACA trusted, holding an MNC and an HIC issued to its device keys.
-func newTestWallet(t *testing.T, platform Platform) *Wallet {
+func newTestWallet(t testing.TB, platform Platform) *Wallet {
 	t.Helper()
 	p := fixturePKI(t)
 	auth := StaticAuth{Biometric: se.BiometricMatch}
@@ -164,7 +164,7 @@ func pinFor(p Platform) string {
 	return ""
 }
 
-func issueInto(t *testing.T, w *Wallet, docType string, els map[string][]mdoc.Element, mod func(*mdoc.IssueOptions)) *Credential {
+func issueInto(t testing.TB, w *Wallet, docType string, els map[string][]mdoc.Element, mod func(*mdoc.IssueOptions)) *Credential {
 	t.Helper()
 	p := fixturePKI(t)
 	k, err := w.NewDeviceKey(docType)

@@ -1,0 +1,151 @@
+package online
+
+import (
+	"context"
+	"crypto/ecdh"
+	"sync"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
+	"github.com/mynumber-mdoc/mnc/verifier"
+	"github.com/mynumber-mdoc/mnc/verifier/policy"
+)
+
+// Transaction states.
+const (
+	StatePending = "pending" // waiting for the wallet
+	StateDone    = "done"    // a response was received and judged
+	StateExpired = "expired" // no response before the deadline
+)
+
+// Transaction is one presentation request and, once answered, its
+// verdict. The keys and nonces never leave the server.
+type Transaction struct {
+	ID       string
+	Protocol string // "openid4vp" or "annexc"
+	Purpose  Purpose
+	Created  time.Time
+	Expires  time.Time
+	State    string
+	Items    []mdoc.ItemsRequest
+	Request  verifier.Request
+
+	// OpenID4VP.
+	Nonce       string
+	OAuthState  string
+	ClientID    string
+	ResponseURI string
+	EncKey      *ecdh.PrivateKey
+	KeyID       string
+	Query       *oid4vp.DCQLQuery
+	RequestJWT  []byte
+
+	// Annex C.
+	AnnexCRequest *oid4vp.AnnexCRequest
+	Transcript    *mdoc.SessionTranscript
+
+	// Outcome: Result is dropped for purposes that keep only the answer
+	// (age checks keep the Decision and the error codes).
+	Result   *verifier.Result
+	Decision *policy.Decision
+	Codes    []string
+	Valid    bool
+}
+
+// Store keeps transactions until they expire. Implementations must make
+// Take atomic: a response is accepted for a transaction at most once.
+type Store interface {
+	Put(ctx context.Context, tx *Transaction) error
+	Get(ctx context.Context, id string) (*Transaction, error)
+	// Take moves a pending, unexpired transaction to StateDone with the
+	// outcome set by finish, exactly once; later calls fail with
+	// CodeTransactionConsumed (replays), expired ones with
+	// CodeTransactionExpired.
+	Take(ctx context.Context, id string, now time.Time, finish func(*Transaction)) error
+}
+
+// MaxTransactions bounds the memory store: a flood of requests cannot
+// exhaust memory; expired entries are swept first.
+const MaxTransactions = 100_000
+
+// MemoryStore is an in-memory Store with expiry.
+type MemoryStore struct {
+	mu  sync.Mutex
+	txs map[string]*Transaction
+	// Keep finished transactions this long after expiry so the page can
+	// still show the verdict.
+	Linger time.Duration
+}
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{txs: map[string]*Transaction{}, Linger: 10 * time.Minute}
+}
+
+// Put implements Store.
+func (s *MemoryStore) Put(_ context.Context, tx *Transaction) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.txs) >= MaxTransactions {
+		s.sweep(tx.Created)
+		if len(s.txs) >= MaxTransactions {
+			return codeErr(CodeTooManyTransactions, "too many open transactions")
+		}
+	}
+	s.txs[tx.ID] = tx
+	return nil
+}
+
+func (s *MemoryStore) sweep(now time.Time) {
+	for id, tx := range s.txs {
+		if now.After(tx.Expires.Add(s.Linger)) {
+			delete(s.txs, id)
+		}
+	}
+}
+
+// Get implements Store; it returns a copy, marking pending transactions
+// past their deadline as expired.
+func (s *MemoryStore) Get(_ context.Context, id string) (*Transaction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, ok := s.txs[id]
+	if !ok {
+		return nil, codeErr(CodeTransactionUnknown, "unknown transaction")
+	}
+	c := *tx
+	return &c, nil
+}
+
+// Take implements Store.
+func (s *MemoryStore) Take(_ context.Context, id string, now time.Time, finish func(*Transaction)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, ok := s.txs[id]
+	switch {
+	case !ok:
+		return codeErr(CodeTransactionUnknown, "unknown transaction")
+	case tx.State == StateDone:
+		return codeErr(CodeTransactionConsumed, "transaction already answered (replay)")
+	case tx.State == StateExpired || !now.Before(tx.Expires):
+		tx.State = StateExpired
+		return codeErr(CodeTransactionExpired, "transaction expired")
+	}
+	finish(tx)
+	tx.State = StateDone
+	return nil
+}
+
+// Expire marks pending transactions past their deadline as expired and
+// drops those past the linger time. Run it periodically.
+func (s *MemoryStore) Expire(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tx := range s.txs {
+		if tx.State == StatePending && !now.Before(tx.Expires) {
+			tx.State = StateExpired
+		}
+	}
+	s.sweep(now)
+}

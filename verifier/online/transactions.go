@@ -1,0 +1,296 @@
+package online
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
+	"github.com/mynumber-mdoc/mnc/verifier"
+	"github.com/mynumber-mdoc/mnc/verifier/policy"
+)
+
+// Protocols.
+const (
+	ProtocolOpenID4VP = "openid4vp"
+	ProtocolAnnexC    = "annexc"
+)
+
+// MaxRequestedElements bounds the elements of a PurposeElements request.
+const MaxRequestedElements = 64
+
+// CreateRequest is the body of POST /api/transactions.
+type CreateRequest struct {
+	Protocol string `json:"protocol"`
+	Purpose
+}
+
+// Created is the answer of POST /api/transactions: the invocation to show
+// the wallet (QR code or link) and where to follow the transaction.
+type Created struct {
+	ID         string    `json:"id"`
+	Protocol   string    `json:"protocol"`
+	Invocation string    `json:"invocation"`
+	Page       string    `json:"page"`
+	StatusURI  string    `json:"statusUri"`
+	Expires    time.Time `json:"expires"`
+}
+
+// Status is the answer of GET /api/transactions/{id}.
+type Status struct {
+	ID       string           `json:"id"`
+	Protocol string           `json:"protocol"`
+	Purpose  Purpose          `json:"purpose"`
+	State    string           `json:"state"`
+	Expires  time.Time        `json:"expires"`
+	Valid    bool             `json:"valid"`
+	Codes    []string         `json:"codes,omitempty"`
+	Decision *policy.Decision `json:"decision,omitempty"`
+	Result   *verifier.Result `json:"result,omitempty"`
+}
+
+// items returns what a purpose asks for.
+func (p *Purpose) items() ([]mdoc.ItemsRequest, error) {
+	switch p.Kind {
+	case PurposeAge:
+		if p.AgeOver < 1 || p.AgeOver > 99 {
+			return nil, codeErr(oid4vp.CodeInvalidRequest, "ageOver must be 1…99")
+		}
+		dt := p.DocType
+		if dt == "" {
+			dt = mdoc.DocTypeMNC
+		}
+		ns := mdoc.NameSpaceISO23220
+		if dt == mdoc.DocTypeMDL {
+			ns = mdoc.NameSpaceMDL
+		}
+		return []mdoc.ItemsRequest{verifier.Items(dt, map[string][]string{ns: {mdoc.AgeOverID(p.AgeOver)}})}, nil
+	case PurposeInsurance:
+		return []mdoc.ItemsRequest{
+			verifier.Items(mdoc.DocTypeHIC, map[string][]string{mdoc.NameSpaceHIC: {
+				"insurer_number", "insured_card_symbol", "insured_number", "insured_branch_number",
+				"insured_relationship", "qualification_valid_from", "qualification_valid_until", "copayment_ratio"}}),
+			verifier.Items(mdoc.DocTypeMNC, map[string][]string{mdoc.NameSpaceISO23220: {"family_name", "given_name", "birth_date"}}),
+		}, nil
+	case PurposeElements:
+		n := 0
+		for _, ids := range p.Elements {
+			n += len(ids)
+		}
+		if p.DocType == "" || n == 0 || n > MaxRequestedElements || len(p.DocType) > oid4vp.MaxIdentifierLength {
+			return nil, codeErr(oid4vp.CodeInvalidRequest, fmt.Sprintf("elements needs a docType and 1…%d elements", MaxRequestedElements))
+		}
+		return []mdoc.ItemsRequest{verifier.Items(p.DocType, p.Elements)}, nil
+	}
+	return nil, codeErr(oid4vp.CodeInvalidRequest, fmt.Sprintf("unknown purpose %q (age, insurance, elements)", p.Kind))
+}
+
+func queryID(docType string, i int) string {
+	switch docType {
+	case mdoc.DocTypeMNC:
+		return "mnc"
+	case mdoc.DocTypeHIC:
+		return "hic"
+	case mdoc.DocTypeMDL:
+		return "mdl"
+	}
+	return fmt.Sprintf("doc%d", i)
+}
+
+// Create makes a transaction for protocol and purpose and returns how to
+// invoke the wallet.
+func (s *Server) Create(ctx context.Context, req CreateRequest) (*Created, error) {
+	items, err := req.Purpose.items()
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	tx := &Transaction{ID: randomID(16), Protocol: req.Protocol, Purpose: req.Purpose, Created: now,
+		Expires: now.Add(s.cfg.TTL), State: StatePending, Items: items, Request: verifier.Request{}}
+	for _, it := range items {
+		tx.Request[it.DocType] = it.Elements()
+	}
+	if tx.EncKey, err = ecdh.P256().GenerateKey(rand.Reader); err != nil {
+		return nil, err
+	}
+	var invocation string
+	switch req.Protocol {
+	case ProtocolOpenID4VP:
+		invocation, err = s.prepareOpenID4VP(tx)
+	case ProtocolAnnexC:
+		invocation, err = s.prepareAnnexC(tx)
+	default:
+		return nil, codeErr(oid4vp.CodeInvalidRequest, fmt.Sprintf("unknown protocol %q (openid4vp, annexc)", req.Protocol))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.Put(ctx, tx); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "online: transaction created", "id", tx.ID, "protocol", tx.Protocol, "purpose", tx.Purpose.Kind)
+	return &Created{ID: tx.ID, Protocol: tx.Protocol, Invocation: invocation,
+		Page: s.cfg.BaseURL + "/tx/" + tx.ID, StatusURI: s.cfg.BaseURL + "/api/transactions/" + tx.ID, Expires: tx.Expires}, nil
+}
+
+func (s *Server) prepareOpenID4VP(tx *Transaction) (string, error) {
+	clientID, err := s.clientID()
+	if err != nil {
+		return "", err
+	}
+	tx.ClientID, tx.Nonce, tx.OAuthState, tx.KeyID = clientID, randomID(32), randomID(16), randomID(8)
+	tx.ResponseURI = s.cfg.BaseURL + "/oid4vp/response/" + tx.ID
+	jwk, err := oid4vp.NewEncryptionJWK(tx.EncKey.PublicKey(), tx.KeyID)
+	if err != nil {
+		return "", err
+	}
+	q := &oid4vp.DCQLQuery{}
+	for i, it := range tx.Items {
+		q.Credentials = append(q.Credentials, oid4vp.NewMdocCredentialQuery(queryID(it.DocType, i), it.DocType, it.Elements(), false))
+	}
+	tx.Query = q
+	ro := &oid4vp.RequestObject{
+		Audience: oid4vp.AudienceSelfIssued, ClientID: clientID,
+		ResponseType: oid4vp.ResponseTypeVPToken, ResponseMode: oid4vp.ResponseModeDirectPostJWT,
+		ResponseURI: tx.ResponseURI, Nonce: tx.Nonce, State: tx.OAuthState, DCQLQuery: q,
+		ClientMetadata: &oid4vp.ClientMetadata{
+			JWKS:                                &oid4vp.JWKS{Keys: []oid4vp.JWK{jwk}},
+			EncryptedResponseEncValuesSupported: []string{oid4vp.EncA128GCM, oid4vp.EncA256GCM},
+			VPFormatsSupported: map[string]oid4vp.MdocFormatInfo{oid4vp.FormatMsoMdoc: {
+				IssuerAuthAlgValues: []int{-7, -35, -36, -8}, DeviceAuthAlgValues: []int{-7, -35, -36, -8}}},
+		},
+		IssuedAt: tx.Created.Unix(), ExpiresAt: tx.Expires.Unix(),
+	}
+	if tx.RequestJWT, err = oid4vp.SignRequestObject(s.cfg.Credentials.Key, s.cfg.Credentials.Chain, ro); err != nil {
+		return "", err
+	}
+	return oid4vp.AuthorizationRequest{ClientID: clientID, RequestURI: s.cfg.BaseURL + "/oid4vp/request/" + tx.ID}.URI(), nil
+}
+
+func (s *Server) prepareAnnexC(tx *Transaction) (string, error) {
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	ei, err := mdoc.NewEncryptionInfo(nonce, tx.EncKey.PublicKey())
+	if err != nil {
+		return "", err
+	}
+	if tx.Transcript, err = mdoc.AnnexCSessionTranscript(ei.Base64(), s.origin); err != nil {
+		return "", err
+	}
+	dr, err := verifier.NewDeviceRequest(tx.Items, s.cfg.Credentials, tx.Transcript.Raw, nil)
+	if err != nil {
+		return "", err
+	}
+	if tx.AnnexCRequest, err = oid4vp.NewAnnexCRequest(dr, ei); err != nil {
+		return "", err
+	}
+	return oid4vp.AnnexCInvocation(s.cfg.BaseURL + "/annexc/request/" + tx.ID), nil
+}
+
+// judge applies the purpose's policy to a verification and records the
+// outcome on tx. Age checks keep only the answer: the result with its
+// elements is dropped.
+func (s *Server) judge(tx *Transaction, r *verifier.Result) {
+	tx.Valid, tx.Codes = r.Valid, r.Codes()
+	switch tx.Purpose.Kind {
+	case PurposeAge:
+		d := policy.AgeOver(r, tx.Purpose.AgeOver, s.cfg.Now())
+		tx.Decision, tx.Result = &d, nil
+	case PurposeInsurance:
+		d := policy.Insurance(r, s.cfg.Now(), policy.InsuranceOptions{})
+		tx.Decision, tx.Result = &d, r
+	default:
+		tx.Result = r
+	}
+}
+
+func (s *Server) verifyOptions(transcript []byte, req verifier.Request) verifier.Options {
+	o := s.cfg.Verify
+	o.SessionTranscript, o.EReaderKey, o.Request = transcript, nil, req
+	o.CurrentTime = s.cfg.Now()
+	return o
+}
+
+// finish stores the outcome exactly once (replays fail) and answers the
+// wallet with where to send the user.
+func (s *Server) finish(c *gin.Context, tx *Transaction, r *verifier.Result) {
+	err := s.cfg.Store.Take(c, tx.ID, s.cfg.Now(), func(t *Transaction) { s.judge(t, r) })
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.InfoContext(c, "online: presentation judged", "id", tx.ID, "valid", r.Valid, "codes", r.Codes())
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID})
+}
+
+func (s *Server) create(c *gin.Context) {
+	b, err := readBody(c, MaxCreateBody)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req CreateRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		s.fail(c, codeErr(oid4vp.CodeInvalidRequest, "body: "+err.Error()))
+		return
+	}
+	out, err := s.Create(c, req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+// StatusOf returns the state of a transaction.
+func (s *Server) StatusOf(ctx context.Context, id string) (*Status, error) {
+	tx, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	state := tx.State
+	if state == StatePending && !s.cfg.Now().Before(tx.Expires) {
+		state = StateExpired
+	}
+	return &Status{ID: tx.ID, Protocol: tx.Protocol, Purpose: tx.Purpose, State: state, Expires: tx.Expires,
+		Valid: tx.Valid, Codes: tx.Codes, Decision: tx.Decision, Result: tx.Result}, nil
+}
+
+func (s *Server) status(c *gin.Context) {
+	st, err := s.StatusOf(c, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, st)
+}
+
+// pending returns the transaction for a wallet request: it must exist, use
+// protocol and still wait for an answer.
+func (s *Server) pending(ctx context.Context, id, protocol string) (*Transaction, error) {
+	tx, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Protocol != protocol {
+		return nil, codeErr(CodeWrongProtocol, "transaction uses "+tx.Protocol)
+	}
+	if tx.State == StateDone {
+		return nil, codeErr(CodeTransactionConsumed, "transaction already answered (replay)")
+	}
+	if tx.State == StateExpired || !s.cfg.Now().Before(tx.Expires) {
+		return nil, codeErr(CodeTransactionExpired, "transaction expired")
+	}
+	return tx, nil
+}

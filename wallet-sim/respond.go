@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
@@ -290,13 +289,4 @@ func flatten(m map[string][]string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// summary renders released elements for people.
-func summary(h HistoryEntry) string {
-	var parts []string
-	for _, d := range h.Documents {
-		parts = append(parts, fmt.Sprintf("%s: released %d of %d", d.DocType, len(d.Released), len(d.Requested)))
-	}
-	return strings.Join(parts, "; ")
 }

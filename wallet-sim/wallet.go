@@ -92,7 +92,7 @@ type data struct {
 	// (device change, revocation elsewhere): keys and mdocs are gone.
 	RemoteDeletedAt time.Time `json:"remote_deleted_at,omitzero"`
 	RemoteDeleteWhy string    `json:"remote_delete_reason,omitempty"`
-	// AccessPolicy says whether a lifecycle action happened since.
+	// Seq counts saves, so a stale copy is recognisable.
 	Seq uint64 `json:"seq"`
 }
 

@@ -1,0 +1,123 @@
+package issuer
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"log/slog"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/store"
+	"github.com/mynumber-mdoc/mnc/jpki"
+)
+
+// Defaults of Config.
+const (
+	DefaultNonceTTL           = 5 * time.Minute
+	DefaultOfferTTL           = 15 * time.Minute
+	DefaultTokenTTL           = 10 * time.Minute
+	DefaultCredentialValidity = 90 * 24 * time.Hour
+	DefaultStatusListSize     = 1 << 17 // 131,072 entries, 32 KiB at 2 bits
+	DefaultStatusListTTL      = 5 * time.Minute
+	DefaultStatusListValidity = 24 * time.Hour
+	DefaultMaxBody            = 64 << 10
+	DefaultRateLimit          = 60 // requests per minute per client on nonce/token/enrol
+)
+
+// DefaultAllowedModels is the development allow-list of verified device
+// models (models with a GlobalPlatform secure element). Production
+// deployments configure their own.
+var DefaultAllowedModels = []string{
+	"iPhone15,2", "iPhone15,3", "iPhone15,4", "iPhone15,5", "iPhone16,1", "iPhone16,2", "iPhone17,1", "iPhone17,2", "iPhone17,3", "iPhone17,4",
+	"Pixel 8", "Pixel 8 Pro", "Pixel 9", "Pixel 9 Pro", "SC-51E", "SO-51E", "SH-51E",
+}
+
+// PhoneCA issues the smartphone JPKI certificates for the key pairs a phone
+// generated in its secure element, derived from the card's signature
+// certificate (J-LIS does this in the real service; jpki/testca stands in).
+type PhoneCA interface {
+	IssueSmartphoneCertificate(card *x509.Certificate, kind jpki.Kind, pub *rsa.PublicKey) (*x509.Certificate, error)
+	Root(kind jpki.Kind) *x509.Certificate
+}
+
+// Config configures a Service. Zero values take the defaults above.
+type Config struct {
+	// IssuerURL is the credential issuer identifier and the base of every
+	// endpoint URL (e.g. "http://127.0.0.1:8080"). Required.
+	IssuerURL string
+	Store     store.Store
+	PKI       *devpki.PKI
+	// JPKI verifies card signature certificates (chain + CRL).
+	JPKI *jpki.Verifier
+	// PhoneCA, when set, issues JPKI phone certificates at enrolment.
+	PhoneCA PhoneCA
+	// AttestationRoots verify key attestations.
+	AttestationRoots *x509.CertPool
+	// AllowedModels is the allow-list; nil means DefaultAllowedModels.
+	AllowedModels []string
+	// Production disables the development attestation endpoint; the
+	// caller also configures jpki.ModeProduction and PKCS#11 keys.
+	Production bool
+	// RequireTxCode adds a tx_code to enrolment offers, delivered to the
+	// holder through the notification channel.
+	RequireTxCode bool
+	// SuspendOnBlock is the default of Block.SuspendExisting for admin
+	// blocks that do not say.
+	SuspendOnBlock bool
+
+	NonceTTL           time.Duration
+	OfferTTL           time.Duration
+	TokenTTL           time.Duration
+	CredentialValidity time.Duration
+	StatusListSize     uint64
+	StatusListTTL      time.Duration
+	StatusListValidity time.Duration
+	MaxBody            int64
+	// RateLimit is requests per minute per client IP on the nonce, token
+	// and enrolment endpoints; negative disables.
+	RateLimit int
+	// AdminToken authorises /admin endpoints; "" disables them.
+	AdminToken string
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.NonceTTL == 0 {
+		c.NonceTTL = DefaultNonceTTL
+	}
+	if c.OfferTTL == 0 {
+		c.OfferTTL = DefaultOfferTTL
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.CredentialValidity == 0 {
+		c.CredentialValidity = DefaultCredentialValidity
+	}
+	if c.StatusListSize == 0 {
+		c.StatusListSize = DefaultStatusListSize
+	}
+	if c.StatusListTTL == 0 {
+		c.StatusListTTL = DefaultStatusListTTL
+	}
+	if c.StatusListValidity == 0 {
+		c.StatusListValidity = DefaultStatusListValidity
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.AllowedModels == nil {
+		c.AllowedModels = DefaultAllowedModels
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}

@@ -1,0 +1,657 @@
+package issuer
+
+import (
+	"crypto"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/issuer/store"
+	"github.com/mynumber-mdoc/mnc/jpki"
+	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
+)
+
+// Service implements the issuer: OpenID4VCI, card-derived enrolment and the
+// credential lifecycle. HTTP handlers (Handler) only decode, call it and
+// render.
+type Service struct {
+	cfg    Config
+	st     store.Store
+	status *statusCache
+	// blocks caches the block list; reloaded on change and every minute.
+	blockMu     sync.Mutex
+	blocks      []store.Block
+	blocksAt    time.Time
+	configsMeta map[string]oid4vci.CredentialConfiguration
+}
+
+// New returns a Service for cfg.
+func New(cfg Config) (*Service, error) {
+	cfg.defaults()
+	if cfg.IssuerURL == "" || cfg.Store == nil || cfg.PKI == nil || cfg.JPKI == nil {
+		return nil, errors.New("issuer: config needs IssuerURL, Store, PKI and JPKI")
+	}
+	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
+	s := &Service{cfg: cfg, st: cfg.Store}
+	s.status = newStatusCache(s)
+	s.configsMeta = credentialConfigurations()
+	return s, nil
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) now() time.Time { return s.cfg.Now() }
+
+// docTypeOf maps credential configuration ids to docTypes.
+var docTypeOf = map[string]string{oid4vci.ConfigMNC: mdoc.DocTypeMNC, oid4vci.ConfigHIC: mdoc.DocTypeHIC}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func randomDigits(n int) string {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		d, _ := rand.Int(rand.Reader, big.NewInt(10))
+		sb.WriteByte(byte('0' + d.Int64()))
+	}
+	return sb.String()
+}
+
+// hashSecret stores codes and tokens as digests, so a database leak does not
+// hand out usable pre-authorized codes or access tokens.
+func hashSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// ---- nonce, token ----
+
+// Nonce issues a fresh single-use c_nonce.
+func (s *Service) Nonce(ctx context.Context) (string, error) {
+	n := randomToken(24)
+	if err := s.st.PutNonce(ctx, n, s.now().Add(s.cfg.NonceTTL)); err != nil {
+		return "", fmt.Errorf("issue nonce: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Service) consumeNonce(ctx context.Context, nonce string) error {
+	if nonce == "" {
+		return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceMissing, "nonce is missing; get one from the nonce endpoint")
+	}
+	err := s.st.ConsumeNonce(ctx, nonce, s.now())
+	if errors.Is(err, store.ErrUsed) {
+		return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown, "nonce is unknown, already used or expired; get a fresh one from the nonce endpoint")
+	}
+	return err
+}
+
+// Token redeems a pre-authorized code (OpenID4VCI 1.0 §6).
+func (s *Service) Token(ctx context.Context, r *oid4vci.TokenRequest) (*oid4vci.TokenResponse, error) {
+	tok := randomToken(32)
+	now := s.now()
+	g, err := s.st.RedeemOffer(ctx, hashSecret(r.PreAuthorizedCode), hashSecret(r.TxCode), hashSecret(tok), now.Add(s.cfg.TokenTTL), now)
+	switch {
+	case errors.Is(err, store.ErrUsed):
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidGrant, "", "pre-authorized code is unknown, already used or expired")
+	case errors.Is(err, store.ErrConflict):
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidGrant, "tx_code", "tx_code is wrong")
+	case err != nil:
+		return nil, fmt.Errorf("redeem offer: %w", err)
+	}
+	return &oid4vci.TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(g.ExpiresAt.Sub(now) / time.Second)}, nil
+}
+
+// ---- credential ----
+
+// Credential issues one credential for an access token (OpenID4VCI 1.0 §8):
+// the proof must be by the enrolled device key, carry a fresh nonce and a
+// key attestation covering that key; the device must be active and its card
+// certificate unexpired and not revoked.
+func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci.CredentialRequest) (*oid4vci.CredentialResponse, error) {
+	now := s.now()
+	g, err := s.st.Token(ctx, hashSecret(accessToken), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidToken, "", "access token is unknown or expired")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read access token: %w", err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	docType, ok := docTypeOf[r.CredentialConfigurationID]
+	if !ok {
+		return nil, oid4vci.NewError(oid4vci.CodeUnknownCredentialConfig, "", "unknown credential_configuration_id %q", r.CredentialConfigurationID)
+	}
+	if !slices.Contains(g.Configs, r.CredentialConfigurationID) {
+		return nil, oid4vci.NewError(oid4vci.CodeCredentialRequestDenied, "", "this access token does not cover %s", r.CredentialConfigurationID)
+	}
+	proof, err := oid4vci.VerifyProof(r.Proofs.JWT[0], oid4vci.VerifyProofOptions{Audience: s.cfg.IssuerURL, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.consumeNonce(ctx, proof.Nonce); err != nil {
+		return nil, err
+	}
+	dev, err := s.st.Device(ctx, g.DeviceID)
+	if err != nil {
+		return nil, fmt.Errorf("read device %s: %w", g.DeviceID, err)
+	}
+	if proof.Key.Thumbprint != dev.KeyThumbprint {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyMismatch, "proof key is not the device key bound at enrolment")
+	}
+	if proof.KeyAttestation == "" {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "proof lacks key_attestation (key_attestations_required)")
+	}
+	ka, err := s.checkAttestation(ctx, proof.KeyAttestation, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ka.Attests(proof.Key) {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "key_attestation does not attest the proof key")
+	}
+	if dev.State != store.DeviceActive {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
+	}
+	card, err := s.st.CardCert(ctx, dev.CardCertID)
+	if err != nil {
+		return nil, fmt.Errorf("read card certificate: %w", err)
+	}
+	if card.Revoked {
+		return nil, oid4vci.NewError(oid4vci.CodeCardRejected, string(jpki.CodeRevoked), "the card certificate this device was enrolled with is revoked")
+	}
+	if !now.Before(card.NotAfter) {
+		return nil, oid4vci.NewError(oid4vci.CodeCardRejected, string(jpki.CodeExpired), "the card certificate expired at %s", card.NotAfter.Format(time.RFC3339))
+	}
+	cc, err := jpki.ParseCertificate(card.DER)
+	if err != nil || cc.Facts == nil {
+		return nil, fmt.Errorf("parse stored card certificate %s: %v", card.ID, err)
+	}
+	validUntil := minTime(now.Add(s.cfg.CredentialValidity), card.NotAfter, s.cfg.PKI.DS.NotAfter)
+	var ns map[string][]mdoc.Element
+	switch docType {
+	case mdoc.DocTypeMNC:
+		ns = MNCElements(cc.Facts, now, validUntil)
+	case mdoc.DocTypeHIC:
+		ins, err := s.st.Insurance(ctx, PersonKey(cc.Facts))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !insuranceValidAt(ins, now)) {
+			return nil, oid4vci.NewError(oid4vci.CodeCredentialRequestDenied, "no_insurance", "no valid health-insurance qualification on record")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read insurance: %w", err)
+		}
+		if ns, err = HICElements(ins); err != nil {
+			return nil, fmt.Errorf("insurance elements: %w", err)
+		}
+	}
+	devicePub, err := proof.Key.ECDSA()
+	if err != nil {
+		return nil, err
+	}
+	var encoded []byte
+	cred, err := s.st.IssueCredential(ctx, store.IssueParams{
+		DeviceID: dev.ID, DocType: docType, ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
+		Event: store.Event{Actor: "wallet", Action: "credential_issued", PersonID: dev.PersonID, DeviceID: dev.ID, Detail: docType, Notify: true, Email: dev.ContactEmail},
+		Sign: func(ref store.StatusRef) error {
+			is, err := mdoc.Issue(mdoc.IssueOptions{
+				DocType: docType, NameSpaces: ns, DeviceKey: devicePub,
+				Signed: now, ValidFrom: now, ValidUntil: validUntil,
+				Status: &mdoc.StatusListRef{Idx: ref.Idx, URI: s.statusURI(ref.ListID)},
+				Signer: s.cfg.PKI.DSKey, Chain: [][]byte{s.cfg.PKI.DS.Raw},
+			})
+			if err != nil {
+				return fmt.Errorf("sign %s: %w", docType, err)
+			}
+			encoded, err = is.Encode()
+			return err
+		},
+	})
+	if errors.Is(err, store.ErrDeviceState) {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("issue %s: %w", docType, err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "credential issued", "device", dev.ID, "doctype", docType, "list", cred.ListID, "idx", cred.Idx, "valid_until", validUntil)
+	return &oid4vci.CredentialResponse{Credentials: []oid4vci.IssuedCredential{{Credential: base64.RawURLEncoding.EncodeToString(encoded)}}, NotificationID: cred.ID}, nil
+}
+
+func (s *Service) statusURI(listID string) string {
+	return s.cfg.IssuerURL + oid4vci.PathStatusList + listID
+}
+
+func minTime(ts ...time.Time) time.Time {
+	m := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+// ---- attestation and device policy ----
+
+// checkAttestation verifies a key attestation and applies the device
+// policy: not rooted, model on the allow-list, neither model nor OS version
+// blocked.
+func (s *Service) checkAttestation(ctx context.Context, compact string, now time.Time) (*oid4vci.KeyAttestation, error) {
+	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	c := ka.Claims
+	if c.Rooted {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonRooted, "the platform attests that this device is rooted or runs a custom ROM")
+	}
+	if !slices.Contains(s.cfg.AllowedModels, c.DeviceModel) {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelNotAllowed, "device model %q is not on the list of verified models", c.DeviceModel)
+	}
+	blocks, err := s.Blocks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range blocks {
+		if b.Kind == store.BlockModel && b.Value == c.DeviceModel {
+			return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelBlocked, "device model %q is blocked: %s", c.DeviceModel, b.Reason)
+		}
+		if b.Kind == store.BlockOS && b.Value == c.OSVersion {
+			return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonOSBlocked, "OS version %q is blocked: %s", c.OSVersion, b.Reason)
+		}
+	}
+	return ka, nil
+}
+
+// Blocks returns the emergency restrictions (cached for a minute; changes
+// through this service invalidate the cache at once).
+func (s *Service) Blocks(ctx context.Context) ([]store.Block, error) {
+	s.blockMu.Lock()
+	defer s.blockMu.Unlock()
+	if s.blocks != nil && time.Since(s.blocksAt) < time.Minute {
+		return s.blocks, nil
+	}
+	b, err := s.st.Blocks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read blocks: %w", err)
+	}
+	if b == nil {
+		b = []store.Block{}
+	}
+	s.blocks, s.blocksAt = b, time.Now()
+	return b, nil
+}
+
+func (s *Service) invalidateBlocks() {
+	s.blockMu.Lock()
+	s.blocks = nil
+	s.blockMu.Unlock()
+}
+
+// Attest is the development stand-in for Apple App Attest / Google Play
+// Integrity: it signs a key attestation for the keys and device facts the
+// wallet simulator reports. Refused in production mode, where the
+// platforms' own attestation roots are configured instead.
+func (s *Service) Attest(ctx context.Context, r *oid4vci.AttestRequest) (string, error) {
+	if s.cfg.Production || s.cfg.PKI.AttestationKey == nil {
+		return "", oid4vci.NewError(oid4vci.CodeForbidden, "production", "the development attestation service is disabled in production mode")
+	}
+	if err := r.Validate(); err != nil {
+		return "", err
+	}
+	keys := make([]crypto.PublicKey, 0, len(r.Keys))
+	for _, k := range r.Keys {
+		keys = append(keys, k.Public)
+	}
+	storage := r.KeyStorage
+	if storage == nil {
+		storage = []string{oid4vci.KeyStorageHigh}
+	}
+	return oid4vci.SignKeyAttestation(s.cfg.PKI.AttestationKey, [][]byte{s.cfg.PKI.AttestationCert.Raw}, oid4vci.KeyAttestationOptions{
+		Keys: keys, KeyStorage: storage, UserAuthentication: r.UserAuthentication,
+		DeviceModel: r.DeviceModel, OSVersion: r.OSVersion, Rooted: r.Rooted, WalletProfile: r.WalletProfile, DeviceID: r.DeviceID,
+		IssuedAt: s.now(), Lifetime: time.Hour,
+	})
+}
+
+// ---- card verification ----
+
+// verifyCard checks a card-signed JWS with jpki (chain, CRL, signature) and
+// its typ, and returns the result. Failures are card_rejected with the jpki
+// code as reason (revoked, expired, untrusted, test_root_in_production,
+// signature_invalid, crl_unavailable, …).
+func (s *Service) verifyCard(ctx context.Context, compact, typ string) (*jpki.JWSResult, error) {
+	if compact == "" {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, oid4vci.ReasonMalformed, "card-signed JWS is missing")
+	}
+	res, err := s.cfg.JPKI.VerifyJWS(ctx, []byte(compact), jpki.VerifyOptions{CurrentTime: s.now(), Kind: jpki.KindSignature})
+	if err != nil {
+		code := jpki.CodeOf(err)
+		if code == jpki.CodeMalformed {
+			return nil, &oid4vci.Error{Code: oid4vci.CodeInvalidApplication, Reason: oid4vci.ReasonMalformed, Description: err.Error(), Err: err}
+		}
+		if code == "" {
+			return nil, fmt.Errorf("verify card signature: %w", err)
+		}
+		return nil, &oid4vci.Error{Code: oid4vci.CodeCardRejected, Reason: string(code), Description: err.Error(), Err: err}
+	}
+	if got, _ := res.Protected.Type(); got != typ {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidApplication, oid4vci.ReasonWrongType, "typ %q, want %q", got, typ)
+	}
+	if res.Certificate.Form != jpki.FormCard {
+		return nil, oid4vci.NewError(oid4vci.CodeCardRejected, string(jpki.CodeProfile), "a %s signature certificate cannot sign this; use the My Number Card", res.Certificate.Form)
+	}
+	return res, nil
+}
+
+func cardRecord(c *x509.Certificate) store.CardCert {
+	h := sha256.Sum256(c.Raw)
+	return store.CardCert{ID: hex.EncodeToString(h[:]), Serial: c.SerialNumber.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter, DER: c.Raw}
+}
+
+// ---- enrolment ----
+
+// Enrol handles a card-signed application (see package documentation).
+func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.EnrolResponse, error) {
+	now := s.now()
+	res, err := s.verifyCard(ctx, application, oid4vci.TypCardApplication)
+	if err != nil {
+		return nil, err
+	}
+	app, err := oid4vci.ParseCardApplication(res.Payload, oid4vci.CheckOptions{Audience: s.cfg.IssuerURL, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.consumeNonce(ctx, app.Nonce); err != nil {
+		return nil, err
+	}
+	ka, err := s.checkAttestation(ctx, app.KeyAttestation, now)
+	if err != nil {
+		return nil, err
+	}
+	for name, k := range map[string]*oid4vci.JWK{"device_key": app.DeviceKey, "jpki_sign_key": app.JPKISignKey, "jpki_auth_key": app.JPKIAuthKey} {
+		if k != nil && !ka.Attests(k) {
+			return nil, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, oid4vci.ReasonKeyNotAttested, "%s is not among the attested keys", name)
+		}
+	}
+	if ka.Claims.DeviceModel != app.DeviceModel || ka.Claims.OSVersion != app.OSVersion {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonAttestationModel,
+			"application says %s / %s but the platform attests %s / %s", app.DeviceModel, app.OSVersion, ka.Claims.DeviceModel, ka.Claims.OSVersion)
+	}
+	cardCert := res.Certificate.X509
+	facts := res.Facts
+	personKey := PersonKey(facts)
+	configs := []string{oid4vci.ConfigMNC}
+	if ins, err := s.st.Insurance(ctx, personKey); err == nil && insuranceValidAt(ins, now) {
+		configs = append(configs, oid4vci.ConfigHIC)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("read insurance: %w", err)
+	}
+
+	resp := &oid4vci.EnrolResponse{DeviceID: "dev_" + randomToken(12)}
+	dev := store.Device{
+		ID: resp.DeviceID, DeviceKey: string(app.DeviceKey.Raw), KeyThumbprint: app.DeviceKey.Thumbprint,
+		Model: app.DeviceModel, OSVersion: app.OSVersion, WalletProfile: ka.Claims.WalletProfile, PlatformDeviceID: ka.Claims.DeviceID,
+		ContactEmail: app.ContactEmail, ValidUntil: cardCert.NotAfter,
+	}
+	if app.JPKISignKey != nil && s.cfg.PhoneCA != nil {
+		signPub, _ := app.JPKISignKey.RSA()
+		authPub, _ := app.JPKIAuthKey.RSA()
+		sc, err := s.cfg.PhoneCA.IssueSmartphoneCertificate(cardCert, jpki.KindSignature, signPub)
+		if err != nil {
+			return nil, fmt.Errorf("issue phone signature certificate: %w", err)
+		}
+		ac, err := s.cfg.PhoneCA.IssueSmartphoneCertificate(cardCert, jpki.KindAuth, authPub)
+		if err != nil {
+			return nil, fmt.Errorf("issue phone auth certificate: %w", err)
+		}
+		dev.JPKISignSerial, dev.JPKIAuthSerial = sc.SerialNumber.String(), ac.SerialNumber.String()
+		resp.JPKISignCertificate = oid4vci.EncodeCertificate(sc.Raw)
+		resp.JPKIAuthCertificate = oid4vci.EncodeCertificate(ac.Raw)
+		resp.JPKISignCACertificate = oid4vci.EncodeCertificate(s.cfg.PhoneCA.Root(jpki.KindSignature).Raw)
+		resp.JPKIAuthCACertificate = oid4vci.EncodeCertificate(s.cfg.PhoneCA.Root(jpki.KindAuth).Raw)
+	}
+	code := randomToken(32)
+	var txCode string
+	grant := &oid4vci.PreAuthorizedCodeGrant{PreAuthorizedCode: code}
+	if s.cfg.RequireTxCode {
+		txCode = randomDigits(6)
+		grant.TxCode = &oid4vci.TxCode{InputMode: "numeric", Length: 6, Description: "Enter the code sent to your registered contact"}
+	}
+	detail := fmt.Sprintf("model=%s os=%s card_serial=%s", app.DeviceModel, app.OSVersion, cardCert.SerialNumber)
+	if txCode != "" {
+		detail += " tx_code=" + txCode
+	}
+	r, err := s.st.Enrol(ctx, store.EnrolParams{
+		PersonKey: personKey, Card: cardRecord(cardCert), Device: dev,
+		OfferCodeHash: hashSecret(code), TxCodeHash: hashSecret(txCode), Configs: configs, OfferExpires: now.Add(s.cfg.OfferTTL), Now: now,
+		Event: store.Event{Actor: "card", Action: "device_enrolled", Detail: detail, Notify: true, Email: app.ContactEmail},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enrol: %w", err)
+	}
+	resp.ReplacedDeviceID = r.ReplacedDeviceID
+	resp.ValidUntil = minTime(cardCert.NotAfter, s.cfg.PKI.DS.NotAfter)
+	resp.CredentialOffer = oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
+		Grants: &oid4vci.Grants{PreAuthorizedCode: grant}}
+	s.cfg.Logger.InfoContext(ctx, "device enrolled", "device", dev.ID, "person", r.PersonID, "model", dev.Model, "replaced", r.ReplacedDeviceID)
+	return resp, nil
+}
+
+// ---- lifecycle ----
+
+// RevokeWithCard revokes a person's devices with a card signature. No
+// device policy applies: any phone, even a model that may not enrol, can
+// revoke. DeviceID "" revokes all of the person's live devices.
+func (s *Service) RevokeWithCard(ctx context.Context, revocation string) (*oid4vci.LifecycleResponse, error) {
+	res, err := s.verifyCard(ctx, revocation, oid4vci.TypCardRevocation)
+	if err != nil {
+		return nil, err
+	}
+	r, err := oid4vci.ParseCardRevocation(res.Payload, oid4vci.CheckOptions{Audience: s.cfg.IssuerURL, Now: s.now()})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.consumeNonce(ctx, r.Nonce); err != nil {
+		return nil, err
+	}
+	p, err := s.st.PersonByKey(ctx, PersonKey(res.Facts))
+	if errors.Is(err, store.ErrNotFound) {
+		return &oid4vci.LifecycleResponse{DeviceIDs: []string{}, State: oid4vci.StateRevoked}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find person: %w", err)
+	}
+	cp := store.ChangeParams{PersonID: p.ID}
+	if r.DeviceID != "" {
+		d, err := s.st.Device(ctx, r.DeviceID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && d.PersonID != p.ID) {
+			return nil, oid4vci.NewError(oid4vci.CodeDeviceUnknown, "", "no device %q for this card holder", r.DeviceID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		cp = store.ChangeParams{DeviceIDs: []string{d.ID}}
+	}
+	reason := "revoked with card"
+	if r.Reason != "" {
+		reason += ": " + r.Reason
+	}
+	cp.From, cp.To, cp.Reason, cp.QueueDelete, cp.Now = []string{store.DeviceActive, store.DeviceSuspended}, store.DeviceRevoked, reason, true, s.now()
+	cp.Event = store.Event{Actor: "card", Action: "device_revoked", Detail: reason, Notify: true}
+	return s.change(ctx, cp)
+}
+
+func (s *Service) change(ctx context.Context, cp store.ChangeParams) (*oid4vci.LifecycleResponse, error) {
+	res, err := s.st.ChangeDevices(ctx, cp)
+	if err != nil {
+		return nil, fmt.Errorf("change devices to %s: %w", cp.To, err)
+	}
+	ids := res.DeviceIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	if len(ids) > 0 {
+		s.cfg.Logger.InfoContext(ctx, "devices changed", "to", cp.To, "devices", ids, "credentials", res.CredentialsChanged, "reason", cp.Reason)
+	}
+	return &oid4vci.LifecycleResponse{DeviceIDs: ids, State: cp.To, Changed: len(ids) > 0, CredentialsChanged: res.CredentialsChanged}, nil
+}
+
+// DeviceRequest handles a device-key-signed lifecycle request; the result
+// is *oid4vci.LifecycleResponse (revoke), *oid4vci.EnrolResponse (refresh)
+// or *oid4vci.PollResponse (poll, ack).
+func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error) {
+	now := s.now()
+	kid, err := oid4vci.DeviceRequestKeyID(compact)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := s.st.Device(ctx, kid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceUnknown, "", "unknown device %q", kid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read device: %w", err)
+	}
+	key, err := oid4vci.ParseJWK([]byte(dev.DeviceKey))
+	if err != nil {
+		return nil, fmt.Errorf("stored device key of %s: %w", dev.ID, err)
+	}
+	r, err := oid4vci.VerifyDeviceRequest(compact, key, oid4vci.CheckOptions{Audience: s.cfg.IssuerURL, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.consumeNonce(ctx, r.Nonce); err != nil {
+		return nil, err
+	}
+	switch r.Action {
+	case oid4vci.ActionRevoke:
+		reason := "revoked from the device"
+		if r.Reason != "" {
+			reason += ": " + r.Reason
+		}
+		return s.change(ctx, store.ChangeParams{DeviceIDs: []string{dev.ID}, From: []string{store.DeviceActive, store.DeviceSuspended}, To: store.DeviceRevoked,
+			Reason: reason, Now: now, Event: store.Event{Actor: "wallet", Action: "device_revoked", Detail: reason, Notify: true}})
+	case oid4vci.ActionRefresh:
+		return s.refresh(ctx, dev)
+	case oid4vci.ActionAck:
+		if _, err := s.st.AckCommand(ctx, dev.ID, r.CommandID, now); errors.Is(err, store.ErrNotFound) {
+			return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no command %q for this device", r.CommandID)
+		} else if err != nil {
+			return nil, err
+		}
+		fallthrough
+	case oid4vci.ActionPoll:
+		cmds, err := s.st.PendingCommands(ctx, dev.ID)
+		if err != nil {
+			return nil, err
+		}
+		out := &oid4vci.PollResponse{DeviceID: dev.ID, State: dev.State, Commands: []oid4vci.RemoteCommand{}}
+		for _, c := range cmds {
+			out.Commands = append(out.Commands, oid4vci.RemoteCommand{CommandID: c.ID, Action: c.Action, Reason: c.Reason, CreatedAt: c.CreatedAt})
+		}
+		return out, nil
+	}
+	return nil, oid4vci.NewError(oid4vci.CodeInvalidDeviceRequest, oid4vci.ReasonMalformed, "unknown action %q", r.Action)
+}
+
+// refresh re-offers the device's credentials without a card signature, as
+// long as the device is active and its card certificate still verifies
+// (chain and CRL). A card found revoked triggers linked revocation at once.
+func (s *Service) refresh(ctx context.Context, dev *store.Device) (*oid4vci.EnrolResponse, error) {
+	now := s.now()
+	if dev.State != store.DeviceActive {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
+	}
+	card, err := s.st.CardCert(ctx, dev.CardCertID)
+	if err != nil {
+		return nil, fmt.Errorf("read card certificate: %w", err)
+	}
+	vr, err := s.cfg.JPKI.VerifyDER(ctx, card.DER, jpki.VerifyOptions{CurrentTime: now, Kind: jpki.KindSignature})
+	if err != nil {
+		if jpki.CodeOf(err) == jpki.CodeRevoked {
+			if _, lerr := s.linkedRevoke(ctx, card, now); lerr != nil {
+				s.cfg.Logger.ErrorContext(ctx, "linked revocation failed", "card", card.ID, "err", lerr)
+			}
+		}
+		if c := jpki.CodeOf(err); c != "" {
+			return nil, &oid4vci.Error{Code: oid4vci.CodeCardRejected, Reason: string(c), Description: "card certificate: " + err.Error(), Err: err}
+		}
+		return nil, fmt.Errorf("verify card certificate: %w", err)
+	}
+	configs := []string{oid4vci.ConfigMNC}
+	if ins, err := s.st.Insurance(ctx, PersonKey(vr.Certificate.Facts)); err == nil && insuranceValidAt(ins, now) {
+		configs = append(configs, oid4vci.ConfigHIC)
+	}
+	code := randomToken(32)
+	if err := s.st.CreateOffer(ctx, dev.ID, hashSecret(code), "", configs, now.Add(s.cfg.OfferTTL),
+		store.Event{Actor: "wallet", Action: "refresh_offered", PersonID: dev.PersonID, DeviceID: dev.ID}); err != nil {
+		return nil, fmt.Errorf("create refresh offer: %w", err)
+	}
+	return &oid4vci.EnrolResponse{DeviceID: dev.ID, ValidUntil: minTime(card.NotAfter, s.cfg.PKI.DS.NotAfter),
+		CredentialOffer: oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
+			Grants: &oid4vci.Grants{PreAuthorizedCode: &oid4vci.PreAuthorizedCodeGrant{PreAuthorizedCode: code}}}}, nil
+}
+
+func (s *Service) linkedRevoke(ctx context.Context, card *store.CardCert, now time.Time) (*oid4vci.LifecycleResponse, error) {
+	if err := s.st.MarkCardRevoked(ctx, card.ID, now); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, store.ChangeParams{CardCert: card.ID, From: []string{store.DeviceActive, store.DeviceSuspended}, To: store.DeviceRevoked,
+		Reason: "card certificate revoked", QueueDelete: true, Now: now,
+		Event: store.Event{Actor: "crl", Action: "linked_revocation", Detail: "card certificate serial " + card.Serial + " revoked", Notify: true}})
+}
+
+// PollCRLs checks every card certificate that has live devices against the
+// JPKI revocation sources and revokes the devices of every certificate
+// found revoked (linked revocation). It returns the number of devices
+// revoked. Certificates whose CRL is unavailable are skipped and retried at
+// the next poll (failing open here only delays a revocation; enrolment and
+// refresh themselves fail closed).
+func (s *Service) PollCRLs(ctx context.Context) (int, error) {
+	cards, err := s.st.LiveCardCerts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	n := 0
+	for i := range cards {
+		c := &cards[i]
+		_, err := s.cfg.JPKI.VerifyDER(ctx, c.DER, jpki.VerifyOptions{CurrentTime: now, Kind: jpki.KindSignature})
+		switch jpki.CodeOf(err) {
+		case "":
+			if err != nil {
+				return n, err
+			}
+		case jpki.CodeRevoked:
+			r, err := s.linkedRevoke(ctx, c, now)
+			if err != nil {
+				return n, err
+			}
+			n += len(r.DeviceIDs)
+		default:
+			s.cfg.Logger.WarnContext(ctx, "CRL poll could not check a card certificate", "card", c.ID, "serial", c.Serial, "err", err)
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,167 @@
+package issuer
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/cert"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/mynumber-mdoc/mnc/issuer/store"
+	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
+)
+
+// Media types of Status List Tokens (draft-ietf-oauth-status-list).
+const (
+	MediaTypeStatusListCWT = "application/statuslist+cwt"
+	MediaTypeStatusListJWT = "application/statuslist+jwt"
+)
+
+// StatusListToken is a signed status list in both forms.
+type StatusListToken struct {
+	CWT       []byte
+	JWT       []byte
+	Version   int64
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	TTL       time.Duration
+}
+
+// statusCache keeps the signed tokens per list. A token is re-signed when
+// the list's version changed (any credential state change in it bumps the
+// version in the same transaction) or when half its validity has passed.
+type statusCache struct {
+	s  *Service
+	mu sync.Mutex
+	m  map[string]*StatusListToken
+}
+
+func newStatusCache(s *Service) *statusCache {
+	return &statusCache{s: s, m: map[string]*StatusListToken{}}
+}
+
+// StatusList returns the current signed token of a list.
+func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListToken, error) {
+	if len(listID) > 32 {
+		return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no status list %q", listID)
+	}
+	v, err := s.st.StatusListVersion(ctx, listID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no status list %q", listID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status list %s: %w", listID, err)
+	}
+	now := s.now()
+	c := s.status
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := c.m[listID]; t != nil && t.Version == v && now.Before(t.IssuedAt.Add(t.ExpiresAt.Sub(t.IssuedAt)/2)) {
+		return t, nil
+	}
+	version, entries, err := s.st.StatusEntries(ctx, listID)
+	if err != nil {
+		return nil, fmt.Errorf("status list %s entries: %w", listID, err)
+	}
+	list, err := mdoc.NewStatusList(2, int(s.cfg.StatusListSize))
+	if err != nil {
+		return nil, err
+	}
+	for idx, st := range entries {
+		if idx >= s.cfg.StatusListSize {
+			// A list made with a larger configured size: grow to fit.
+			if list, err = growList(list, idx); err != nil {
+				return nil, err
+			}
+		}
+		if err := list.Set(idx, statusValue(st)); err != nil {
+			return nil, fmt.Errorf("status list %s idx %d: %w", listID, idx, err)
+		}
+	}
+	t, err := s.signStatusList(listID, list, version, now)
+	if err != nil {
+		return nil, err
+	}
+	c.m[listID] = t
+	return t, nil
+}
+
+func growList(l *mdoc.StatusList, idx uint64) (*mdoc.StatusList, error) {
+	size := l.Len()
+	for size <= idx {
+		size *= 2
+	}
+	n, err := mdoc.NewStatusList(l.Bits, int(size))
+	if err != nil {
+		return nil, err
+	}
+	for i := uint64(0); i < l.Len(); i++ {
+		v, _ := l.Get(i)
+		if v != 0 {
+			n.Set(i, v)
+		}
+	}
+	return n, nil
+}
+
+func statusValue(st string) uint8 {
+	switch st {
+	case store.CredentialValid:
+		return mdoc.StatusValid
+	case store.CredentialSuspended:
+		return mdoc.StatusSuspended
+	}
+	return mdoc.StatusInvalid // revoked, and anything unknown fails closed
+}
+
+// signStatusList signs list as a CWT (mdoc.SignStatusListToken, x5chain =
+// [status-list signer] issued by the IACA) and as a JWT (typ
+// statuslist+jwt, x5c the same certificate), with sub = the list's URI.
+func (s *Service) signStatusList(listID string, list *mdoc.StatusList, version int64, now time.Time) (*StatusListToken, error) {
+	claims := mdoc.StatusListClaims{Subject: s.statusURI(listID), IssuedAt: now, ExpiresAt: now.Add(s.cfg.StatusListValidity), TTL: s.cfg.StatusListTTL}
+	cwt, err := mdoc.SignStatusListToken(s.cfg.PKI.StatusListKey, mdoc.StatusListTokenOptions{X5Chain: [][]byte{s.cfg.PKI.StatusList.Raw}}, claims, list)
+	if err != nil {
+		return nil, fmt.Errorf("sign status list %s (CWT): %w", listID, err)
+	}
+	jwt, err := s.statusListJWT(claims, list)
+	if err != nil {
+		return nil, fmt.Errorf("sign status list %s (JWT): %w", listID, err)
+	}
+	return &StatusListToken{CWT: cwt, JWT: jwt, Version: version, IssuedAt: now, ExpiresAt: claims.ExpiresAt, TTL: s.cfg.StatusListTTL}, nil
+}
+
+type jwtStatusList struct {
+	Bits int    `json:"bits"`
+	Lst  string `json:"lst"`
+}
+
+type jwtStatusClaims struct {
+	Sub        string        `json:"sub"`
+	Iat        int64         `json:"iat"`
+	Exp        int64         `json:"exp,omitempty"`
+	TTL        int64         `json:"ttl,omitempty"`
+	StatusList jwtStatusList `json:"status_list"`
+}
+
+func (s *Service) statusListJWT(c mdoc.StatusListClaims, list *mdoc.StatusList) ([]byte, error) {
+	lst, err := list.Encode()
+	if err != nil {
+		return nil, err
+	}
+	payload, err := jsonMarshal(jwtStatusClaims{Sub: c.Subject, Iat: c.IssuedAt.Unix(), Exp: c.ExpiresAt.Unix(), TTL: int64(c.TTL / time.Second),
+		StatusList: jwtStatusList{Bits: list.Bits, Lst: base64.RawURLEncoding.EncodeToString(lst)}})
+	if err != nil {
+		return nil, err
+	}
+	h := jws.NewHeaders()
+	h.Set(jws.TypeKey, "statuslist+jwt")
+	var x5c cert.Chain
+	x5c.Add([]byte(base64.StdEncoding.EncodeToString(s.cfg.PKI.StatusList.Raw)))
+	h.Set(jws.X509CertChainKey, &x5c)
+	return jws.Sign(payload, jws.WithKey(jwa.ES256(), s.cfg.PKI.StatusListKey, jws.WithProtectedHeaders(h)))
+}

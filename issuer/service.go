@@ -1,8 +1,8 @@
 package issuer
 
 import (
-	"crypto"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"

@@ -301,34 +301,58 @@ func VerifyDocument(doc *Document, opts *VerifyOptions) *DocumentResult {
 		}
 	}
 	if opts.Request != nil {
-		returned := map[string]map[string]bool{}
-		for _, e := range r.Elements {
-			if returned[e.NameSpace] == nil {
-				returned[e.NameSpace] = map[string]bool{}
-			}
-			returned[e.NameSpace][e.Identifier] = true
-		}
-		requested := map[string]map[string]bool{}
-		for ns, ids := range opts.Request {
-			requested[ns] = map[string]bool{}
-			for _, id := range ids {
-				requested[ns][id] = true
-				if !returned[ns][id] {
-					if r.NotReturned == nil {
-						r.NotReturned = map[string][]string{}
-					}
-					r.NotReturned[ns] = append(r.NotReturned[ns], id)
-				}
-			}
-		}
-		for _, e := range r.Elements {
-			if !requested[e.NameSpace][e.Identifier] {
-				r.fail(&Error{Code: CodeMalformed, Detail: "element " + e.NameSpace + "/" + e.Identifier + " returned but not requested"})
-			}
-		}
+		checkRequested(r, opts.Request)
 	}
 	r.Valid = len(r.Errors) == 0 && r.IssuerAuthValid && r.DeviceAuthValid
 	return r
+}
+
+// checkRequested compares returned elements with the request. An element
+// returned but not requested makes the document invalid (the holder's
+// wallet released more than asked). A requested age_over_NN may be answered
+// by another age_over_MM (ISO/IEC 18013-5:2021 §7.2.5); such an answer is
+// accepted and the request is not listed as not returned. Requested
+// elements that are absent are listed in NotReturned: the holder may refuse.
+func checkRequested(r *DocumentResult, request map[string][]string) {
+	returned := map[string]map[string]bool{}
+	ageAnswered := map[string]bool{}
+	for _, e := range r.Elements {
+		if returned[e.NameSpace] == nil {
+			returned[e.NameSpace] = map[string]bool{}
+		}
+		returned[e.NameSpace][e.Identifier] = true
+		if _, ok := ParseAgeOver(e.Identifier); ok {
+			ageAnswered[e.NameSpace] = true
+		}
+	}
+	requested := map[string]map[string]bool{}
+	ageAsked := map[string]bool{}
+	for ns, ids := range request {
+		requested[ns] = map[string]bool{}
+		for _, id := range ids {
+			requested[ns][id] = true
+			_, isAge := ParseAgeOver(id)
+			if isAge {
+				ageAsked[ns] = true
+			}
+			if returned[ns][id] || (isAge && ageAnswered[ns]) {
+				continue
+			}
+			if r.NotReturned == nil {
+				r.NotReturned = map[string][]string{}
+			}
+			r.NotReturned[ns] = append(r.NotReturned[ns], id)
+		}
+	}
+	for _, e := range r.Elements {
+		if requested[e.NameSpace][e.Identifier] {
+			continue
+		}
+		if _, isAge := ParseAgeOver(e.Identifier); isAge && ageAsked[e.NameSpace] {
+			continue
+		}
+		r.fail(&Error{Code: CodeMalformed, Detail: "element " + e.NameSpace + "/" + e.Identifier + " returned but not requested"})
+	}
 }
 
 // ResponseResult is the outcome of verifying a DeviceResponse.

@@ -376,3 +376,26 @@ func TestStatusListSignerTrust(t *testing.T) {
 		t.Errorf("status list signer accepted as DS: %v", err)
 	}
 }
+
+func TestRequestedAgeOverNearestAnswer(t *testing.T) {
+	p := fixturePKI(t)
+	dev := mustKey(t)
+	is := issueFixture(t, p, DocTypeMNC, mncElements(), dev, nil)
+	eReader, _ := ecdh.P256().GenerateKey(nil)
+	st := testTranscript(t, eReader)
+	// Asked age_over_19, answered age_over_20 (§7.2.5): accepted.
+	resp, err := ParseDeviceResponse(presentResponse(t, is, map[string][]string{NameSpaceISO23220: {"age_over_20"}}, PresentOptions{SessionTranscript: st, DeviceSigner: dev}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &VerifyOptions{Trust: p.trust(), CurrentTime: testNow, SessionTranscript: st, Request: map[string][]string{NameSpaceISO23220: {"age_over_19"}}}
+	rr := VerifyDeviceResponse(resp, opts)
+	if !rr.Valid || len(rr.Documents[0].NotReturned) != 0 {
+		t.Fatalf("nearest age answer refused: %v, not returned %v", rr.Documents[0].Errors, rr.Documents[0].NotReturned)
+	}
+	// But an age answer to a request that asked no age is still extra.
+	opts.Request = map[string][]string{NameSpaceISO23220: {"family_name"}}
+	if rr := VerifyDeviceResponse(resp, opts); rr.Valid {
+		t.Fatal("unrequested age_over accepted")
+	}
+}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
-	"github.com/mynumber-mdoc/mnc/verifier/internal/testpki"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/status"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 )

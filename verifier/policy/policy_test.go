@@ -7,7 +7,7 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
-	"github.com/mynumber-mdoc/mnc/verifier/internal/testpki"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/policy"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 )

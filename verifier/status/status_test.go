@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
-	"github.com/mynumber-mdoc/mnc/verifier/internal/testpki"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/status"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 )

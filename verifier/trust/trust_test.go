@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
-	"github.com/mynumber-mdoc/mnc/verifier/internal/testpki"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 )
 

@@ -1,10 +1,10 @@
-// Package testpki builds the test material the verifier's tests share: an
+// Package verifiertest builds the test material the verifier's tests share: an
 // issuer (IACA, Document Signer, status-list signer) made with the mdoc
 // Annex B constructors, a reader CA and reader certificate, documents
 // issued with mdoc.Issue and presented with mdoc.Present as a wallet
 // would, and an httptest Token Status List server. It is test support
 // only; nothing in it is used in production code.
-package testpki
+package verifiertest
 
 import (
 	"crypto/ecdh"

@@ -98,6 +98,7 @@ func (r *refState) matches(value []byte) bool {
 type Card struct {
 	mu      sync.Mutex
 	path    string
+	persist Persister
 	st      state
 	signKey *rsa.PrivateKey
 	authKey *rsa.PrivateKey
@@ -198,29 +199,79 @@ func Open(path string) (*Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("applet: open card: %w", err)
 	}
-	var st state
-	if err := json.Unmarshal(b, &st); err != nil {
+	c, err := decodeState(b)
+	if err != nil {
 		return nil, fmt.Errorf("applet: card file %s: %w", path, err)
 	}
-	if st.Format != stateFormat || st.Version != stateVersion {
-		return nil, fmt.Errorf("applet: card file %s: format %q version %d, want %q version %d", path, st.Format, st.Version, stateFormat, stateVersion)
+	c.path = path
+	return c, nil
+}
+
+// Persister stores the applet's whole state — private keys and retry
+// counters included — after every change, as the chip's non-volatile
+// memory would. A secure element hosting the applet seals it.
+type Persister func(state []byte) error
+
+// NewPersisted makes a card from cfg whose state goes to persist (first
+// right away, then after every change) instead of a file.
+func NewPersisted(cfg Config, persist Persister) (*Card, error) {
+	if persist == nil {
+		return nil, errors.New("applet: nil persister")
 	}
-	c := &Card{path: path, st: st}
+	c, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.persist = persist
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load restores a card from state written by a Persister, binding it to
+// persist for later changes.
+func Load(state []byte, persist Persister) (*Card, error) {
+	if len(state) > maxStateFile {
+		return nil, fmt.Errorf("applet: state of %d bytes is over %d", len(state), maxStateFile)
+	}
+	if persist == nil {
+		return nil, errors.New("applet: nil persister")
+	}
+	c, err := decodeState(state)
+	if err != nil {
+		return nil, fmt.Errorf("applet: state: %w", err)
+	}
+	c.persist = persist
+	return c, nil
+}
+
+// decodeState checks and loads a serialized state.
+func decodeState(b []byte) (*Card, error) {
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	if st.Format != stateFormat || st.Version != stateVersion {
+		return nil, fmt.Errorf("format %q version %d, want %q version %d", st.Format, st.Version, stateFormat, stateVersion)
+	}
+	c := &Card{st: st}
+	var err error
 	if c.signKey, err = parseRSAKey(st.SignKey); err != nil {
-		return nil, fmt.Errorf("applet: card file %s: signature key: %w", path, err)
+		return nil, fmt.Errorf("signature key: %w", err)
 	}
 	if c.authKey, err = parseRSAKey(st.AuthKey); err != nil {
-		return nil, fmt.Errorf("applet: card file %s: auth key: %w", path, err)
+		return nil, fmt.Errorf("auth key: %w", err)
 	}
 	if err := matchKey(st.SignCert, c.signKey); err != nil {
-		return nil, fmt.Errorf("applet: card file %s: signature key: %w", path, err)
+		return nil, fmt.Errorf("signature key: %w", err)
 	}
 	if err := matchKey(st.AuthCert, c.authKey); err != nil {
-		return nil, fmt.Errorf("applet: card file %s: auth key: %w", path, err)
+		return nil, fmt.Errorf("auth key: %w", err)
 	}
 	for _, r := range []refState{st.SignPIN, st.AuthPIN} {
 		if r.MaxTries < 1 || r.MaxTries > 15 || r.Tries < 0 || r.Tries > r.MaxTries || len(r.Hash) != sha256.Size {
-			return nil, fmt.Errorf("applet: card file %s: bad reference data record", path)
+			return nil, errors.New("bad reference data record")
 		}
 	}
 	return c, nil
@@ -295,12 +346,18 @@ func (c *Card) Info() Info {
 // directory, synced, then renamed over the old one, so that a crash never
 // leaves a half-written chip or a lost counter decrement.
 func (c *Card) save() error {
-	if c.path == "" {
+	if c.path == "" && c.persist == nil {
 		return nil
 	}
 	b, err := json.MarshalIndent(&c.st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("applet: encode state: %w", err)
+	}
+	if c.persist != nil {
+		if err := c.persist(b); err != nil {
+			return fmt.Errorf("applet: save state: %w", err)
+		}
+		return nil
 	}
 	dir := filepath.Dir(c.path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(c.path)+".tmp*")

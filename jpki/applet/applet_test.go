@@ -404,3 +404,42 @@ func FuzzTransmit(f *testing.F) {
 		}
 	})
 }
+
+// TestPersister: a host (a secure element) that keeps the applet's state
+// itself sees every counter change, and a card loaded from that state goes
+// on where it stopped.
+func TestPersister(t *testing.T) {
+	var stored []byte
+	saves := 0
+	persist := func(b []byte) error { stored = append([]byte(nil), b...); saves++; return nil }
+	c, err := applet.NewPersisted(testCreds(t).AppletConfig(jpki.TokenGPSE, password, pin), persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saves != 1 || len(stored) == 0 {
+		t.Fatalf("initial state not persisted (%d saves)", saves)
+	}
+	expectSW(t, c, selectAID, 0x9000)
+	expectSW(t, c, selAuthPIN, 0x9000)
+	expectSW(t, c, verifyAPDU("0000"), 0x63C2)
+	if saves != 2 {
+		t.Fatalf("wrong PIN not persisted (%d saves)", saves)
+	}
+	c2, err := applet.Load(stored, persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.Info().AuthPINTriesLeft; got != 2 {
+		t.Errorf("loaded card has %d tries left, want 2", got)
+	}
+	if _, err := applet.Load([]byte("{}"), persist); err == nil {
+		t.Error("garbage state loaded")
+	}
+	if _, err := applet.Load(stored, nil); err == nil {
+		t.Error("nil persister accepted")
+	}
+	failing := func([]byte) error { return os.ErrPermission }
+	if _, err := applet.NewPersisted(testCreds(t).AppletConfig(jpki.TokenGPSE, password, pin), failing); err == nil {
+		t.Error("failing persister not reported")
+	}
+}

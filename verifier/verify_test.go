@@ -10,9 +10,9 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
-	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/status"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
 type fixture struct {

@@ -18,9 +18,9 @@ import (
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
 	"github.com/mynumber-mdoc/mnc/verifier"
-	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
 type env struct {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
-	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/policy"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
 func ageResult(values map[string]any) *verifier.Result {

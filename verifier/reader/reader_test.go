@@ -12,9 +12,9 @@ import (
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
 	"github.com/mynumber-mdoc/mnc/verifier"
-	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/reader"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
 // testMdoc is the mdoc side of a proximity session, written in the test

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
-	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/status"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
 func setup(t *testing.T) (*testpki.Issuer, *testpki.StatusServer, *trust.IACAs) {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
-	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	testpki "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
 func writePEM(t *testing.T, path string, der []byte) {

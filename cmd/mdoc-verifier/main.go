@@ -8,6 +8,14 @@
 // verify exits 0 when the response is valid, 1 when it is not, and 2 on
 // usage errors (bad flags, unreadable or malformed input files). Run
 // `mdoc-verifier COMMAND --help` for every flag.
+//
+// Interoperability: the binary accepts X.509 certificates with a negative
+// serial number (GODEBUG x509negativeserial=1). RFC 5280 §4.1.2.2 forbids
+// them but asks relying parties to handle them gracefully, and published
+// test IACAs (the OpenWallet Foundation Multipaz test IACA among them) have
+// one; without this Go refuses to parse the certificate at all. The serial
+// plays no part in mdoc trust decisions.
+//go:debug x509negativeserial=1
 package main
 
 import (

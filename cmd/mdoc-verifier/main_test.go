@@ -327,3 +327,30 @@ func deviceRequest(t *testing.T, els map[string][]string) []byte {
 	}
 	return b
 }
+
+// TestPeerMultipazResponse verifies a DeviceResponse produced by another
+// implementation (Multipaz, see verifier/testdata/peer/multipaz-pid) with
+// only its IACA and the transcript published with it: issuer
+// authentication holds; device authentication does not, because the
+// published transcript is not the one the wallet signed (README there).
+func TestPeerMultipazResponse(t *testing.T) {
+	dir := "../../verifier/testdata/peer/multipaz-pid"
+	code, out, errs := runCLI(t, "verify", "--trust", dir+"/iaca.pem", "--session-transcript", dir+"/session-transcript.cbor",
+		"--at", "2025-10-01T00:00:00Z", "--json", dir+"/device-response.cbor")
+	if code != exitInvalid {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	r := decode(t, out)
+	if len(r.Documents) != 1 || r.Documents[0].DocType != "eu.europa.ec.eudi.pid.1" {
+		t.Fatalf("%s", out)
+	}
+	if codes := r.Codes(); len(codes) != 1 || codes[0] != "device_auth_invalid" {
+		t.Fatalf("codes %v: issuer authentication of the peer response must hold", codes)
+	}
+	// With another IACA it is untrusted.
+	d := loadAnnexD(t)
+	_, out, _ = runCLI(t, "verify", "--trust", d.iaca, "--session-transcript", dir+"/session-transcript.cbor", "--at", "2025-10-01T00:00:00Z", "--json", dir+"/device-response.cbor")
+	if !slices.Contains(decode(t, out).Codes(), "untrusted_issuer") {
+		t.Fatalf("foreign IACA: %s", out)
+	}
+}

@@ -1,3 +1,5 @@
+//go:debug x509negativeserial=1
+
 // Command mdoc-verifier verifies ISO/IEC 18013-5 mdoc presentations.
 //
 //	mdoc-verifier verify --trust PEM_OR_DIR --session-transcript FILE [--reader-key FILE]
@@ -15,7 +17,6 @@
 // test IACAs (the OpenWallet Foundation Multipaz test IACA among them) have
 // one; without this Go refuses to parse the certificate at all. The serial
 // plays no part in mdoc trust decisions.
-//go:debug x509negativeserial=1
 package main
 
 import (

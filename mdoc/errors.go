@@ -32,6 +32,7 @@ const (
 	CodeStatusUnavailable      Code = "status_unavailable"       // status list could not be obtained or verified
 	CodeStatusListInvalid      Code = "status_list_invalid"      // status list token malformed, wrongly signed, expired or mismatched
 	CodeElementNotReturned     Code = "element_not_returned"     // a requested element was not in the response
+	CodeElementNotRequested    Code = "element_not_requested"    // an element was returned that the reader did not ask for
 )
 
 // Error is a failed parse or verification step. Code is stable; Detail is
@@ -91,6 +92,7 @@ var (
 	ErrStatusUnavailable      = &Error{Code: CodeStatusUnavailable}
 	ErrStatusListInvalid      = &Error{Code: CodeStatusListInvalid}
 	ErrElementNotReturned     = &Error{Code: CodeElementNotReturned}
+	ErrElementNotRequested    = &Error{Code: CodeElementNotRequested}
 )
 
 // CodeOf returns the Code of the first *Error in err's chain, or "" when

@@ -351,7 +351,7 @@ func checkRequested(r *DocumentResult, request map[string][]string) {
 		if _, isAge := ParseAgeOver(e.Identifier); isAge && ageAsked[e.NameSpace] {
 			continue
 		}
-		r.fail(&Error{Code: CodeMalformed, Detail: "element " + e.NameSpace + "/" + e.Identifier + " returned but not requested"})
+		r.fail(&Error{Code: CodeElementNotRequested, Detail: "element " + e.NameSpace + "/" + e.Identifier + " returned but not requested"})
 	}
 }
 

@@ -158,7 +158,7 @@ func TestVerifyErrorCodes(t *testing.T) {
 			e.doc.DeviceSigned = *ds
 			e.opts.Request[NameSpaceISO23220] = append(e.opts.Request[NameSpaceISO23220], "age_over_20")
 		}},
-		{name: "element not requested", want: CodeMalformed, mod: func(t *testing.T, e *env) {
+		{name: "element not requested", want: CodeElementNotRequested, mod: func(t *testing.T, e *env) {
 			e.opts.Request = map[string][]string{NameSpaceISO23220: {"age_over_20"}}
 		}},
 		{name: "signature by another key", want: CodeDeviceAuthInvalid, mod: func(t *testing.T, e *env) {

@@ -157,6 +157,15 @@ func verifyDocument(ctx context.Context, doc *mdoc.Document, o *Options, now tim
 		Trust: o.Trust, CurrentTime: now, ClockSkew: o.ClockSkew,
 		SessionTranscript: o.SessionTranscript, EReaderKey: o.EReaderKey,
 	}
+	if o.Request != nil {
+		// mdoc compares requested with returned elements (allowing the
+		// §7.2.5 age_over substitution); a docType that was not asked for
+		// gets an empty request, so everything it returns is extra.
+		mo.Request = o.Request[doc.DocType]
+		if mo.Request == nil {
+			mo.Request = map[string][]string{}
+		}
+	}
 	dr := mdoc.VerifyDocument(doc, mo)
 	d := &Document{
 		DocType: doc.DocType, Elements: map[string]map[string]any{}, Errors: []Error{},
@@ -184,8 +193,8 @@ func verifyDocument(ctx context.Context, doc *mdoc.Document, o *Options, now tim
 		}
 		d.Status = checkStatus(ctx, o, dr, d, now)
 	}
-	if o.Request != nil {
-		compareRequest(o.Request[doc.DocType], dr, d)
+	if len(dr.NotReturned) > 0 {
+		reportNotReturned(dr.NotReturned, d)
 	}
 	d.Valid = dr.Valid && len(d.Errors) == 0
 	if d.Valid {
@@ -226,56 +235,19 @@ func checkStatus(ctx context.Context, o *Options, dr *mdoc.DocumentResult, d *Do
 	return "unavailable"
 }
 
-// compareRequest reports requested elements that were not returned and
-// returned elements that were not requested, allowing the §7.2.5 age_over
-// substitution.
-func compareRequest(req map[string][]string, dr *mdoc.DocumentResult, d *Document) {
-	returned := map[string]map[string]bool{}
-	ageReturned := map[string]bool{}
-	for _, e := range dr.Elements {
-		if returned[e.NameSpace] == nil {
-			returned[e.NameSpace] = map[string]bool{}
-		}
-		returned[e.NameSpace][e.Identifier] = true
-		if _, ok := mdoc.ParseAgeOver(e.Identifier); ok {
-			ageReturned[e.NameSpace] = true
-		}
-	}
-	requested := map[string]map[string]bool{}
-	ageRequested := map[string]bool{}
+// reportNotReturned turns requested-but-absent elements into an
+// element_not_returned error: the holder may have refused, and the relying
+// party must know its question was not answered.
+func reportNotReturned(notReturned map[string][]string, d *Document) {
 	var missing []string
-	for _, ns := range sortedKeys(req) {
-		requested[ns] = map[string]bool{}
-		ids := append([]string(nil), req[ns]...)
+	for _, ns := range sortedKeys(notReturned) {
+		ids := append([]string(nil), notReturned[ns]...)
 		sort.Strings(ids)
 		for _, id := range ids {
-			requested[ns][id] = true
-			_, isAge := mdoc.ParseAgeOver(id)
-			if isAge {
-				ageRequested[ns] = true
-			}
-			if returned[ns][id] || (isAge && ageReturned[ns]) {
-				continue
-			}
-			if d.NotReturned == nil {
-				d.NotReturned = map[string][]string{}
-			}
-			d.NotReturned[ns] = append(d.NotReturned[ns], id)
 			missing = append(missing, ns+"/"+id)
 		}
 	}
-	if len(missing) > 0 {
-		d.Errors = append(d.Errors, Error{Code: string(mdoc.CodeElementNotReturned),
-			Message: "verifier: requested but not returned: " + strings.Join(missing, ", ")})
-	}
-	for _, e := range dr.Elements {
-		if requested[e.NameSpace][e.Identifier] {
-			continue
-		}
-		if _, isAge := mdoc.ParseAgeOver(e.Identifier); isAge && ageRequested[e.NameSpace] {
-			continue
-		}
-		d.Errors = append(d.Errors, Error{Code: string(mdoc.CodeMalformed),
-			Message: "verifier: element " + e.NameSpace + "/" + e.Identifier + " returned but not requested"})
-	}
+	d.NotReturned = notReturned
+	d.Errors = append(d.Errors, Error{Code: string(mdoc.CodeElementNotReturned),
+		Message: "verifier: requested but not returned: " + strings.Join(missing, ", ")})
 }

@@ -145,7 +145,7 @@ func TestVerifyErrorCodes(t *testing.T) {
 		},
 			func(o *verifier.Options) {
 				o.Request = verifier.Request{mdoc.DocTypeMNC: {mdoc.NameSpaceISO23220: {"age_over_20"}}}
-			}, "malformed"},
+			}, "element_not_requested"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

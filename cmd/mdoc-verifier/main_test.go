@@ -287,6 +287,7 @@ func TestEveryCodeFromTheCLI(t *testing.T) {
 			}))
 		}, nil, "key_authorization"},
 		{"element_not_returned", func() []byte { return goodResp }, []string{"--request", f.write("req.cbor", deviceRequest(t, map[string][]string{mdoc.NameSpaceISO23220: {"family_name", "age_over_20", "sex"}}))}, "element_not_returned"},
+		{"element_not_requested", func() []byte { return goodResp }, []string{"--request", f.write("req-narrow.cbor", deviceRequest(t, map[string][]string{mdoc.NameSpaceISO23220: {"sex"}}))}, "element_not_requested"},
 		{"revoked", func() []byte { return encode(*presentDoc(issue(srv.Ref(1), nil), nil)) }, nil, "revoked"},
 		{"suspended", func() []byte { return encode(*presentDoc(issue(srv.Ref(2), nil), nil)) }, nil, "suspended"},
 		{"status valid", func() []byte { return encode(*presentDoc(issue(srv.Ref(3), nil), nil)) }, nil, ""},

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -232,6 +234,8 @@ func TestEveryCodeFromTheCLI(t *testing.T) {
 	wrongSigner.SignWith = other
 	defer wrongSigner.Close()
 	down, _ := vt.NewStatusServer(f.is, 16)
+	down.Set(2, mdoc.StatusSuspended)
+	recorded := f.write("status-list.cwt", fetchToken(t, down.URI())) // recorded before the server went down
 	down.SetDown(true)
 	defer down.Close()
 
@@ -292,6 +296,8 @@ func TestEveryCodeFromTheCLI(t *testing.T) {
 		{"suspended", func() []byte { return encode(*presentDoc(issue(srv.Ref(2), nil), nil)) }, nil, "suspended"},
 		{"status valid", func() []byte { return encode(*presentDoc(issue(srv.Ref(3), nil), nil)) }, nil, ""},
 		{"status_unavailable", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) }, nil, "status_unavailable"},
+		{"status from a local --status-list", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) }, []string{"--status-list", recorded}, ""},
+		{"suspended from a local --status-list", func() []byte { return encode(*presentDoc(issue(down.Ref(2), nil), nil)) }, []string{"--status-list", recorded}, "suspended"},
 		{"status skipped with --no-status", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) }, []string{"--no-status"}, ""},
 		{"status_list_invalid", func() []byte { return encode(*presentDoc(issue(wrongSigner.Ref(3), nil), nil)) }, nil, "status_list_invalid"},
 	}
@@ -354,4 +360,19 @@ func TestPeerMultipazResponse(t *testing.T) {
 	if !slices.Contains(decode(t, out).Codes(), "untrusted_issuer") {
 		t.Fatalf("foreign IACA: %s", out)
 	}
+}
+
+// fetchToken returns the status list token served at uri.
+func fetchToken(t *testing.T, uri string) []byte {
+	t.Helper()
+	resp, err := http.Get(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("fetch %s: %v (HTTP %d)", uri, err, resp.StatusCode)
+	}
+	return b
 }

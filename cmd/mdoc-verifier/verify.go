@@ -24,6 +24,7 @@ type trustFlags struct {
 	noStatus    bool
 	statusGrace time.Duration
 	statusTO    time.Duration
+	statusLists listFlag
 }
 
 func (t *trustFlags) register(fs *flag.FlagSet) {
@@ -33,6 +34,7 @@ func (t *trustFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&t.noStatus, "no-status", false, "do not check Token Status Lists (revocation); without it a credential naming a status list fails closed with status_unavailable when the list cannot be fetched")
 	fs.DurationVar(&t.statusGrace, "status-grace", status.DefaultGrace, "how long a cached status list keeps answering past its ttl while the status server is unreachable")
 	fs.DurationVar(&t.statusTO, "status-timeout", status.DefaultTimeout, "timeout of one status list fetch")
+	fs.Var(&t.statusLists, "status-list", "a local status list token (CWT, the bytes served at a status uri) used instead of fetching the uri its sub names; still verified at --at (repeatable; for offline checks of recorded presentations)")
 }
 
 func (t *trustFlags) load(logger *slog.Logger) (*trust.IACAs, *status.Client, error) {
@@ -53,7 +55,20 @@ func (t *trustFlags) load(logger *slog.Logger) (*trust.IACAs, *status.Client, er
 	}
 	var sc *status.Client
 	if !t.noStatus {
-		sc = status.New(iacas.StatusListTrust(), status.WithGrace(t.statusGrace), status.WithTimeout(t.statusTO), status.WithLogger(logger))
+		opts := []status.Option{status.WithGrace(t.statusGrace), status.WithTimeout(t.statusTO), status.WithLogger(logger)}
+		for _, f := range t.statusLists {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, nil, usagef("--status-list: %v", err)
+			}
+			opts = append(opts, status.WithLocalTokens(b))
+		}
+		sc = status.New(iacas.StatusListTrust(), opts...)
+		if err := sc.LocalTokensError(); err != nil {
+			return nil, nil, usagef("--status-list: %v", err)
+		}
+	} else if len(t.statusLists) > 0 {
+		return nil, nil, usagef("--status-list and --no-status exclude each other")
 	}
 	return iacas, sc, nil
 }

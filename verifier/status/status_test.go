@@ -2,6 +2,8 @@ package status_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -126,5 +128,48 @@ func TestSubjectMismatch(t *testing.T) {
 	ref := &mdoc.StatusListRef{Idx: 0, URI: srv.URL + "/status/1?other"}
 	if err := c.Check(context.Background(), ref, is.IACA, testpki.Now); err == nil {
 		t.Fatal("token for another uri accepted")
+	}
+}
+
+// TestLocalTokens: a recorded token checks a recorded presentation offline,
+// verified as strictly as a fetched one.
+func TestLocalTokens(t *testing.T) {
+	is, srv, iacas := setup(t)
+	srv.Exp = time.Hour
+	srv.Set(4, mdoc.StatusSuspended)
+	resp, err := http.Get(srv.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	srv.SetDown(true)
+	hits := srv.Hits.Load()
+	c := status.New(iacas.StatusListTrust(), status.WithLocalTokens(tok))
+	if err := c.LocalTokensError(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Check(ctx, srv.Ref(4), is.IACA, testpki.Now); mdoc.CodeOf(err) != mdoc.CodeStatusSuspended {
+		t.Errorf("idx 4: %v, want suspended", err)
+	}
+	if err := c.Check(ctx, srv.Ref(0), is.IACA, testpki.Now); err != nil {
+		t.Errorf("idx 0: %v", err)
+	}
+	if srv.Hits.Load() != hits {
+		t.Error("a local token did not stop the fetch")
+	}
+	// Past its exp, the recorded token no longer answers.
+	if err := c.Check(ctx, srv.Ref(0), is.IACA, testpki.Now.Add(2*time.Hour)); err == nil {
+		t.Error("expired local token accepted")
+	}
+	// Under another IACA it is refused.
+	other, _ := testpki.NewIssuer("other")
+	c2 := status.New(trust.NewIACAsFromCertificates([]*x509Cert{other.IACA}).StatusListTrust(), status.WithLocalTokens(tok))
+	if err := c2.Check(ctx, srv.Ref(0), other.IACA, testpki.Now); mdoc.CodeOf(err) != mdoc.CodeStatusListInvalid {
+		t.Errorf("token under a foreign IACA: %v", err)
+	}
+	if c3 := status.New(iacas.StatusListTrust(), status.WithLocalTokens([]byte("junk"))); c3.LocalTokensError() == nil {
+		t.Error("junk local token not reported")
 	}
 }

@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("mdoc-demo serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o demo.ServeOptions
-	fs.StringVar(&o.DataDir, "data-dir", demo.DefaultServeDataDir, "issuer data directory (SQLite, keys, dev PKI, JPKI test CA), reused across runs")
+	fs.StringVar(&o.DataDir, "data-dir", demo.DefaultServeDataDir, "demo data directory: issuer/ (SQLite, keys, dev PKI, JPKI test CA, as mdoc-issuer --data-dir) and verifier/ (reader certificates and keys); reused across runs")
 	fs.StringVar(&o.IssuerListen, "issuer-listen", demo.DefaultIssuerListen, "issuer listen address (loopback)")
 	fs.StringVar(&o.VerifierListen, "verifier-listen", demo.DefaultVerifierListen, "verifier listen address (loopback)")
 	verbose := fs.Bool("v", false, "debug logging")

@@ -206,11 +206,11 @@ func (n *narrator) step(s *Step) {
 func (n *narrator) info(format string, args ...any) { n.line("    · "+format, args...) }
 
 func (n *narrator) check(c Check) {
-	mark := "✔"
-	if !c.OK {
-		mark = "✘"
+	if c.OK {
+		n.line("  ✔ %s: %s (as expected)", c.What, c.Got)
+		return
 	}
-	n.line("  %s %s: expected %s, got %s", mark, c.What, c.Expected, c.Got)
+	n.line("  ✘ %s: got %s, expected %s", c.What, c.Got, c.Expected)
 }
 
 func (n *narrator) failure(err error) { n.line("  ✘ could not continue: %v", err) }

@@ -69,16 +69,17 @@ func TestRun(t *testing.T) {
 	}
 
 	want := map[string]string{
-		"03-shop-age-qr":             "",
-		"04-webshop-age-openid4vp":   "",
-		"04-webshop-age-annexc":      "",
-		"05-clinic-insurance-qr-mac": "",
-		"05-shop-insurance-refused":  "element_not_returned",
-		"07-replay-old-phone":        "revoked",
-		"07-shop-age-qr-apple":       "",
-		"08-shop-age-suspended":      "suspended",
-		"08-shop-age-resumed":        "",
-		"09-shop-age-card-revoked":   "revoked",
+		"03-shop-age-qr":              "",
+		"04-webshop-age-openid4vp":    "",
+		"04-webshop-age-annexc":       "",
+		"05-clinic-insurance-qr-mac":  "",
+		"05-shop-insurance-refused":   "element_not_returned",
+		"07-replay-old-phone":         "revoked",
+		"07-shop-age-qr-apple":        "",
+		"07-webshop-age-annexc-apple": "",
+		"08-shop-age-suspended":       "suspended",
+		"08-shop-age-resumed":         "",
+		"09-shop-age-card-revoked":    "revoked",
 	}
 	got := map[string]*Expected{}
 	for _, dir := range rep.Artifacts {

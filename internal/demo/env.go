@@ -99,6 +99,11 @@ func newEnv(ctx context.Context, o Options, n *narrator) (*env, error) {
 		}
 		e.work, e.temp = d, true
 	} else {
+		// The story creates a person, her card and her phones: a directory
+		// holding an earlier story would start from another world.
+		if ents, err := os.ReadDir(o.WorkDir); err == nil && len(ents) > 0 {
+			return nil, fmt.Errorf("work directory %s is not empty: give a new or empty directory", o.WorkDir)
+		}
 		if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
 			return nil, fmt.Errorf("work directory: %w", err)
 		}

@@ -2,6 +2,10 @@ package demo
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -78,5 +82,19 @@ func TestVerdict(t *testing.T) {
 		if got := verdict(tt.valid, tt.codes, tt.want); got != tt.out {
 			t.Errorf("verdict(%v, %v, %q) = %q, want %q", tt.valid, tt.codes, tt.want, got, tt.out)
 		}
+	}
+}
+
+func TestRunRefusesNonEmptyWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), Options{WorkDir: dir})
+	if err == nil || errors.Is(err, ErrVerdict) || !strings.Contains(err.Error(), "not empty") || rep.OK() {
+		t.Fatalf("Run in a used directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err != nil {
+		t.Fatal("Run touched a directory it refused")
 	}
 }

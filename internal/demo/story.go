@@ -440,8 +440,17 @@ func (e *env) step7(ctx context.Context, s *Step) error {
 		return err
 	}
 	e.n.info("the apple wallet now presents in the shop")
-	_, err = e.shopAgeCheck(ctx, e.st.apple, "shop-age-qr-apple", "apple phone after the device change, shop asks age_over_20 in person", "valid")
-	return err
+	if _, err := e.shopAgeCheck(ctx, e.st.apple, "shop-age-qr-apple", "apple phone after the device change, shop asks age_over_20 in person", "valid"); err != nil {
+		return err
+	}
+	e.n.info("and online, the way Safari hands a request to Apple Wallet (ISO/IEC 18013-7 Annex C)")
+	st, p, err := e.onlineCheck(ctx, e.st.apple, online.ProtocolAnnexC, online.Purpose{Kind: online.PurposeAge, AgeOver: 20})
+	if err != nil {
+		e.record("apple wallet online", "valid", "failed: "+mdocCode(err))
+		return err
+	}
+	e.record("apple wallet, Annex C: verifier verdict", "valid, over 20", fmt.Sprintf("%s, %s", verdict(st.Valid, st.Codes, ""), map[bool]string{true: "over 20", false: "not over 20"}[st.Decision != nil && st.Decision.Allowed]))
+	return e.artifact("webshop-age-annexc-apple", "apple phone after the device change answers a web shop's age_over_20 request by ISO/IEC 18013-7 Annex C", online.ProtocolAnnexC, p, true, "")
 }
 
 // personOf returns the person id of a device at the issuer.

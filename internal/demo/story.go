@@ -524,7 +524,7 @@ func (e *env) step9(ctx context.Context, s *Step) error {
 	if err := e.publishCRLs(ca); err != nil {
 		return err
 	}
-	e.n.info("J-LIS: %d certificate(s) revoked (the card's and the phone signature certificates derived from it)", len(revoked))
+	e.n.info("J-LIS: the card's signature certificate and the %d phone certificate(s) derived from it are revoked", len(revoked)-1)
 	e.n.info("the issuer's CRL poll runs (mdoc-issuer serve does it every %s; crl-poll does it now)", "10m")
 	n, err := e.issuer.Service.PollCRLs(ctx)
 	if err != nil {

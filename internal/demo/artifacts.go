@@ -217,3 +217,57 @@ func deviceAuthOf(p *Presentation) string {
 	}
 	return "signature"
 }
+
+// FileIndex lists the presentations of an artefacts directory.
+const FileIndex = "index.json"
+
+// IndexEntry is one line of index.json.
+type IndexEntry struct {
+	Dir         string  `json:"dir"`
+	Step        int     `json:"step"`
+	Description string  `json:"description"`
+	Valid       bool    `json:"valid"`
+	Code        *string `json:"code"`
+}
+
+// artefactsReadme explains the directory to whoever receives it.
+const artefactsReadme = `Presentations recorded by mdoc-demo, one directory each, for outside verifiers.
+
+Each directory holds device-response.cbor (the DeviceResponse as received),
+session-transcript.cbor (SessionTranscriptBytes, tag 24), iaca.pem (the issuer
+root), status-list.cwt (the Token Status List token served at the credential's
+status uri when the verifier checked it), reader-ephemeral-key.pem when the
+device authenticated with a MAC, device-request.cbor when the request was an
+mdoc DeviceRequest, and expected.json: the verdict ("valid", and "code", the
+stable error code, or null), the verification time "at", and "args", the
+mdoc-verifier command line that must reach that verdict when run inside the
+directory (exit 0 valid, 1 invalid):
+
+  for d in */; do (cd "$d" && mdoc-verifier $(jq -r '.args|join(" ")' expected.json) >/dev/null; echo "$d exit $?"); done
+
+index.json lists every directory with its expected verdict.
+`
+
+// writeIndex writes index.json and README.txt into root.
+func writeIndex(root string, dirs []string) error {
+	entries := []IndexEntry{}
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, FileExpected))
+		if err != nil {
+			return fmt.Errorf("demo: index: %w", err)
+		}
+		e, err := ParseExpected(b)
+		if err != nil {
+			return fmt.Errorf("demo: index %s: %w", d, err)
+		}
+		entries = append(entries, IndexEntry{Dir: filepath.Base(d), Step: e.Step, Description: e.Description, Valid: e.Valid, Code: e.Code})
+	}
+	b, err := json.MarshalIndent(entries, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, FileIndex), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("demo: index: %w", err)
+	}
+	return os.WriteFile(filepath.Join(root, "README.txt"), []byte(artefactsReadme), 0o644)
+}

@@ -168,6 +168,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.Artifacts = e.artifacts
+	if o.ArtifactsDir != "" && len(e.artifacts) > 0 {
+		if err := writeIndex(o.ArtifactsDir, e.artifacts); err != nil {
+			return rep, err
+		}
+	}
 	rep.Duration = time.Since(start)
 	n.summary(rep, o.ArtifactsDir)
 	if !rep.OK() {

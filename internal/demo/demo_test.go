@@ -115,6 +115,10 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: status %q list %q", name, e.Status, e.StatusList)
 		}
 	}
+	var index []IndexEntry
+	if b, err := os.ReadFile(filepath.Join(arts, FileIndex)); err != nil || json.Unmarshal(b, &index) != nil || len(index) != len(rep.Artifacts) {
+		t.Errorf("index.json: %v, %d entries", err, len(index))
+	}
 	if len(got) != len(want) {
 		t.Errorf("artefacts %v, want %d", keys(got), len(want))
 	}

@@ -72,7 +72,7 @@ type env struct {
 	artifactNo map[string]int
 }
 
-// startServer serves h on a fresh loopback port and returns its base URL.
+// listen opens a fresh loopback port and returns it with its base URL.
 func (e *env) listen() (net.Listener, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,6 +81,7 @@ func (e *env) listen() (net.Listener, string, error) {
 	return ln, "http://" + ln.Addr().String(), nil
 }
 
+// serve serves h on ln until close.
 func (e *env) serve(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
 	e.servers = append(e.servers, srv)

@@ -35,7 +35,10 @@
 //	                            device model, including one not allowed to enrol
 //	POST /mnc/device            {"request": device-key-signed JWS} with action revoke (→ LifecycleResponse),
 //	                            refresh (→ EnrolResponse with a new offer; card certificate re-checked with
-//	                            chain + CRL), poll (→ PollResponse with remote-delete commands), ack
+//	                            chain + CRL), poll (→ PollResponse with remote-delete commands), ack,
+//	                            used (→ UseResponse: a presentation the wallet reports, with doctype,
+//	                            verifier, channel, elements; always audited as credential_used and
+//	                            notified to webhook/e-mail when the holder set notify_use at enrolment)
 //	GET  /status/{list}         Token Status List (2 bits: 0 valid, 1 revoked, 2 suspended), CWT by default
 //	                            (application/statuslist+cwt, x5chain = status-list signer issued by the IACA,
 //	                            sub = this URL), JWT with Accept: application/statuslist+jwt;
@@ -70,6 +73,24 @@
 // revokes the person's previous device with a queued remote delete, and
 // creates the offer. The insurance document is offered only when the
 // registry holds a qualification valid today for the person.
+//
+// # Transaction codes
+//
+// With Config.RequireTxCode the offer's pre-authorized code needs a 6-digit
+// tx_code. The code is a second channel (OpenID4VCI 1.0 §4.1.1): it is sent
+// only by e-mail to the application's contact_email (required then), as a
+// store.EventTxCode outbox entry that the operator webhook never receives
+// and whose payload is erased once delivered. The enrolment response, the
+// audit log and the logs never carry it. store.MaxTxCodeAttempts wrong codes
+// use the offer up.
+//
+// # JPKI phone certificates
+//
+// With a PhoneCA (development: the jpki/testca J-LIS stand-in) enrolment
+// returns the phone's JPKI signature and authentication certificates. In
+// production there is none (J-LIS issues them in its own service), and the
+// EnrolResponse says so in jpki_not_issued {code: phone_ca_unavailable};
+// the mdoc credentials are issued regardless.
 //
 // # Credentials
 //

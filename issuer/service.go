@@ -65,6 +65,19 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// TxCodeLength is the number of digits of a tx_code.
+const TxCodeLength = 6
+
+// maskEmail shows enough of an address for the holder to recognise it
+// ("t***@example.jp") without echoing it whole.
+func maskEmail(a string) string {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" {
+		return "your registered contact"
+	}
+	return local[:1] + "***@" + domain
+}
+
 func randomDigits(n int) string {
 	var sb strings.Builder
 	for i := 0; i < n; i++ {
@@ -382,6 +395,10 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.RequireTxCode && app.ContactEmail == "" {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidApplication, oid4vci.ReasonContactRequired,
+			"this issuer sends a transaction code to the holder's e-mail; the application needs contact_email")
+	}
 	if err := s.consumeNonce(ctx, app.Nonce); err != nil {
 		return nil, err
 	}
@@ -412,7 +429,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	dev := store.Device{
 		ID: resp.DeviceID, DeviceKey: string(app.DeviceKey.Raw), KeyThumbprint: app.DeviceKey.Thumbprint,
 		Model: app.DeviceModel, OSVersion: app.OSVersion, WalletProfile: ka.Claims.WalletProfile, PlatformDeviceID: ka.Claims.DeviceID,
-		ContactEmail: app.ContactEmail, ValidUntil: cardCert.NotAfter,
+		ContactEmail: app.ContactEmail, ValidUntil: cardCert.NotAfter, NotifyUse: app.NotifyUse,
 	}
 	if app.JPKISignKey != nil && s.cfg.PhoneCA != nil {
 		signPub, _ := app.JPKISignKey.RSA()
@@ -431,19 +448,27 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 		resp.JPKISignCACertificate = oid4vci.EncodeCertificate(s.cfg.PhoneCA.Root(jpki.KindSignature).Raw)
 		resp.JPKIAuthCACertificate = oid4vci.EncodeCertificate(s.cfg.PhoneCA.Root(jpki.KindAuth).Raw)
 	}
+	switch {
+	case app.JPKISignKey == nil:
+		resp.JPKINotIssued = &oid4vci.Notice{Code: oid4vci.NoticeNoJPKIKeys, Description: "the application carried no JPKI phone keys"}
+	case s.cfg.PhoneCA == nil:
+		resp.JPKINotIssued = &oid4vci.Notice{Code: oid4vci.NoticePhoneCAUnavailable,
+			Description: "this issuer has no smartphone JPKI CA (production mode: J-LIS issues phone JPKI certificates in its own service); the mdoc credentials are issued"}
+	}
 	code := randomToken(32)
 	var txCode string
 	grant := &oid4vci.PreAuthorizedCodeGrant{PreAuthorizedCode: code}
-	if s.cfg.RequireTxCode {
-		txCode = randomDigits(6)
-		grant.TxCode = &oid4vci.TxCode{InputMode: "numeric", Length: 6, Description: "Enter the code sent to your registered contact"}
-	}
 	detail := fmt.Sprintf("model=%s os=%s card_serial=%s", app.DeviceModel, app.OSVersion, cardCert.SerialNumber)
-	if txCode != "" {
-		detail += " tx_code=" + txCode
+	if s.cfg.RequireTxCode {
+		// The code travels only by the holder's e-mail (store queues it as
+		// EventTxCode); the response, the audit log and the webhook never
+		// carry it.
+		txCode = randomDigits(TxCodeLength)
+		grant.TxCode = &oid4vci.TxCode{InputMode: "numeric", Length: TxCodeLength, Description: "Enter the code sent to " + maskEmail(app.ContactEmail)}
+		detail += " tx_code=sent_by_email"
 	}
 	r, err := s.st.Enrol(ctx, store.EnrolParams{
-		PersonKey: personKey, Card: cardRecord(cardCert), Device: dev,
+		PersonKey: personKey, Card: cardRecord(cardCert), Device: dev, TxCode: txCode,
 		OfferCodeHash: hashSecret(code), TxCodeHash: hashSecret(txCode), Configs: configs, OfferExpires: now.Add(s.cfg.OfferTTL), Now: now,
 		Event: store.Event{Actor: "card", Action: "device_enrolled", Detail: detail, Notify: true, Email: app.ContactEmail},
 	})
@@ -554,6 +579,8 @@ func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error
 			Reason: reason, Now: now, Event: store.Event{Actor: "wallet", Action: "device_revoked", Detail: reason, Notify: true}})
 	case oid4vci.ActionRefresh:
 		return s.refresh(ctx, dev)
+	case oid4vci.ActionUsed:
+		return s.reportUse(ctx, dev, r, now)
 	case oid4vci.ActionAck:
 		if _, err := s.st.AckCommand(ctx, dev.ID, r.CommandID, now); errors.Is(err, store.ErrNotFound) {
 			return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no command %q for this device", r.CommandID)
@@ -574,6 +601,30 @@ func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error
 	}
 	return nil, oid4vci.NewError(oid4vci.CodeInvalidDeviceRequest, oid4vci.ReasonMalformed, "unknown action %q", r.Action)
 }
+
+// reportUse records a presentation the wallet reports (ActionUsed): always
+// audited, and notified to the holder when they opted in at enrolment.
+// Reports from revoked devices are still recorded: a use after revocation
+// is exactly what the holder and the operator want to know about.
+func (s *Service) reportUse(ctx context.Context, dev *store.Device, r *oid4vci.DeviceRequest, now time.Time) (*oid4vci.UseResponse, error) {
+	u := r.Use
+	at := now
+	if u.At != 0 {
+		at = time.Unix(u.At, 0)
+	}
+	detail := fmt.Sprintf("doctype=%s verifier=%q channel=%s at=%s elements=%s", u.DocType, u.Verifier, u.Channel, at.UTC().Format(time.RFC3339), strings.Join(u.Elements, ","))
+	ev := store.Event{Actor: "wallet", Action: EventCredentialUsed, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail,
+		Notify: dev.NotifyUse, Email: dev.ContactEmail}
+	if err := s.st.AddEvent(ctx, ev, now); err != nil {
+		return nil, fmt.Errorf("record use of %s: %w", dev.ID, err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "credential use reported", "device", dev.ID, "doctype", u.DocType, "verifier", u.Verifier, "notified", dev.NotifyUse)
+	return &oid4vci.UseResponse{DeviceID: dev.ID, Notified: dev.NotifyUse}, nil
+}
+
+// EventCredentialUsed is the audit action and notification event of a
+// reported use.
+const EventCredentialUsed = "credential_used"
 
 // refresh re-offers the device's credentials without a card signature, as
 // long as the device is active and its card certificate still verifies

@@ -57,18 +57,23 @@ type env struct {
 	pki    *devpki.PKI
 	now    time.Time
 	mu     sync.Mutex
+	dbPath string // SQLite file (when the default store is used)
 }
 
 type envOptions struct {
-	production bool
-	store      func(t testing.TB) store.Store
+	production     bool
+	store          func(t testing.TB) store.Store
+	txCode         bool // Config.RequireTxCode
+	noPhoneCA      bool // no smartphone JPKI CA, as in production
+	rateLimit      int  // Config.RateLimit; 0 disables rate limiting in tests
+	suspendOnBlock bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	e := &env{t: t, now: time.Now().Truncate(time.Second)}
+	e := &env{t: t, now: time.Now().Truncate(time.Second), dbPath: filepath.Join(dir, "issuer.db")}
 	var err error
 	e.ca, err = testca.New(testca.Options{GenerateKey: pool(t).Next, Now: e.clock})
 	if err != nil {
@@ -80,7 +85,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.store != nil {
 		e.st = o.store(t)
 	} else {
-		s, err := sqlite.Open(ctx, filepath.Join(dir, "issuer.db"))
+		s, err := sqlite.Open(ctx, e.dbPath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +105,20 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.production {
 		mode = jpki.ModeProduction
 	}
+	var phoneCA PhoneCA = TestCAPhoneCA{CA: e.ca}
+	if o.noPhoneCA {
+		phoneCA = nil
+	}
+	rl := o.rateLimit
+	if rl == 0 {
+		rl = -1
+	}
 	e.svc, err = New(Config{
 		IssuerURL: e.srv.URL, Store: e.st, PKI: e.pki,
 		JPKI:    &jpki.Verifier{Roots: e.ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.crlDir)}},
-		PhoneCA: TestCAPhoneCA{CA: e.ca}, AttestationRoots: roots, Production: o.production,
-		RateLimit: -1, AdminToken: "admin-secret", Now: e.clock,
+		PhoneCA: phoneCA, AttestationRoots: roots, Production: o.production,
+		RequireTxCode: o.txCode, SuspendOnBlock: o.suspendOnBlock,
+		RateLimit: rl, AdminToken: "admin-secret", Now: e.clock,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -146,6 +160,8 @@ type wallet struct {
 	jpkiAuth  *rsa.PrivateKey
 	model, os string
 	rooted    bool
+	email     string // contact_email of the application
+	notifyUse bool
 	deviceID  string
 	enrolment *oid4vci.EnrolResponse
 }
@@ -218,6 +234,7 @@ func (w *wallet) application(mutate func(*oid4vci.CardApplication)) string {
 		Audience: oid4vci.Audience{w.e.srv.URL}, Nonce: w.nonce(), IssuedAt: w.e.clock().Unix(),
 		DeviceKey: jwk(t, &w.devKey.PublicKey), KeyAttestation: w.attest(), DeviceModel: w.model, OSVersion: w.os,
 		JPKISignKey: jwk(t, &w.jpkiSign.PublicKey), JPKIAuthKey: jwk(t, &w.jpkiAuth.PublicKey),
+		ContactEmail: w.email, NotifyUse: w.notifyUse,
 	}
 	if mutate != nil {
 		mutate(app)
@@ -294,6 +311,16 @@ func (w *wallet) device(action, commandID string, out any) error {
 		w.e.t.Fatal(err)
 	}
 	return w.e.client.Device(context.Background(), req, out)
+}
+
+func (w *wallet) reportUse(u *oid4vci.UseReport) (*oid4vci.UseResponse, error) {
+	req, err := oid4vci.SignDeviceRequest(w.devKey, &oid4vci.DeviceRequest{Audience: oid4vci.Audience{w.e.srv.URL}, Nonce: w.nonce(),
+		IssuedAt: w.e.clock().Unix(), DeviceID: w.deviceID, Action: oid4vci.ActionUsed, Use: u})
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	var out oid4vci.UseResponse
+	return &out, w.e.client.Device(context.Background(), req, &out)
 }
 
 func (w *wallet) revokeWithCard(deviceID string) (*oid4vci.LifecycleResponse, error) {

@@ -131,7 +131,7 @@ func run(cmd string, args []string) error {
 		fs.StringVar(&c.opts.SMTPPass, "smtp-password", os.Getenv("MNC_ISSUER_SMTP_PASSWORD"), "SMTP password (or MNC_ISSUER_SMTP_PASSWORD)")
 		fs.DurationVar(&c.opts.CRLPollInterval, "crl-poll", app.DefaultCRLPoll, "interval of the CRL poll that drives linked revocation")
 		fs.BoolVar(&c.opts.SuspendOnBlock, "suspend-on-block", false, "blocking a model or OS suspends existing credentials unless the block says otherwise")
-		fs.BoolVar(&c.opts.RequireTxCode, "require-tx-code", false, "enrolment offers need a tx_code, sent through the notification channel")
+		fs.BoolVar(&c.opts.RequireTxCode, "require-tx-code", false, "enrolment offers need a 6-digit tx_code, sent only by e-mail (SMTP) to the contact_email of the application; needs --smtp-addr")
 	case "suspend", "resume", "revoke":
 		fs.StringVar(&device, "device", "", "device id")
 		fs.StringVar(&person, "person", "", "person id (all of the person's devices)")

@@ -272,6 +272,11 @@ func (a *App) Close() {
 // the CRL poller and periodic purges. ready, when set, is called with the
 // bound address once listening.
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	if a.Opts.RequireTxCode && a.Opts.SMTPAddr == "" {
+		// The tx_code reaches the holder by e-mail only (never the webhook,
+		// the response or the audit log): without SMTP nobody could enrol.
+		return errors.New("--require-tx-code needs --smtp-addr: the code is sent only to the holder's e-mail")
+	}
 	ln, err := net.Listen("tcp", a.Opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Opts.Listen, err)

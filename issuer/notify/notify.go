@@ -146,7 +146,14 @@ type Message struct {
 
 func (w *Worker) deliver(ctx context.Context, n store.Notification) error {
 	var errs []error
-	if w.Webhook != nil && w.Webhook.URL != "" {
+	if n.Event == store.EventTxCode && (w.SMTP == nil || w.SMTP.Addr == "" || n.Email == "") {
+		// The code may reach the holder's own address only; without one
+		// it cannot be delivered at all (never fall back to the webhook).
+		return errors.New("tx_code needs SMTP and the holder's e-mail")
+	}
+	if w.Webhook != nil && w.Webhook.URL != "" && n.Event != store.EventTxCode {
+		// The operator webhook never sees a tx_code: it is the holder's
+		// second channel (OpenID4VCI 1.0 §4.1.1), not the operator's.
 		if err := w.Webhook.send(ctx, n); err != nil {
 			errs = append(errs, fmt.Errorf("webhook: %w", err))
 		}
@@ -190,6 +197,7 @@ var subjects = map[string]string{
 	"device_resumed":    "Your phone's My Number credential is usable again",
 	"linked_revocation": "Your My Number credential was revoked because the card certificate was revoked",
 	"credential_used":   "Your My Number credential was used",
+	store.EventTxCode:   "Your code to receive the My Number credential",
 }
 
 func (s *SMTP) send(ctx context.Context, n store.Notification) error {
@@ -202,8 +210,16 @@ func (s *SMTP) send(ctx context.Context, n store.Notification) error {
 	}
 	var data map[string]any
 	json.Unmarshal([]byte(n.Payload), &data)
-	msg := "From: " + s.From + "\r\nTo: " + n.Email + "\r\nSubject: " + subj + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" +
-		fmt.Sprintf("Event: %s\r\nDevice: %s\r\nDetail: %v\r\nAt: %v\r\n", n.Event, n.DeviceID, data["detail"], data["at"])
+	body := fmt.Sprintf("Event: %s\r\nDevice: %s\r\nDetail: %v\r\nAt: %v\r\n", n.Event, n.DeviceID, data["detail"], data["at"])
+	if n.Event == store.EventTxCode {
+		code, _ := data["tx_code"].(string)
+		if code == "" {
+			return errors.New("tx_code notification without a code (already erased?)")
+		}
+		body = fmt.Sprintf("Enter this code in your wallet to receive your credential: %s\r\nDevice: %s\r\nValid until: %v\r\n"+
+			"If you did not ask for a My Number credential on a phone, do not enter it and contact support.\r\n", code, n.DeviceID, data["expires_at"])
+	}
+	msg := "From: " + s.From + "\r\nTo: " + n.Email + "\r\nSubject: " + subj + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + body
 	d := net.Dialer{Timeout: 10 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", s.Addr)
 	if err != nil {

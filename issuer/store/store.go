@@ -89,6 +89,9 @@ type Device struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	ValidUntil       time.Time // cap for credentials: card notAfter
+	// NotifyUse is the holder's opt-in to a notification at each reported
+	// use of the device's credentials.
+	NotifyUse bool
 }
 
 // Credential is an issued document and its status-list entry.
@@ -199,9 +202,24 @@ type EnrolParams struct {
 	TxCodeHash    string
 	Configs       []string
 	OfferExpires  time.Time
-	Now           time.Time
-	Event         Event
+	// TxCode, when set, is the plaintext transaction code of the offer. It
+	// is queued as an EventTxCode notification addressed to Event.Email
+	// only (never audited, never sent to the operator webhook), and its
+	// outbox payload is erased once delivered or abandoned.
+	TxCode string
+	Now    time.Time
+	Event  Event
 }
+
+// MaxTxCodeAttempts is how many wrong tx_codes an offer survives: at this
+// many it is used up, so a 6-digit code cannot be guessed within the
+// offer's lifetime.
+const MaxTxCodeAttempts = 3
+
+// EventTxCode is the outbox event that carries a tx_code to the holder's
+// contact e-mail (the second channel of OpenID4VCI 1.0 §4.1.1). Its payload
+// holds a secret: notifiers deliver it to the holder's address only.
+const EventTxCode = "tx_code"
 
 // EnrolResult reports what an enrolment did.
 type EnrolResult struct {
@@ -267,6 +285,8 @@ type Store interface {
 	// CreateOffer adds an offer for an existing live device (refresh).
 	CreateOffer(ctx context.Context, deviceID, codeHash, txHash string, configs []string, expires time.Time, ev Event) error
 	// RedeemOffer uses an offer once and creates an access token for it.
+	// ErrUsed: unknown, used or expired. ErrConflict: wrong tx_code (counted;
+	// the offer is used up after MaxTxCodeAttempts).
 	RedeemOffer(ctx context.Context, codeHash, txHash, tokenHash string, tokenExpires, now time.Time) (*Grant, error)
 	Token(ctx context.Context, tokenHash string, now time.Time) (*Grant, error)
 

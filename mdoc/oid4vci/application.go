@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"encoding/base64"
 	"fmt"
+	"net/mail"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/cert"
@@ -33,6 +35,9 @@ type CardApplication struct {
 	// ContactEmail optionally asks for notifications (issuance, use,
 	// revocation) by e-mail.
 	ContactEmail string `json:"contact_email,omitempty"`
+	// NotifyUse opts in to a notification at every reported use of the
+	// credentials (DESIGN.md §2: every use can notify the holder).
+	NotifyUse bool `json:"notify_use,omitempty"`
 }
 
 // SignCardApplication signs app with the card: certDER is the card's
@@ -106,6 +111,12 @@ func ParseCardApplication(payload []byte, o CheckOptions) (*CardApplication, err
 	if a.DeviceModel == "" || a.OSVersion == "" {
 		return nil, NewError(code, ReasonMalformed, "device_model and os_version are required")
 	}
+	if a.ContactEmail != "" {
+		// A bare address only: it becomes an SMTP recipient and a header.
+		if m, err := mail.ParseAddress(a.ContactEmail); err != nil || m.Address != a.ContactEmail || m.Name != "" {
+			return nil, NewError(code, ReasonContactInvalid, "contact_email %q is not a plain e-mail address", a.ContactEmail)
+		}
+	}
 	return &a, nil
 }
 
@@ -138,12 +149,33 @@ type EnrolResponse struct {
 	// enrolment revoked (機種変更), "" when there was none.
 	ReplacedDeviceID string `json:"replaced_device_id,omitempty"`
 	// JPKI phone certificates and their roots, standard base64 DER.
-	JPKISignCertificate   string    `json:"jpki_sign_certificate,omitempty"`
-	JPKIAuthCertificate   string    `json:"jpki_auth_certificate,omitempty"`
-	JPKISignCACertificate string    `json:"jpki_sign_ca_certificate,omitempty"`
-	JPKIAuthCACertificate string    `json:"jpki_auth_ca_certificate,omitempty"`
-	ValidUntil            time.Time `json:"valid_until"`
+	JPKISignCertificate   string `json:"jpki_sign_certificate,omitempty"`
+	JPKIAuthCertificate   string `json:"jpki_auth_certificate,omitempty"`
+	JPKISignCACertificate string `json:"jpki_sign_ca_certificate,omitempty"`
+	JPKIAuthCACertificate string `json:"jpki_auth_ca_certificate,omitempty"`
+	// JPKINotIssued says why no JPKI phone certificates came back
+	// although the application carried phone keys (or none were asked
+	// for); nil when they were issued.
+	JPKINotIssued *Notice   `json:"jpki_not_issued,omitempty"`
+	ValidUntil    time.Time `json:"valid_until"`
 }
+
+// Notice is a non-fatal condition of a successful response, with a stable
+// code like Error's.
+type Notice struct {
+	Code        string `json:"code"`
+	Description string `json:"description"`
+}
+
+// Codes of EnrolResponse.JPKINotIssued.
+const (
+	// NoticePhoneCAUnavailable: this issuer has no smartphone JPKI CA
+	// (production mode: J-LIS issues phone certificates in its own
+	// service); the mdoc credentials are issued regardless.
+	NoticePhoneCAUnavailable = "phone_ca_unavailable"
+	// NoticeNoJPKIKeys: the application carried no JPKI phone keys.
+	NoticeNoJPKIKeys = "jpki_keys_not_sent"
+)
 
 // CardRevocation is a revocation signed with the card (JWS RS256, typ
 // mnc-card-revocation+jwt, x5c = [card signature certificate]). It works
@@ -202,7 +234,55 @@ const (
 	ActionPoll = "poll"
 	// ActionAck acknowledges a remote command (CommandID) as done.
 	ActionAck = "ack"
+	// ActionUsed reports that the wallet presented a credential (Use says
+	// to whom and what). The issuer audits it and notifies the holder when
+	// they opted in (CardApplication.NotifyUse). The answer is a
+	// UseResponse.
+	ActionUsed = "used"
 )
+
+// UseReport describes one presentation, as the wallet saw it.
+type UseReport struct {
+	// DocType is the presented document type.
+	DocType string `json:"doctype"`
+	// Verifier names the relying party: the reader certificate's subject
+	// common name (proximity) or the OpenID4VP client_id (online).
+	Verifier string `json:"verifier,omitempty"`
+	// Elements lists the released data elements as "namespace/identifier".
+	Elements []string `json:"elements,omitempty"`
+	// Channel is how it was presented: "nfc", "ble", "qr", "openid4vp",
+	// "dcapi".
+	Channel string `json:"channel,omitempty"`
+	// At is when the presentation happened (Unix seconds); 0 means iat.
+	At int64 `json:"at,omitempty"`
+}
+
+// MaxUseElements bounds UseReport.Elements.
+const MaxUseElements = 64
+
+func (u *UseReport) validate() error {
+	const code = CodeInvalidDeviceRequest
+	if u == nil || u.DocType == "" {
+		return NewError(code, ReasonMalformed, "used needs use.doctype")
+	}
+	if len(u.Elements) > MaxUseElements {
+		return NewError(code, ReasonTooLarge, "%d elements, over %d", len(u.Elements), MaxUseElements)
+	}
+	for _, s := range append([]string{u.DocType, u.Verifier, u.Channel}, u.Elements...) {
+		if len(s) > MaxClaimLen || strings.ContainsAny(s, "\r\n") {
+			return NewError(code, ReasonMalformed, "use field over %d bytes or with a line break", MaxClaimLen)
+		}
+	}
+	return nil
+}
+
+// UseResponse answers ActionUsed.
+type UseResponse struct {
+	DeviceID string `json:"device_id"`
+	// Notified says whether a credential_used notification was queued
+	// (the holder opted in).
+	Notified bool `json:"notified"`
+}
 
 // DeviceRequest is a lifecycle request signed by the mdoc device key (JWS
 // ES256, typ mnc-device-request+jwt, kid = device id).
@@ -214,6 +294,8 @@ type DeviceRequest struct {
 	Action    string   `json:"action"`
 	CommandID string   `json:"command_id,omitempty"`
 	Reason    string   `json:"reason,omitempty"`
+	// Use is the report of ActionUsed.
+	Use *UseReport `json:"use,omitempty"`
 }
 
 // SignDeviceRequest signs r with the device key.
@@ -262,6 +344,10 @@ func VerifyDeviceRequest(compact string, deviceKey *JWK, o CheckOptions) (*Devic
 	case ActionAck:
 		if r.CommandID == "" {
 			return nil, NewError(code, ReasonMalformed, "ack needs command_id")
+		}
+	case ActionUsed:
+		if err := r.Use.validate(); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, NewError(code, ReasonMalformed, "unknown action %q", r.Action)

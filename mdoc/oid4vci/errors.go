@@ -64,6 +64,8 @@ const (
 	ReasonModelBlocked     = "model_blocked"
 	ReasonOSBlocked        = "os_version_blocked"
 	ReasonAttestationModel = "attestation_mismatch" // application claims differ from the attestation
+	ReasonContactRequired  = "contact_required"     // tx_code delivery needs contact_email
+	ReasonContactInvalid   = "contact_invalid"      // contact_email is not a plain e-mail address
 )
 
 // Error is a refused request. Code is an OpenID4VCI or project error code,

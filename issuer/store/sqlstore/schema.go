@@ -151,4 +151,10 @@ var migrations = []string{
 		created_at BIGINT NOT NULL
 	);
 	CREATE INDEX outbox_pending ON outbox(delivered, next_attempt);`,
+	// 2: the holder's opt-in to notifications of each use (reported by the
+	// wallet or a verifier).
+	`ALTER TABLE devices ADD COLUMN notify_use INTEGER NOT NULL DEFAULT 0`,
+	// 3: wrong tx_code attempts per offer (the offer is burned at
+	// store.MaxTxCodeAttempts).
+	`ALTER TABLE offers ADD COLUMN tx_failures INTEGER NOT NULL DEFAULT 0`,
 }

@@ -173,6 +173,7 @@ func (s *Store) insertOffer(ctx context.Context, tx *sql.Tx, deviceID, codeHash,
 
 func (s *Store) RedeemOffer(ctx context.Context, codeHash, txHash, tokenHash string, tokenExpires, now time.Time) (*store.Grant, error) {
 	var g store.Grant
+	wrongTx := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var cfg, wantTx string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT device_id, configs, tx_hash FROM offers WHERE code_hash = ? AND used = 0 AND expires_at > ?`), codeHash, ms(now)).
@@ -184,7 +185,14 @@ func (s *Store) RedeemOffer(ctx context.Context, codeHash, txHash, tokenHash str
 			return fmt.Errorf("store: read offer: %w", err)
 		}
 		if wantTx != txHash {
-			return store.ErrConflict
+			// Count the wrong code and burn the offer at the limit, so a
+			// 6-digit code cannot be guessed; committed, then reported.
+			wrongTx = true
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE offers SET tx_failures = tx_failures + 1,
+				used = CASE WHEN tx_failures + 1 >= ? THEN 1 ELSE used END WHERE code_hash = ?`), store.MaxTxCodeAttempts, codeHash); err != nil {
+				return fmt.Errorf("store: count tx_code failure: %w", err)
+			}
+			return nil
 		}
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE offers SET used = 1 WHERE code_hash = ? AND used = 0`), codeHash)
 		if err != nil {
@@ -201,6 +209,9 @@ func (s *Store) RedeemOffer(ctx context.Context, codeHash, txHash, tokenHash str
 	})
 	if err != nil {
 		return nil, err
+	}
+	if wrongTx {
+		return nil, store.ErrConflict
 	}
 	return &g, nil
 }
@@ -260,10 +271,10 @@ func (s *Store) Enrol(ctx context.Context, p store.EnrolParams) (*store.EnrolRes
 		}
 		d := p.Device
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, person_id, card_cert_id, device_key, key_thumbprint, model, os_version, wallet_profile,
-			platform_device_id, contact_email, jpki_sign_serial, jpki_auth_serial, state, state_reason, created_at, updated_at, valid_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			platform_device_id, contact_email, jpki_sign_serial, jpki_auth_serial, state, state_reason, created_at, updated_at, valid_until, notify_use)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			d.ID, r.PersonID, c.ID, d.DeviceKey, d.KeyThumbprint, d.Model, d.OSVersion, d.WalletProfile, d.PlatformDeviceID, d.ContactEmail,
-			d.JPKISignSerial, d.JPKIAuthSerial, store.DeviceActive, "", ms(now), ms(now), ms(d.ValidUntil)); err != nil {
+			d.JPKISignSerial, d.JPKIAuthSerial, store.DeviceActive, "", ms(now), ms(now), ms(d.ValidUntil), boolInt(d.NotifyUse)); err != nil {
 			return fmt.Errorf("store: insert device: %w", err)
 		}
 		if err := s.insertOffer(ctx, tx, d.ID, p.OfferCodeHash, p.TxCodeHash, p.Configs, p.OfferExpires); err != nil {
@@ -271,7 +282,23 @@ func (s *Store) Enrol(ctx context.Context, p store.EnrolParams) (*store.EnrolRes
 		}
 		ev := p.Event
 		ev.PersonID, ev.DeviceID = r.PersonID, d.ID
-		return s.event(ctx, tx, ev, now)
+		if err := s.event(ctx, tx, ev, now); err != nil {
+			return err
+		}
+		if p.TxCode == "" {
+			return nil
+		}
+		if ev.Email == "" {
+			return errors.New("store: a tx_code needs the holder's contact e-mail to be delivered")
+		}
+		// The code goes to the outbox only, never to the audit log.
+		payload, _ := json.Marshal(map[string]any{"event": store.EventTxCode, "device_id": d.ID, "tx_code": p.TxCode,
+			"expires_at": p.OfferExpires.UTC().Format(time.RFC3339), "at": now.UTC().Format(time.RFC3339)})
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			store.EventTxCode, r.PersonID, d.ID, ev.Email, string(payload), ms(now), ms(now)); err != nil {
+			return fmt.Errorf("store: outbox tx_code: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -581,15 +608,16 @@ func (s *Store) person(ctx context.Context, where string, arg any) (*store.Perso
 }
 
 const deviceCols = `id, person_id, card_cert_id, device_key, key_thumbprint, model, os_version, wallet_profile, platform_device_id,
-	contact_email, jpki_sign_serial, jpki_auth_serial, state, state_reason, created_at, updated_at, valid_until`
+	contact_email, jpki_sign_serial, jpki_auth_serial, state, state_reason, created_at, updated_at, valid_until, notify_use`
 
 func scanDevice(sc interface{ Scan(...any) error }) (*store.Device, error) {
 	var d store.Device
-	var ca, ua, vu int64
+	var ca, ua, vu, nu int64
 	if err := sc.Scan(&d.ID, &d.PersonID, &d.CardCertID, &d.DeviceKey, &d.KeyThumbprint, &d.Model, &d.OSVersion, &d.WalletProfile,
-		&d.PlatformDeviceID, &d.ContactEmail, &d.JPKISignSerial, &d.JPKIAuthSerial, &d.State, &d.StateReason, &ca, &ua, &vu); err != nil {
+		&d.PlatformDeviceID, &d.ContactEmail, &d.JPKISignSerial, &d.JPKIAuthSerial, &d.State, &d.StateReason, &ca, &ua, &vu, &nu); err != nil {
 		return nil, err
 	}
+	d.NotifyUse = nu != 0
 	d.CreatedAt, d.UpdatedAt, d.ValidUntil = fromMS(ca), fromMS(ua), fromMS(vu)
 	return &d, nil
 }
@@ -898,9 +926,23 @@ func (s *Store) MarkNotification(ctx context.Context, id int64, delivered bool, 
 	if delivered {
 		d = 1
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?`), d, lastErr, ms(next), id)
+	// A tx_code is a secret: once delivered (or given up on) its payload is
+	// erased, so the outbox does not keep usable codes.
+	scrub := 0
+	if delivered || strings.HasPrefix(lastErr, "abandoned") {
+		scrub = 1
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = ?, next_attempt = ?,
+		payload = CASE WHEN event = ? AND ? = 1 THEN '{}' ELSE payload END WHERE id = ?`), d, lastErr, ms(next), store.EventTxCode, scrub, id)
 	if err != nil {
 		return fmt.Errorf("store: mark notification: %w", err)
 	}
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

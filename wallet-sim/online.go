@@ -51,13 +51,17 @@ func (w *Wallet) PresentOnline(ctx context.Context, link string, o OnlineOptions
 	if o.Consent == nil {
 		return nil, newErr("present online", CodeConsentDenied, "no consent configured")
 	}
-	switch {
-	case strings.HasPrefix(link, oid4vp.Scheme+"://"):
-		return w.presentOID4VP(ctx, link, o)
-	case strings.HasPrefix(link, oid4vp.AnnexCScheme+"://"):
-		return w.presentAnnexC(ctx, link, o)
+	oid, annexC := strings.HasPrefix(link, oid4vp.Scheme+"://"), strings.HasPrefix(link, oid4vp.AnnexCScheme+"://")
+	if !oid && !annexC {
+		return nil, newErr("present online", CodeRequestInvalid, "unknown link %q: want openid4vp:// or org-iso-mdoc://", truncate(link, 64))
 	}
-	return nil, newErr("present online", CodeRequestInvalid, "unknown link %q: want openid4vp:// or org-iso-mdoc://", truncate(link, 64))
+	if err := w.requireCredentials("present online"); err != nil {
+		return nil, err
+	}
+	if oid {
+		return w.presentOID4VP(ctx, link, o)
+	}
+	return w.presentAnnexC(ctx, link, o)
 }
 
 func truncate(s string, n int) string {

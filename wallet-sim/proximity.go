@@ -56,6 +56,9 @@ func (w *Wallet) StartProximity(o ProximityOptions) (*Proximity, error) {
 	if o.Consent == nil {
 		return nil, newErr(op, CodeConsentDenied, "no consent configured")
 	}
+	if err := w.requireCredentials(op); err != nil {
+		return nil, err
+	}
 	if o.Engagement == "" {
 		o.Engagement = EngagementQR
 	}

@@ -589,3 +589,19 @@ func writeFileAtomic(path string, b []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// requireCredentials fails a presentation before it starts when the wallet
+// holds nothing to present: a wallet that lost its credentials to a remote
+// delete says so (remote_deleted), one never enrolled says not_enrolled,
+// instead of advertising an engagement no reader can be answered on.
+func (w *Wallet) requireCredentials(op string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.d.Credentials) > 0 {
+		return nil
+	}
+	if !w.d.RemoteDeletedAt.IsZero() {
+		return newErr(op, CodeRemoteDeleted, "this wallet's credentials were deleted at %s (%s); enrol again with the card", w.d.RemoteDeletedAt.Format(time.RFC3339), w.d.RemoteDeleteWhy)
+	}
+	return newErr(op, CodeNotEnrolled, "this wallet holds no credentials")
+}

@@ -95,7 +95,7 @@ func TestAddCredentialChecksBinding(t *testing.T) {
 }
 
 func TestRemoteDeleteWipesKeysAndMdocs(t *testing.T) {
-	p := fixturePKI(t)
+	fixturePKI(t)
 	w := newTestWallet(t, PlatformAndroid)
 	creds := w.Credentials()
 	if len(creds) != 2 {
@@ -124,9 +124,12 @@ func TestRemoteDeleteWipesKeysAndMdocs(t *testing.T) {
 	if h[len(h)-1].Kind != "remote_delete" {
 		t.Fatalf("history %+v", h[len(h)-1])
 	}
-	// A reader now gets nothing.
-	_, resp, _, _ := present(t, w2, EngagementQR, Rules{ApproveAll: true}, []docReq{{docType: mdoc.DocTypeMNC, items: ageRequest, signer: p.readers["shop"]}})
-	if len(resp.Documents) != 0 {
-		t.Fatal("deleted credential presented")
+	// A reader now gets nothing: the wallet does not even engage, and says
+	// why.
+	if _, err := w2.StartProximity(ProximityOptions{Consent: Rules{ApproveAll: true}}); CodeOf(err) != string(CodeRemoteDeleted) {
+		t.Fatalf("present after remote delete: %v", err)
+	}
+	if _, err := w2.PresentOnline(context.Background(), "openid4vp://?request_uri=http://127.0.0.1:1/x", OnlineOptions{Consent: Rules{ApproveAll: true}}); CodeOf(err) != string(CodeRemoteDeleted) {
+		t.Fatalf("present online after remote delete: %v", err)
 	}
 }

@@ -209,6 +209,7 @@ var hints = map[string]string{
 	string(walletsim.CodeDeviceNotAllowed):    "the issuer does not allow this device (unverified model, blocked OS version, or rooted); you can still revoke an old phone with 'revoke --card'",
 	string(walletsim.CodeNotInitialised):      "run 'wallet-sim init' first",
 	string(walletsim.CodeNotEnrolled):         "run 'wallet-sim enroll' first",
+	string(walletsim.CodeRemoteDeleted):       "the issuer deleted this phone's credentials (device change or revocation); enrol again with the card to use this phone",
 	string(walletsim.CodeReaderAuthInvalid):   "the reader could not prove who it is; nothing was shared",
 	string(walletsim.CodeUnsupportedProfile):  "use --profile apple or android, and give --model",
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
+	"github.com/mynumber-mdoc/mnc/verifier/reader"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 	walletsim "github.com/mynumber-mdoc/mnc/wallet-sim"
 )
@@ -49,8 +50,8 @@ func (e *env) proximity(ctx context.Context, w *walletsim.Wallet, creds *trust.R
 		done <- served{r, err}
 	}()
 	e.status.reset()
-	rd := &proximityReader{Radio: e.radio, Credentials: creds, Verify: verifier.Options{Trust: e.iacas, Status: e.status, Logger: e.log}}
-	pres, err := rd.Run(ctx, p.QR(), items)
+	out, err := reader.Run(ctx, p.QR(), items, reader.Config{Radio: e.radio, Credentials: creds, Logger: e.log,
+		Verify: verifier.Options{Trust: e.iacas, Status: e.status, Logger: e.log}})
 	if err != nil {
 		cancel()
 		<-done
@@ -60,8 +61,11 @@ func (e *env) proximity(ctx context.Context, w *walletsim.Wallet, creds *trust.R
 	if s.err != nil {
 		return nil, nil, fmt.Errorf("wallet session: %w", s.err)
 	}
-	pres.StatusLists = e.status.take()
-	pres.MAC = mac
+	pres := &Presentation{
+		DeviceResponse: out.DeviceResponse, Transcript: out.SessionTranscript, EReaderKey: out.EReaderKey,
+		DeviceRequest: out.DeviceRequestBytes, Request: verifier.RequestFromDeviceRequest(out.DeviceRequest),
+		Result: out.Result, StatusLists: e.status.take(), MAC: mac,
+	}
 	return pres, s.r, nil
 }
 

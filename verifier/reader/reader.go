@@ -10,6 +10,7 @@ package reader
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -49,6 +50,13 @@ type Outcome struct {
 	Result            *verifier.Result
 	DeviceRequest     *mdoc.DeviceRequest
 	SessionTranscript *mdoc.SessionTranscript
+	// DeviceRequestBytes is the DeviceRequest as sent, and DeviceResponse
+	// the decrypted response as received: with SessionTranscript and
+	// EReaderKey (needed to check a deviceMac) they let anyone re-verify
+	// the presentation later, offline.
+	DeviceRequestBytes []byte
+	DeviceResponse     []byte
+	EReaderKey         *ecdh.PrivateKey
 }
 
 // Run runs one proximity session for items with the mdoc that showed qr.
@@ -161,7 +169,7 @@ func Run(ctx context.Context, qr string, items []mdoc.ItemsRequest, cfg Config) 
 	vo.Request = verifier.RequestFromDeviceRequest(dr)
 	res := verifier.Verify(ctx, plain, vo)
 	log.InfoContext(ctx, "reader: presentation verified", "valid", res.Valid, "codes", res.Codes())
-	return &Outcome{Result: res, DeviceRequest: dr, SessionTranscript: st}, nil
+	return &Outcome{Result: res, DeviceRequest: dr, SessionTranscript: st, DeviceRequestBytes: drb, DeviceResponse: plain, EReaderKey: eReader}, nil
 }
 
 func endWith(conn *blesim.Conn, status uint) {

@@ -187,6 +187,17 @@ func TestProximityRoundTrip(t *testing.T) {
 		if out.DeviceRequest.DocRequests[0].ItemsRequest.NameSpaces[mdoc.NameSpaceISO23220]["family_name"] {
 			t.Fatal("intentToRetain defaulted to true")
 		}
+		// The recorded exchange re-verifies offline to the same verdict.
+		again := verifier.Verify(context.Background(), out.DeviceResponse, verifier.Options{
+			Trust: trust.NewIACAsFromCertificates([]*x509Cert{is.IACA}), CurrentTime: testpki.Now,
+			SessionTranscript: out.SessionTranscript.Raw, EReaderKey: out.EReaderKey,
+		})
+		if !again.Valid {
+			t.Fatalf("mac=%v: recorded response does not re-verify: %v", mac, again.Codes())
+		}
+		if req, err := mdoc.ParseDeviceRequest(out.DeviceRequestBytes); err != nil || len(req.DocRequests) != 1 {
+			t.Fatalf("recorded DeviceRequest: %v", err)
+		}
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
@@ -97,18 +95,15 @@ func (e *Element) ProvisionJPKI(token jpki.Token, certs JPKICertificates, signPa
 		SignCert: certs.SignCert, SignCACert: certs.SignCACert, AuthCert: certs.AuthCert, AuthCACert: certs.AuthCACert,
 		SignPassword: signPassword, AuthPIN: authPIN,
 	}
-	dir, err := scratchDir()
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "applet.json")
-	if _, err := applet.Create(path, cfg); err != nil {
+	// The applet hands its state (keys in PKCS#8, counters) to the
+	// persister, which keeps it in memory only: it becomes part of the
+	// sealed state below and is never written anywhere else.
+	var b []byte
+	if _, err := applet.NewPersisted(cfg, func(state []byte) error { b = bytes.Clone(state); return nil }); err != nil {
 		return fmt.Errorf("se: %s: %w", op, err)
 	}
-	b, err := readBounded(path, MaxSealedSize)
-	if err != nil {
-		return fmt.Errorf("se: %s: %w", op, err)
+	if len(b) == 0 || len(b) > MaxSealedSize {
+		return newErr(op, CodeSealedState, "applet state of %d bytes", len(b))
 	}
 	e.st.JPKI = &jpkiRecord{Token: token, Applet: b}
 	return e.save()
@@ -126,26 +121,6 @@ func parseRSA(der []byte) (*rsa.PrivateKey, error) {
 	return rk, nil
 }
 
-// scratchDir makes a private (0700) directory for the applet emulation's
-// state file while a session runs, in memory-backed /dev/shm when there is
-// one. jpki/applet persists only to a path, so the plaintext exists there
-// for the duration of one session and is removed by Close; everything
-// durable is sealed.
-func scratchDir() (string, error) {
-	base := ""
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		base = "/dev/shm"
-	}
-	d, err := os.MkdirTemp(base, "mnc-se-jpki-")
-	if err != nil {
-		d, err = os.MkdirTemp("", "mnc-se-jpki-")
-	}
-	if err != nil {
-		return "", fmt.Errorf("se: scratch directory: %w", err)
-	}
-	return d, nil
-}
-
 // JPKIApplet is an open session with the JPKI applet in the element. It
 // implements jpki/card.Transport, so the wallet drives it with the same
 // client a card reader uses. Retry counters and reference-data changes are
@@ -153,9 +128,6 @@ func scratchDir() (string, error) {
 type JPKIApplet struct {
 	e    *Element
 	card *applet.Card
-	dir  string
-	path string
-	last []byte
 }
 
 // OpenJPKI opens a session with the installed applet. Close it.
@@ -166,21 +138,34 @@ func (e *Element) OpenJPKI() (*JPKIApplet, error) {
 	if r == nil || len(r.Applet) == 0 {
 		return nil, newErr("open jpki", CodeJPKINotProvisioned, "no JPKI smartphone certificates in this wallet")
 	}
-	dir, err := scratchDir()
+	// Every change the applet makes (a retry counter, new reference data)
+	// goes straight into the sealed state; if sealing fails, the command
+	// fails, so a counter decrement is never lost.
+	c, err := applet.Load(r.Applet, e.persistJPKI)
 	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "applet.json")
-	if err := os.WriteFile(path, r.Applet, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("se: open jpki: %w", err)
-	}
-	c, err := applet.Open(path)
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, &Error{Op: "open jpki", Code: CodeSealedState, Err: err}
 	}
-	return &JPKIApplet{e: e, card: c, dir: dir, path: path, last: bytes.Clone(r.Applet)}, nil
+	return &JPKIApplet{e: e, card: c}, nil
+}
+
+// persistJPKI is the applet's Persister: the applet state goes into the
+// element's state, which is sealed before the call returns.
+func (e *Element) persistJPKI(state []byte) error {
+	if len(state) > MaxSealedSize {
+		return newErr("jpki", CodeSealedState, "applet state of %d bytes", len(state))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st.JPKI == nil || len(e.st.JPKI.Applet) == 0 {
+		return newErr("jpki", CodeJPKINotProvisioned, "the applet was wiped")
+	}
+	prev := e.st.JPKI.Applet
+	e.st.JPKI.Applet = bytes.Clone(state)
+	if err := e.save(); err != nil {
+		e.st.JPKI.Applet = prev
+		return err
+	}
+	return nil
 }
 
 // Transmit sends one command APDU to the applet.
@@ -191,29 +176,7 @@ func (j *JPKIApplet) Transmit(ctx context.Context, command []byte) ([]byte, erro
 	if j.card == nil {
 		return nil, fmt.Errorf("se: jpki session closed")
 	}
-	resp, err := j.card.Transmit(command)
-	if err != nil {
-		return nil, err
-	}
-	b, rerr := readBounded(j.path, MaxSealedSize)
-	if rerr != nil {
-		return nil, fmt.Errorf("se: jpki: read applet state: %w", rerr)
-	}
-	if !bytes.Equal(b, j.last) {
-		j.e.mu.Lock()
-		if j.e.st.JPKI == nil {
-			j.e.mu.Unlock()
-			return nil, newErr("jpki", CodeJPKINotProvisioned, "the applet was wiped")
-		}
-		j.e.st.JPKI.Applet = b
-		serr := j.e.save()
-		j.e.mu.Unlock()
-		if serr != nil {
-			return nil, serr
-		}
-		j.last = b
-	}
-	return resp, nil
+	return j.card.Transmit(command)
 }
 
 // Info returns the applet's public data: certificates, token and counters.
@@ -223,10 +186,10 @@ func (j *JPKIApplet) Info() applet.Info {
 	return i
 }
 
-// Close ends the session and removes the scratch state.
+// Close ends the session. The state is already sealed.
 func (j *JPKIApplet) Close() error {
 	j.card = nil
-	return os.RemoveAll(j.dir)
+	return nil
 }
 
 // RemoveJPKI deletes the JPKI applet and any pending keys.

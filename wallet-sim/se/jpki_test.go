@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,11 +110,7 @@ func TestJPKIAppletInElement(t *testing.T) {
 	if err := c.VerifyAuthPIN(ctx, "0000"); !errors.Is(err, card.ErrWrongPIN) {
 		t.Fatalf("wrong PIN: %v", err)
 	}
-	scratch := a.dir
 	a.Close()
-	if _, err := os.Stat(scratch); !os.IsNotExist(err) {
-		t.Fatalf("scratch state left behind: %v", err)
-	}
 	e2, err := Open(e.Dir(), OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -155,4 +152,86 @@ func TestProvisionNeedsPendingKeys(t *testing.T) {
 	if err := e.ProvisionJPKI(jpki.TokenGPSE, JPKICertificates{}, "PHONEPW1", "4321"); !errors.Is(err, ErrJPKINotProvisioned) {
 		t.Fatalf("provision without keys: %v", err)
 	}
+}
+
+// TestJPKIAppletStateNeverOnDiskUnsealed provisions the applet and drives it
+// through counter changes with TMPDIR pointing at an empty directory, and
+// checks that the only files ever written are the element's own (sealed
+// state and device key), that /dev/shm gains nothing, and that nothing
+// written holds the applet's state in clear.
+func TestJPKIAppletStateNeverOnDiskUnsealed(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	shmBefore := dirNames("/dev/shm")
+	e, _ := provisioned(t) // its element directory is made under tmp
+	ctx := context.Background()
+	a, err := e.OpenJPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := card.New(a)
+	if err := c.Select(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.VerifyAuthPIN(ctx, "0000"); !errors.Is(err, card.ErrWrongPIN) {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	if _, _, err := c.Authenticate(ctx, "4321", []byte("0123456789abcdef-nonce")); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	markers := [][]byte{[]byte("auth_key_pkcs8"), []byte("JPKIAPGPSETOKEN"), []byte("sign_key"), []byte("PRIVATE KEY")}
+	var files []string
+	err = filepath.WalkDir(tmp, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(e.Dir(), path)
+		if rel != StateFile && rel != DeviceKeyFile {
+			files = append(files, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range markers {
+			if bytes.Contains(b, m) {
+				t.Errorf("%s holds %q in clear", path, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 0 {
+		t.Fatalf("files besides the sealed state: %v", files)
+	}
+	for n := range dirNames("/dev/shm") {
+		if !shmBefore[n] && strings.HasPrefix(n, "mnc-") {
+			t.Fatalf("/dev/shm gained %s", n)
+		}
+	}
+	// The counter change reached the sealed state.
+	e2, err := Open(e.Dir(), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := e2.OpenJPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if got := a2.Info().AuthPINTriesLeft; got != 3 {
+		t.Fatalf("tries left after a wrong then a right PIN: %d, want 3 (reset by success)", got)
+	}
+}
+
+func dirNames(dir string) map[string]bool {
+	m := map[string]bool{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		m[e.Name()] = true
+	}
+	return m
 }

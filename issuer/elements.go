@@ -80,9 +80,15 @@ func MNCElements(f *jpki.Facts, issued, expiry time.Time) map[string][]mdoc.Elem
 }
 
 // HICElements derives the health-insurance qualification document from a
-// registry row. Dates are full-dates; an open-ended qualification has no
-// qualification_valid_until.
-func HICElements(r *store.Insurance) (map[string][]mdoc.Element, error) {
+// registry row. Dates are full-dates.
+//
+// qualification_valid_until is always issued. For an open-ended
+// qualification it is the credential's last day (validUntil in JST): the
+// qualification is confirmed up to then, and a refresh re-confirms it. It
+// cannot simply be left out, because a verifier cannot tell an element that
+// was never issued from one the holder withheld — a holder could otherwise
+// hide the end date of a lapsed qualification.
+func HICElements(r *store.Insurance, validUntil time.Time) (map[string][]mdoc.Element, error) {
 	from, err := mdoc.ParseFullDate(r.QualificationFrom)
 	if err != nil {
 		return nil, fmt.Errorf("insurance qualification_valid_from %q: %w", r.QualificationFrom, err)
@@ -96,13 +102,13 @@ func HICElements(r *store.Insurance) (map[string][]mdoc.Element, error) {
 		{Identifier: "qualification_valid_from", Value: from},
 		{Identifier: "copayment_ratio", Value: r.CopaymentRatioPercent},
 	}
+	until := mdoc.NewFullDate(validUntil.In(mdoc.JST))
 	if r.QualificationUntil != "" {
-		until, err := mdoc.ParseFullDate(r.QualificationUntil)
-		if err != nil {
+		if until, err = mdoc.ParseFullDate(r.QualificationUntil); err != nil {
 			return nil, fmt.Errorf("insurance qualification_valid_until %q: %w", r.QualificationUntil, err)
 		}
-		els = append(els, mdoc.Element{Identifier: "qualification_valid_until", Value: until})
 	}
+	els = append(els, mdoc.Element{Identifier: "qualification_valid_until", Value: until})
 	return map[string][]mdoc.Element{mdoc.NameSpaceHIC: els}, nil
 }
 

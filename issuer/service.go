@@ -214,7 +214,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 		if err != nil {
 			return nil, fmt.Errorf("read insurance: %w", err)
 		}
-		if ns, err = HICElements(ins); err != nil {
+		if ns, err = HICElements(ins, validUntil); err != nil {
 			return nil, fmt.Errorf("insurance elements: %w", err)
 		}
 	}

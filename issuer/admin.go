@@ -282,3 +282,41 @@ type (
 	storeDevice = store.Device
 	storeAudit  = store.AuditEntry
 )
+
+// CertificateRevocationRequest asks to put a certificate issued by this
+// issuer's IACA (Document Signer, status-list signer) or reader CA (a
+// verifier's reader certificate) on that CA's CRL.
+type CertificateRevocationRequest struct {
+	// CA is "iaca" or "reader-ca".
+	CA             string `json:"ca"`
+	CertificatePEM string `json:"certificate_pem"`
+	// ReasonCode is the RFC 5280 CRLReason (0 unspecified, 1 keyCompromise,
+	// 4 superseded, 5 cessationOfOperation).
+	ReasonCode int `json:"reason_code"`
+}
+
+// RevokeIssuerCertificate adds a certificate to the IACA or reader CA CRL
+// (served at /pki/iaca.crl, /pki/reader-ca.crl) and audits it. Idempotent.
+func (s *Service) RevokeIssuerCertificate(ctx context.Context, r CertificateRevocationRequest, operator string) error {
+	if r.CA != devpki.CRLIACA && r.CA != devpki.CRLReaderCA {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "ca must be %q or %q", devpki.CRLIACA, devpki.CRLReaderCA)
+	}
+	if r.ReasonCode < 0 || r.ReasonCode > 10 || r.ReasonCode == 7 {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "reason_code %d is not an RFC 5280 CRLReason", r.ReasonCode)
+	}
+	blk, _ := pem.Decode([]byte(r.CertificatePEM))
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "certificate_pem must be a PEM CERTIFICATE")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "certificate: %v", err)
+	}
+	if err := s.cfg.PKI.Revoke(r.CA, c, r.ReasonCode, s.now()); errors.Is(err, devpki.ErrNotIssuedByCA) {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "not_issued_by_ca", "%v", err)
+	} else if err != nil {
+		return fmt.Errorf("revoke certificate %s: %w", c.SerialNumber, err)
+	}
+	return s.st.AddEvent(ctx, store.Event{Actor: operator, Action: "certificate_revoked",
+		Detail: fmt.Sprintf("ca=%s serial=%s subject=%q reason=%d", r.CA, c.SerialNumber, c.Subject.String(), r.ReasonCode)}, s.now())
+}

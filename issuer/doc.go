@@ -44,6 +44,10 @@
 //	                            sub = this URL), JWT with Accept: application/statuslist+jwt;
 //	                            Cache-Control max-age = ttl; re-signed when the list changes
 //	GET  /pki/iaca.pem, /pki/reader-ca.pem, /pki/attestation-ca.pem
+//	GET  /pki/iaca.crl, /pki/reader-ca.crl  DER CRLs (application/pkix-crl) at the distribution points the
+//	                            IACA and reader CA advertise, signed by that CA: revoked Document Signer /
+//	                            status-list signer (IACA) or reader certificates (reader CA); empty at
+//	                            first; thisUpdate/nextUpdate 7 days, re-signed at half-life or on change
 //
 // Administration (Authorization: Bearer <admin token>):
 //
@@ -56,6 +60,7 @@
 //	POST   /admin/insurance                               CSV (InsuranceCSVHeader), all rows or none
 //	POST   /admin/reader-certificates                     {"public_key_pem","common_name","medical","individual_number"}
 //	POST   /admin/crl-poll                                linked revocation now
+//	POST   /admin/pki/revoke                              {"ca":"iaca"|"reader-ca","certificate_pem","reason_code"}
 //
 // # Enrolment
 //

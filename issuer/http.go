@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 )
 
@@ -152,6 +153,20 @@ func (s *Service) Handler() http.Handler {
 			c.Data(http.StatusOK, "application/x-pem-file", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b}))
 		}
 	}
+	crl := func(name string) gin.HandlerFunc {
+		return func(c *gin.Context) {
+			l, err := s.cfg.PKI.CRL(name, s.now())
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(max(l.NextUpdate.Sub(s.now())/2, 0)/time.Second)))
+			c.Header("Last-Modified", l.ThisUpdate.UTC().Format(http.TimeFormat))
+			c.Data(http.StatusOK, "application/pkix-crl", l.Raw)
+		}
+	}
+	r.GET("/pki/iaca.crl", crl(devpki.CRLIACA))
+	r.GET("/pki/reader-ca.crl", crl(devpki.CRLReaderCA))
 	r.GET("/pki/iaca.pem", pemCert(func() []byte { return s.cfg.PKI.IACA.Raw }))
 	r.GET("/pki/reader-ca.pem", pemCert(func() []byte { return s.cfg.PKI.ReaderCA.Raw }))
 	r.GET("/pki/attestation-ca.pem", pemCert(func() []byte {
@@ -229,6 +244,17 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"certificate_pem": string(p)})
+	})
+	admin.POST("/pki/revoke", body, func(c *gin.Context) {
+		var req CertificateRevocationRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		if err := s.RevokeIssuerCertificate(c.Request.Context(), req, "admin"); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"revoked": true, "ca": req.CA})
 	})
 	admin.POST("/crl-poll", func(c *gin.Context) {
 		n, err := s.PollCRLs(c.Request.Context())

@@ -86,6 +86,7 @@ type PKI struct {
 	KeyKind           string
 	dir               string
 	keys              keys.Manager
+	crl               crlCache
 }
 
 type state struct {

@@ -1,0 +1,54 @@
+package devpki
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/issuer/keys"
+)
+
+func TestCRLRevokePersistsAndResigns(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	km, _ := keys.NewFileManager(filepath.Join(dir, "keys"))
+	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	o := Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: "http://127.0.0.1:8080", Now: now}
+	p, err := Load(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0, err := p.CRL(CRLIACA, now)
+	if err != nil || len(l0.RevokedCertificateEntries) != 0 || l0.CheckSignatureFrom(p.IACA) != nil {
+		t.Fatalf("fresh CRL: %v", err)
+	}
+	// Cached until half its validity has passed.
+	if l, _ := p.CRL(CRLIACA, now.Add(DefaultCRLValidity/4)); l != l0 {
+		t.Fatal("re-signed too early")
+	}
+	if l, _ := p.CRL(CRLIACA, now.Add(DefaultCRLValidity/2+time.Minute)); l == l0 || l.Number.Cmp(l0.Number) <= 0 {
+		t.Fatal("not re-signed after half its validity, or number did not grow")
+	}
+	if err := p.Revoke(CRLIACA, p.StatusList, 4, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Revoke(CRLIACA, p.ReaderCA, 4, now); !errors.Is(err, ErrNotIssuedByCA) {
+		t.Fatalf("foreign certificate: %v", err)
+	}
+	if _, err := p.CRL("nope", now); !errors.Is(err, ErrUnknownCA) {
+		t.Fatalf("unknown CA: %v", err)
+	}
+	q, err := Load(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := q.CRL(CRLIACA, now)
+	if err != nil || len(l.RevokedCertificateEntries) != 1 || l.RevokedCertificateEntries[0].SerialNumber.Cmp(p.StatusList.SerialNumber) != 0 {
+		t.Fatalf("after reload: %+v %v", l, err)
+	}
+	if rl, _ := q.CRL(CRLReaderCA, now); len(rl.RevokedCertificateEntries) != 0 || rl.CheckSignatureFrom(q.ReaderCA) != nil {
+		t.Fatal("reader CA CRL")
+	}
+}

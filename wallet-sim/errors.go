@@ -32,6 +32,7 @@ const (
 	CodeRequestInvalid      Code = "request_invalid"     // an online request could not be parsed or checked
 	CodeJPKI                Code = "jpki_error"          // the phone's JPKI applet refused
 	CodeRemoteDeleted       Code = "remote_deleted"      // the wallet processed a remote delete
+	CodeWalletBusy          Code = "wallet_busy"         // another process holds the wallet's home (LockHome)
 )
 
 // Error is a failed wallet operation.

@@ -84,6 +84,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	c := newCmd(args[0], env)
 	err := f(ctx, c.parse(args[1:]))
+	c.lock.Unlock()
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -110,6 +111,29 @@ type cmd struct {
 	bio  *string
 	err  error
 	args []string
+	// lock is the advisory lock on --home, taken when the wallet is
+	// opened and released when the command ends.
+	lock *walletsim.HomeLock
+}
+
+// readOnly commands share the home lock; every other command holds it
+// exclusively while it runs (a presentation until its session ends).
+var readOnly = map[string]bool{"list": true, "show": true, "history": true, "jpki status": true}
+
+// lockHome takes the advisory lock on --home so that a second wallet-sim
+// process on the same home fails with wallet_busy instead of sealing a
+// stale view of the secure element over this one's changes.
+func (c *cmd) lockHome() error {
+	mode := walletsim.LockExclusive
+	if readOnly[c.name] {
+		mode = walletsim.LockShared
+	}
+	l, err := walletsim.LockHome(*c.home, mode)
+	if err != nil {
+		return err
+	}
+	c.lock = l
+	return nil
 }
 
 func newCmd(name string, env Env) *cmd {
@@ -152,6 +176,9 @@ func (c *cmd) options() walletsim.Options {
 }
 
 func (c *cmd) open() (*walletsim.Wallet, error) {
+	if err := c.lockHome(); err != nil {
+		return nil, err
+	}
 	return walletsim.Open(*c.home, c.options())
 }
 
@@ -209,6 +236,7 @@ var hints = map[string]string{
 	string(walletsim.CodeDeviceNotAllowed):    "the issuer does not allow this device (unverified model, blocked OS version, or rooted); you can still revoke an old phone with 'revoke --card'",
 	string(walletsim.CodeNotInitialised):      "run 'wallet-sim init' first",
 	string(walletsim.CodeNotEnrolled):         "run 'wallet-sim enroll' first",
+	string(walletsim.CodeWalletBusy):          "another wallet-sim command is using this --home (a presentation waiting for a reader holds it); wait for it or stop it",
 	string(walletsim.CodeRemoteDeleted):       "the issuer deleted this phone's credentials (device change or revocation); enrol again with the card to use this phone",
 	string(walletsim.CodeReaderAuthInvalid):   "the reader could not prove who it is; nothing was shared",
 	string(walletsim.CodeUnsupportedProfile):  "use --profile apple or android, and give --model",
@@ -275,6 +303,15 @@ func cmdInit(ctx context.Context, c *cmd) error {
 		return err
 	}
 	p := walletsim.Profile{Platform: walletsim.Platform(*profile), Model: *model, OSVersion: *osv, Rooted: *rooted}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*c.home, 0o700); err != nil {
+		return err
+	}
+	if err := c.lockHome(); err != nil {
+		return err
+	}
 	w, err := walletsim.Init(*c.home, p, *c.pin, c.options())
 	if err != nil {
 		return err
@@ -742,6 +779,9 @@ func cmdJPKI(ctx context.Context, c *cmd) error {
 	}
 	sub := c.args[0]
 	c.args = c.args[1:]
+	if sub == "status" {
+		c.name = "jpki status" // reads only: shares the home lock
+	}
 	pin := c.fs.String("jpki-pin", "", "the phone auth certificate's 4-digit PIN")
 	pw := c.fs.String("password", "", "the phone signature certificate's password")
 	challenge := c.fs.String("challenge", "", "auth: the relying party's challenge, hex")

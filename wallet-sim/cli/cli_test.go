@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	walletsim "github.com/mynumber-mdoc/mnc/wallet-sim"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -58,5 +61,68 @@ func TestJSONErrorsCarryCode(t *testing.T) {
 	}
 	if code, out, _ := run(t, "list", "--json", "--home", home); code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("list json: %d %q", code, out)
+	}
+}
+
+// TestConcurrentProcessesOnOneHome holds the home lock as another process
+// would (flock locks are per open file, so a second LockHome here behaves
+// like a second process) and checks that commands fail with wallet_busy,
+// that readers share the lock among themselves, and that everything works
+// again once it is released.
+func TestConcurrentProcessesOnOneHome(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "w")
+	if code, _, errs := run(t, "init", "--home", home, "--profile", "android", "--model", "Pixel 9", "--pin", "2468"); code != 0 {
+		t.Fatal(errs)
+	}
+	l, err := walletsim.LockHome(home, walletsim.LockExclusive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"list", "--json", "--home", home},
+		{"show", "--json", "--home", home},
+		{"revoke", "--json", "--home", home, "--pin", "2468"},
+		{"present", "--json", "--home", home, "--qr", "--approve-all"},
+		{"jpki", "status", "--json", "--home", home},
+	} {
+		code, out, _ := run(t, args...)
+		var m map[string]string
+		if code != 1 || json.Unmarshal([]byte(out), &m) != nil || m["code"] != "wallet_busy" || !strings.Contains(m["error"], "pid") || m["hint"] == "" {
+			t.Errorf("%v while locked: exit %d %q", args, code, out)
+		}
+	}
+	if code, _, errs := run(t, "init", "--home", home, "--profile", "android", "--model", "Pixel 9", "--pin", "2468"); code != 1 || !strings.Contains(errs, "wallet_busy") {
+		t.Errorf("init while locked: exit %d %q", code, errs)
+	}
+	l.Unlock()
+	// Readers share: a reader holding the lock does not stop another
+	// reader, but it does stop a writer.
+	r, err := walletsim.LockHome(home, walletsim.LockShared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(t, "list", "--home", home); code != 0 || !strings.Contains(out, "no credentials") {
+		t.Errorf("list beside a reader: exit %d %q %q", code, out, errs)
+	}
+	if _, err := walletsim.LockHome(home, walletsim.LockExclusive); walletsim.CodeOf(err) != "wallet_busy" {
+		t.Errorf("writer beside a reader: %v", err)
+	}
+	r.Unlock()
+	if code, out, errs := run(t, "show", "--home", home); code != 0 || !strings.Contains(out, "PIN: 5 of 5") {
+		t.Errorf("after unlock: exit %d %q %q", code, out, errs)
+	}
+	// The lock is released when a command ends: a writer gets it now.
+	w, err := walletsim.LockHome(home, walletsim.LockExclusive)
+	if err != nil {
+		t.Fatalf("lock after the commands: %v", err)
+	}
+	w.Unlock()
+	// A home that does not exist is not created by locking.
+	missing := filepath.Join(t.TempDir(), "none")
+	if code, out, _ := run(t, "list", "--json", "--home", missing); code != 1 || !strings.Contains(out, "wallet_not_initialised") {
+		t.Errorf("missing home: %d %q", code, out)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("missing home was created: %v", err)
 	}
 }

@@ -67,6 +67,7 @@ type envOptions struct {
 	noPhoneCA      bool // no smartphone JPKI CA, as in production
 	rateLimit      int  // Config.RateLimit; 0 disables rate limiting in tests
 	suspendOnBlock bool
+	keys           keys.Manager // nil: file keys in the temporary directory
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -81,7 +82,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.crlDir = filepath.Join(dir, "crl")
 	e.publishCRLs()
-	km, _ := keys.NewFileManager(filepath.Join(dir, "keys"))
+	var km keys.Manager = o.keys
+	if km == nil {
+		km, _ = keys.NewFileManager(filepath.Join(dir, "keys"))
+	}
 	if o.store != nil {
 		e.st = o.store(t)
 	} else {

@@ -376,3 +376,31 @@ func fetchToken(t *testing.T, uri string) []byte {
 	}
 	return b
 }
+
+// TestPeerAuth0Response: a DeviceResponse issued and presented by another
+// published mdoc library (@auth0/mdl, see verifier/testdata/peer/auth0-mdl)
+// verifies through the CLI with only its IACA and its session transcript,
+// under the strict Annex B profile too.
+func TestPeerAuth0Response(t *testing.T) {
+	dir := "../../verifier/testdata/peer/auth0-mdl"
+	for _, strict := range []bool{false, true} {
+		args := []string{"verify", "--trust", dir + "/iaca.pem", "--session-transcript", dir + "/session-transcript.cbor", "--at", "2026-11-24T00:00:00Z", "--json"}
+		if strict {
+			args = append(args, "--strict")
+		}
+		code, out, errs := runCLI(t, append(args, dir+"/device-response.cbor")...)
+		if code != exitValid {
+			t.Fatalf("strict=%v: exit %d: %s %s", strict, code, out, errs)
+		}
+		r := decode(t, out)
+		if len(r.Documents) != 1 || r.Documents[0].Elements["org.iso.18013.5.1"]["age_over_18"] != true || r.Documents[0].Elements["org.iso.18013.5.1"]["family_name"] != "Jones" {
+			t.Fatalf("strict=%v: %s", strict, out)
+		}
+	}
+	// Another transcript: device authentication fails.
+	d := loadAnnexD(t)
+	code, out, _ := runCLI(t, "verify", "--trust", dir+"/iaca.pem", "--session-transcript", d.st, "--at", "2026-11-24T00:00:00Z", "--json", dir+"/device-response.cbor")
+	if code != exitInvalid || !slices.Contains(decode(t, out).Codes(), "device_auth_invalid") {
+		t.Fatalf("wrong transcript: exit %d %s", code, out)
+	}
+}

@@ -210,6 +210,9 @@ func (p *Proximity) session(ctx context.Context, c conn) (*SessionResult, error)
 		return fail(mdoc.SessionStatusEncryptionError, CodeSessionEncryption, err)
 	}
 	ciphertext := est.Data
+	// final is set when the reader's last message carried a request and
+	// status 20 together: answer it, then end (ISO/IEC 18013-5 §9.1.1.4).
+	final := false
 	for {
 		pt, err := sess.Decrypt(ciphertext)
 		if err != nil {
@@ -232,7 +235,14 @@ func (p *Proximity) session(ctx context.Context, c conn) (*SessionResult, error)
 		if err != nil {
 			return fail(mdoc.SessionStatusEncryptionError, CodeSessionEncryption, err)
 		}
-		out, err := (&mdoc.SessionData{Data: ct}).Encode()
+		reply := &mdoc.SessionData{Data: ct}
+		if final {
+			// The response goes out with our own status 20 in the same
+			// message, then the transport ends.
+			t := uint(mdoc.SessionStatusTermination)
+			reply.Status = &t
+		}
+		out, err := reply.Encode()
 		if err != nil {
 			return fail(mdoc.SessionStatusTermination, CodeSessionProtocol, err)
 		}
@@ -240,8 +250,14 @@ func (p *Proximity) session(ctx context.Context, c conn) (*SessionResult, error)
 			res.EndedBy = "closed"
 			return res, &Error{Op: op, Code: CodeSessionProtocol, Detail: "send response", Err: err}
 		}
+		if final {
+			c.End()
+			res.EndedBy = "reader_status_20"
+			return res, nil
+		}
 		// The reader either ends the session (status 20 or GATT State end)
-		// or sends another request.
+		// or sends another request, possibly with status 20 (answer it,
+		// then end).
 		next, err := c.Receive()
 		switch {
 		case errors.Is(err, blesim.ErrEnded):
@@ -258,15 +274,20 @@ func (p *Proximity) session(ctx context.Context, c conn) (*SessionResult, error)
 		if err != nil {
 			return fail(mdoc.SessionStatusDecodingError, CodeSessionDecoding, err)
 		}
-		if sd.Status != nil && len(sd.Data) == 0 {
-			if *sd.Status == mdoc.SessionStatusTermination {
+		if sd.Status != nil {
+			if *sd.Status != mdoc.SessionStatusTermination {
+				// 10 or 11: the reader could not read our last message;
+				// any data beside it is not acted on.
+				c.End()
+				res.EndedBy = fmt.Sprintf("reader_status_%d", *sd.Status)
+				return res, newErr(op, CodeSessionProtocol, "reader ended the session with status %d", *sd.Status)
+			}
+			if len(sd.Data) == 0 {
 				c.End()
 				res.EndedBy = "reader_status_20"
 				return res, nil
 			}
-			c.End()
-			res.EndedBy = fmt.Sprintf("reader_status_%d", *sd.Status)
-			return res, newErr(op, CodeSessionProtocol, "reader ended the session with status %d", *sd.Status)
+			final = true
 		}
 		ciphertext = sd.Data
 	}

@@ -462,3 +462,59 @@ func TestGarbageSessionEstablishment(t *testing.T) {
 		t.Fatalf("serve: %v", s.err)
 	}
 }
+
+// TestRequestWithTermination sends the second request together with status
+// 20 (ISO/IEC 18013-5 §9.1.1.4): the wallet answers it, marks its reply
+// with status 20 and ends the session; a request beside status 10 is not
+// answered.
+func TestRequestWithTermination(t *testing.T) {
+	p := fixturePKI(t)
+	for _, tc := range []struct {
+		status    uint
+		answered  bool
+		endedBy   string
+		wantError bool
+	}{
+		{mdoc.SessionStatusTermination, true, "reader_status_20", false},
+		{mdoc.SessionStatusEncryptionError, false, "reader_status_10", true},
+	} {
+		w := newTestWallet(t, PlatformAndroid)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		px, err := w.StartProximity(ProximityOptions{Consent: Rules{ApproveAll: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan served, 1)
+		go func() { res, err := px.Serve(ctx); done <- served{res, err} }()
+		reqs := []docReq{{docType: mdoc.DocTypeMNC, items: ageRequest, signer: p.readers["shop"]}}
+		r := connectReader(t, ctx, w.opts.Radio, px.DeviceEngagement(), mdoc.QRHandover(), reqs)
+		if resp, st := r.receive(); resp == nil || st != nil {
+			t.Fatalf("first answer: %v status %v", resp, st)
+		}
+		ct, _ := r.sess.Encrypt(r.deviceRequest([]docReq{{docType: mdoc.DocTypeMNC, items: map[string]map[string]bool{mdoc.NameSpaceISO23220: {"family_name": false}}, signer: p.readers["shop"]}}))
+		status := tc.status
+		msg, _ := (&mdoc.SessionData{Data: ct, Status: &status}).Encode()
+		r.conn.Send(msg)
+		s := <-done
+		cancel()
+		if s.res == nil || s.res.EndedBy != tc.endedBy || (s.err != nil) != tc.wantError {
+			t.Fatalf("status %d: serve %+v, %v", tc.status, s.res, s.err)
+		}
+		if n := len(s.res.Presentations); (n == 2) != tc.answered {
+			t.Fatalf("status %d: %d presentations", tc.status, n)
+		}
+		if !tc.answered {
+			continue
+		}
+		resp, st := r.receive()
+		if resp == nil || st == nil || *st != mdoc.SessionStatusTermination {
+			t.Fatalf("final answer: %v status %v", resp, st)
+		}
+		if res := r.verify(resp, p); !res.Valid || res.Documents[0].Disclosed()[mdoc.NameSpaceISO23220]["family_name"] != "山田" {
+			t.Fatal("request beside status 20 not answered correctly")
+		}
+		if _, err := r.conn.Receive(); err == nil {
+			t.Fatal("wallet kept the session open after status 20")
+		}
+	}
+}

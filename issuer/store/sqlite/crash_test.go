@@ -75,9 +75,9 @@ func crashStep(ctx context.Context, s store.Store, id string, logLine func(strin
 	person := fmt.Sprintf("person-%d", p)
 	dev := "dev_" + id
 	_, err := s.Enrol(ctx, store.EnrolParams{
-		PersonKey: person,
-		Card:      store.CardCert{ID: "card-" + person, Serial: fmt.Sprint(p), Issuer: "CN=test", NotAfter: now.Add(time.Hour), DER: []byte{0x30, 0}},
-		Device:    store.Device{ID: dev, DeviceKey: "{}", KeyThumbprint: "t" + id, Model: "iPhone16,1", OSVersion: "18.2", ValidUntil: now.Add(time.Hour)},
+		PersonKey:     person,
+		Card:          store.CardCert{ID: "card-" + person, Serial: fmt.Sprint(p), Issuer: "CN=test", NotAfter: now.Add(time.Hour), DER: []byte{0x30, 0}},
+		Device:        store.Device{ID: dev, DeviceKey: "{}", KeyThumbprint: "t" + id, Model: "iPhone16,1", OSVersion: "18.2", ValidUntil: now.Add(time.Hour)},
 		OfferCodeHash: "code" + id, Configs: []string{"jp.mnc"}, OfferExpires: now.Add(time.Minute), Now: now,
 		Event: store.Event{Actor: "card", Action: "device_enrolled", Notify: true},
 	})

@@ -320,3 +320,46 @@ func (s *Service) RevokeIssuerCertificate(ctx context.Context, r CertificateRevo
 	return s.st.AddEvent(ctx, store.Event{Actor: operator, Action: "certificate_revoked",
 		Detail: fmt.Sprintf("ca=%s serial=%s subject=%q reason=%d", r.CA, c.SerialNumber, c.Subject.String(), r.ReasonCode)}, s.now())
 }
+
+// VerifierUseReport is a verifier's report that it accepted a credential,
+// naming it as its MSO does: the status list URI and index.
+type VerifierUseReport struct {
+	StatusListURI string   `json:"status_list_uri"`
+	Idx           uint64   `json:"idx"`
+	Verifier      string   `json:"verifier"`
+	Channel       string   `json:"channel,omitempty"`
+	Elements      []string `json:"elements,omitempty"`
+}
+
+// ReportUseByVerifier records a use reported by a verifier (through the
+// operator's admin API: verifiers hold no holder key): audited always as
+// credential_used with actor "verifier", notified when the holder opted in.
+func (s *Service) ReportUseByVerifier(ctx context.Context, r VerifierUseReport) (*oid4vci.UseResponse, error) {
+	listID, ok := strings.CutPrefix(r.StatusListURI, s.cfg.IssuerURL+oid4vci.PathStatusList)
+	if !ok || listID == "" || len(listID) > 32 {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "status_list_uri is not one of this issuer's status lists")
+	}
+	u := &oid4vci.UseReport{DocType: "-", Verifier: r.Verifier, Channel: r.Channel, Elements: r.Elements}
+	if err := u.Validate(); err != nil || r.Verifier == "" {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "verifier (1–%d bytes, one line), channel and at most %d elements are required", oid4vci.MaxClaimLen, oid4vci.MaxUseElements)
+	}
+	c, err := s.st.CredentialByStatus(ctx, listID, r.Idx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no credential at %s index %d", r.StatusListURI, r.Idx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dev, err := s.st.Device(ctx, c.DeviceID)
+	if err != nil {
+		return nil, fmt.Errorf("read device %s: %w", c.DeviceID, err)
+	}
+	now := s.now()
+	detail := fmt.Sprintf("doctype=%s verifier=%q channel=%s at=%s elements=%s credential=%s", c.DocType, r.Verifier, r.Channel,
+		now.UTC().Format(time.RFC3339), strings.Join(r.Elements, ","), c.ID)
+	if err := s.st.AddEvent(ctx, store.Event{Actor: "verifier", Action: EventCredentialUsed, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail,
+		Notify: dev.NotifyUse, Email: dev.ContactEmail}, now); err != nil {
+		return nil, fmt.Errorf("record use of %s: %w", c.ID, err)
+	}
+	return &oid4vci.UseResponse{DeviceID: dev.ID, Notified: dev.NotifyUse}, nil
+}

@@ -60,6 +60,8 @@
 //	POST   /admin/insurance                               CSV (InsuranceCSVHeader), all rows or none
 //	POST   /admin/reader-certificates                     {"public_key_pem","common_name","medical","individual_number"}
 //	POST   /admin/crl-poll                                linked revocation now
+//	POST   /admin/use                                     a verifier's use report {"status_list_uri","idx","verifier",
+//	                                                      "channel","elements"} → UseResponse; audited, notified on opt-in
 //	POST   /admin/pki/revoke                              {"ca":"iaca"|"reader-ca","certificate_pem","reason_code"}
 //
 // # Enrolment

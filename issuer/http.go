@@ -245,6 +245,18 @@ func (s *Service) Handler() http.Handler {
 		}
 		c.JSON(http.StatusOK, gin.H{"certificate_pem": string(p)})
 	})
+	admin.POST("/use", body, func(c *gin.Context) {
+		var req VerifierUseReport
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.ReportUseByVerifier(c.Request.Context(), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, resp)
+	})
 	admin.POST("/pki/revoke", body, func(c *gin.Context) {
 		var req CertificateRevocationRequest
 		if !s.decode(c, &req) {

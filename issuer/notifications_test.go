@@ -2,10 +2,14 @@ package issuer
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -162,7 +166,8 @@ func TestUseNotification(t *testing.T) {
 	w := e.newWallet(e.newCard(taro, testca.IssueOptions{}), "iPhone16,1")
 	w.email, w.notifyUse = "taro@example.jp", true
 	r := w.enrol()
-	if _, err := w.fetch(r.CredentialOffer, ""); err != nil {
+	docs, err := w.fetch(r.CredentialOffer, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	rc.flush(t)
@@ -197,10 +202,51 @@ func TestUseNotification(t *testing.T) {
 		t.Fatalf("audit %+v", a)
 	}
 
-	// The report is replay-proof (single-use nonce) like every device
-	// request, and needs the device key.
+	// A verifier reports the use through the admin API, naming the
+	// credential as its MSO does (status list URI and index).
+	ref := docs[oid4vci.ConfigMNC].IssuerAuth.MSO.Status.StatusList
+	vr, _ := json.Marshal(VerifierUseReport{StatusListURI: ref.URI, Idx: ref.Idx, Verifier: "Chiyoda Clinic reader 7", Channel: "nfc"})
+	if st, b := adminDo(t, e, http.MethodPost, "/admin/use", "application/json", string(vr), ""); st != http.StatusUnauthorized {
+		t.Fatalf("verifier report without token: %d %s", st, b)
+	}
+	st, b := adminDo(t, e, http.MethodPost, "/admin/use", "application/json", string(vr), "admin-secret")
+	if st != http.StatusOK || !strings.Contains(string(b), `"notified":true`) {
+		t.Fatalf("verifier report: %d %s", st, b)
+	}
+	rc.flush(t)
+	found := false
+	for _, m := range rc.webhook.Messages() {
+		found = found || (m.Event == EventCredentialUsed && strings.Contains(string(m.Data), "Chiyoda Clinic reader 7") && strings.Contains(string(m.Data), `"actor":"verifier"`))
+	}
+	if !found {
+		t.Fatal("no credential_used webhook for the verifier's report")
+	}
+	vr, _ = json.Marshal(VerifierUseReport{StatusListURI: ref.URI, Idx: ref.Idx + 100000, Verifier: "x"})
+	if st, b := adminDo(t, e, http.MethodPost, "/admin/use", "application/json", string(vr), "admin-secret"); st != http.StatusNotFound || errorCode(t, b) != oid4vci.CodeNotFound {
+		t.Fatalf("unknown entry: %d %s", st, b)
+	}
+	vr, _ = json.Marshal(VerifierUseReport{StatusListURI: "http://elsewhere/status/x", Idx: 0, Verifier: "x"})
+	if st, b := adminDo(t, e, http.MethodPost, "/admin/use", "application/json", string(vr), "admin-secret"); st != http.StatusBadRequest {
+		t.Fatalf("foreign list: %d %s", st, b)
+	}
+
+	// A report needs a doctype; it is replay-proof (single-use nonce) like
+	// every device request, and needs the device key.
 	_, err = w.reportUse(&oid4vci.UseReport{})
 	wantCode(t, err, oid4vci.CodeInvalidDeviceRequest, oid4vci.ReasonMalformed)
+	signed, err := oid4vci.SignDeviceRequest(w.devKey, &oid4vci.DeviceRequest{Audience: oid4vci.Audience{e.srv.URL}, Nonce: w.nonce(),
+		IssuedAt: e.clock().Unix(), DeviceID: w.deviceID, Action: oid4vci.ActionUsed, Use: use})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.Device(ctx, signed, &oid4vci.UseResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, e.client.Device(ctx, signed, &oid4vci.UseResponse{}), oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	forged, _ := oid4vci.SignDeviceRequest(other, &oid4vci.DeviceRequest{Audience: oid4vci.Audience{e.srv.URL}, Nonce: w.nonce(),
+		IssuedAt: e.clock().Unix(), DeviceID: w.deviceID, Action: oid4vci.ActionUsed, Use: use})
+	wantCode(t, e.client.Device(ctx, forged, &oid4vci.UseResponse{}), oid4vci.CodeInvalidDeviceRequest, oid4vci.ReasonSignature)
 
 	// A holder who did not opt in: audited, not notified.
 	w2 := e.newWallet(e.newCard(testca.Person{Name: "佐藤　花子", BirthDate: taro.BirthDate, Sex: 2, Address: taro.Address}, testca.IssueOptions{}), "Pixel 9")

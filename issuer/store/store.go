@@ -292,6 +292,9 @@ type Store interface {
 
 	IssueCredential(ctx context.Context, p IssueParams) (*Credential, error)
 	Credentials(ctx context.Context, deviceID string) ([]Credential, error)
+	// CredentialByStatus finds the credential at a status-list entry (what
+	// a verifier sees in the MSO); ErrNotFound when none.
+	CredentialByStatus(ctx context.Context, listID string, idx uint64) (*Credential, error)
 
 	Person(ctx context.Context, id string) (*Person, error)
 	PersonByKey(ctx context.Context, key string) (*Person, error)

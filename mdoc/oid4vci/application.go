@@ -260,7 +260,8 @@ type UseReport struct {
 // MaxUseElements bounds UseReport.Elements.
 const MaxUseElements = 64
 
-func (u *UseReport) validate() error {
+// Validate checks a use report's bounds (also used for verifier reports).
+func (u *UseReport) Validate() error {
 	const code = CodeInvalidDeviceRequest
 	if u == nil || u.DocType == "" {
 		return NewError(code, ReasonMalformed, "used needs use.doctype")
@@ -346,7 +347,7 @@ func VerifyDeviceRequest(compact string, deviceKey *JWK, o CheckOptions) (*Devic
 			return nil, NewError(code, ReasonMalformed, "ack needs command_id")
 		}
 	case ActionUsed:
-		if err := r.Use.validate(); err != nil {
+		if err := r.Use.Validate(); err != nil {
 			return nil, err
 		}
 	default:

@@ -153,12 +153,23 @@ func (w *Wallet) presentOID4VP(ctx context.Context, link string, o OnlineOptions
 	entry := HistoryEntry{Time: w.now().UTC(), Kind: "presentation", Transport: "oid4vp", Reader: reader.Name(), ReaderRoles: reader.RoleNames()}
 	resp := &oid4vp.AuthorizationResponse{State: ro.State}
 	released := false
-	for _, q := range ro.DCQLQuery.Credentials {
-		if q.Format != oid4vp.FormatMsoMdoc {
-			entry.Documents = append(entry.Documents, DocumentHistory{DocType: q.Meta.DoctypeValue, Error: "unsupported_format"})
-			continue
+	// DCQL decides which credentials and which claim set to offer
+	// (claim_sets, values, credential_sets); consent decides the rest.
+	plan, unsatisfied, satisfiable := w.planDCQL(ro.DCQLQuery, reader)
+	for _, id := range unsatisfied {
+		cq := ro.DCQLQuery.Credential(id)
+		why := "not_satisfiable"
+		if cq.Format != oid4vp.FormatMsoMdoc {
+			why = "unsupported_format"
 		}
-		dr, err := mdoc.NewDocRequest(q.ItemsRequest())
+		entry.Documents = append(entry.Documents, DocumentHistory{DocType: cq.Meta.DoctypeValue, Error: why})
+	}
+	if !satisfiable {
+		entry.Detail = "no option of a required credential set can be satisfied by this wallet"
+		plan = nil
+	}
+	for _, sel := range plan {
+		dr, err := mdoc.NewDocRequest(sel.items)
 		if err != nil {
 			return nil, &Error{Op: op, Code: CodeRequestInvalid, Err: err}
 		}
@@ -175,7 +186,7 @@ func (w *Wallet) presentOID4VP(ctx context.Context, link string, o OnlineOptions
 		if err != nil {
 			return nil, fmt.Errorf("walletsim: encode DeviceResponse: %w", err)
 		}
-		resp.AddPresentation(q.ID, b)
+		resp.AddPresentation(sel.query.ID, b)
 		released = true
 	}
 	res := &OnlineResult{Protocol: "oid4vp"}

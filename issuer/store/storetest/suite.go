@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Blocks", testBlocks},
 		{"Insurance", testInsurance},
 		{"AuditAndOutbox", testAuditOutbox},
+		{"TxCodeDeliveryAndAttempts", testTxCode},
+		{"CredentialByStatusAndNotifyUse", testCredentialByStatus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -406,5 +409,79 @@ func testAuditOutbox(t *testing.T, s store.Store) {
 	s.MarkNotification(ctx, n[0].ID, true, "", t0)
 	if n, _ := s.PendingNotifications(ctx, t0.Add(time.Hour), 10); len(n) != 0 {
 		t.Fatal("delivered still pending")
+	}
+}
+
+// testTxCode: a tx_code is queued for the holder's e-mail only, never
+// audited, erased from the outbox once delivered; wrong codes are counted
+// and MaxTxCodeAttempts of them use the offer up.
+func testTxCode(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := enrolParams("p-tx", "dtx", "c-tx")
+	p.TxCode, p.TxCodeHash = "123456", "h-123456"
+	if _, err := s.Enrol(ctx, p); err == nil {
+		t.Fatal("tx_code without the holder's e-mail accepted")
+	}
+	p.Event.Email = "holder@example.jp"
+	if _, err := s.Enrol(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Audit(ctx, "dtx", "", 100)
+	for _, e := range a {
+		if strings.Contains(e.Detail, "123456") {
+			t.Fatalf("tx_code in audit %+v", e)
+		}
+	}
+	ns, _ := s.PendingNotifications(ctx, t0, 100)
+	var tx *store.Notification
+	for i := range ns {
+		if ns[i].Event == store.EventTxCode {
+			tx = &ns[i]
+		}
+	}
+	if tx == nil || tx.Email != "holder@example.jp" || !strings.Contains(tx.Payload, "123456") {
+		t.Fatalf("tx_code outbox row %+v", tx)
+	}
+	if err := s.MarkNotification(ctx, tx.ID, true, "", t0); err != nil {
+		t.Fatal(err)
+	}
+	for range store.MaxTxCodeAttempts - 1 {
+		if _, err := s.RedeemOffer(ctx, "code-dtx", "h-wrong", "tok-x", t0.Add(time.Hour), t0); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("wrong code: %v", err)
+		}
+	}
+	if _, err := s.RedeemOffer(ctx, "code-dtx", "h-123456", "tok-tx", t0.Add(time.Hour), t0); err != nil {
+		t.Fatalf("right code after %d wrong: %v", store.MaxTxCodeAttempts-1, err)
+	}
+	p2 := enrolParams("p-tx2", "dtx2", "c-tx2")
+	p2.TxCode, p2.TxCodeHash, p2.Event.Email = "654321", "h-654321", "holder@example.jp"
+	if _, err := s.Enrol(ctx, p2); err != nil {
+		t.Fatal(err)
+	}
+	for range store.MaxTxCodeAttempts {
+		s.RedeemOffer(ctx, "code-dtx2", "h-wrong", "tok-y", t0.Add(time.Hour), t0)
+	}
+	if _, err := s.RedeemOffer(ctx, "code-dtx2", "h-654321", "tok-tx2", t0.Add(time.Hour), t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("right code after the attempt limit: %v, want ErrUsed", err)
+	}
+}
+
+func testCredentialByStatus(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := enrolParams("p-use", "duse", "c-use")
+	p.Device.NotifyUse = true
+	if _, err := s.Enrol(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Device(ctx, "duse"); err != nil || !d.NotifyUse {
+		t.Fatalf("notify_use not kept: %+v %v", d, err)
+	}
+	c := issue(t, s, "duse")
+	got, err := s.CredentialByStatus(ctx, c.ListID, c.Idx)
+	if err != nil || got.ID != c.ID || got.DeviceID != "duse" {
+		t.Fatalf("by status %+v %v", got, err)
+	}
+	if _, err := s.CredentialByStatus(ctx, c.ListID, c.Idx+1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("empty entry: %v", err)
 	}
 }

@@ -40,6 +40,9 @@ Usage:
   mdoc-issuer list-devices [--person ID] [--limit N]
   mdoc-issuer audit [--device ID] [--person ID] [--limit N]
   mdoc-issuer reader-cert --pubkey FILE.pem --cn NAME [--medical] [--individual-number] [--out FILE]
+  mdoc-issuer revoke-cert --ca iaca|reader-ca [--reason-code N] CERT.pem
+                                                    put a Document Signer / status-list signer (iaca) or a reader
+                                                    certificate (reader-ca) on that CA's CRL (/pki/iaca.crl, /pki/reader-ca.crl)
   mdoc-issuer crl-poll                              linked revocation now
   mdoc-issuer iaca                                  print the IACA certificate path (and PEM with --pem)
 
@@ -118,7 +121,8 @@ func run(cmd string, args []string) error {
 	var (
 		device, person, reason, pubkey, cn, out string
 		suspendExisting, medical, indivNum, pem bool
-		limit                                   int
+		limit, reasonCode                       int
+		caName                                  string
 	)
 	switch cmd {
 	case "serve":
@@ -131,7 +135,7 @@ func run(cmd string, args []string) error {
 		fs.StringVar(&c.opts.SMTPPass, "smtp-password", os.Getenv("MNC_ISSUER_SMTP_PASSWORD"), "SMTP password (or MNC_ISSUER_SMTP_PASSWORD)")
 		fs.DurationVar(&c.opts.CRLPollInterval, "crl-poll", app.DefaultCRLPoll, "interval of the CRL poll that drives linked revocation")
 		fs.BoolVar(&c.opts.SuspendOnBlock, "suspend-on-block", false, "blocking a model or OS suspends existing credentials unless the block says otherwise")
-		fs.BoolVar(&c.opts.RequireTxCode, "require-tx-code", false, "enrolment offers need a 6-digit tx_code, sent only by e-mail (SMTP) to the contact_email of the application; needs --smtp-addr")
+		fs.BoolVar(&c.opts.RequireTxCode, "require-tx-code", false, "enrolment offers need a 6-digit tx_code, sent only by e-mail (SMTP) to the contact_email of the application; needs --smtp")
 	case "suspend", "resume", "revoke":
 		fs.StringVar(&device, "device", "", "device id")
 		fs.StringVar(&person, "person", "", "person id (all of the person's devices)")
@@ -151,6 +155,9 @@ func run(cmd string, args []string) error {
 		fs.StringVar(&out, "out", "", "write the certificate here (default stdout)")
 	case "iaca":
 		fs.BoolVar(&pem, "pem", false, "print the PEM too")
+	case "revoke-cert":
+		fs.StringVar(&caName, "ca", "", `issuing CA: "iaca" (Document Signer, status-list signer) or "reader-ca"`)
+		fs.IntVar(&reasonCode, "reason-code", 0, "RFC 5280 CRLReason: 0 unspecified, 1 keyCompromise, 4 superseded, 5 cessationOfOperation")
 	case "unblock-model", "unblock-os", "blocks", "insurance-import", "crl-poll":
 	default:
 		fmt.Fprint(os.Stderr, usage)
@@ -295,6 +302,20 @@ func run(cmd string, args []string) error {
 		}
 		fmt.Printf("reader certificate written to %s (reader CA: %s)\n", out, a.PKI.ReaderCAPath)
 		return nil
+	case "revoke-cert":
+		file, err := arg()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		if err := svc.RevokeIssuerCertificate(ctx, issuer.CertificateRevocationRequest{CA: caName, CertificatePEM: string(b), ReasonCode: reasonCode}, "admin-cli"); err != nil {
+			return err
+		}
+		fmt.Printf("revoked; served at %s/pki/%s.crl from the next request\n", svc.Config().IssuerURL, caName)
+		return nil
 	case "crl-poll":
 		n, err := svc.PollCRLs(ctx)
 		if err != nil {
@@ -322,6 +343,7 @@ func serve(ctx context.Context, a *app.App) error {
 	return a.Serve(ctx, func(addr string) {
 		fmt.Printf("mdoc-issuer listening on http://%s (credential issuer %s)\n", addr, a.Service.Config().IssuerURL)
 		fmt.Printf("  IACA certificate:      %s\n", abs(a.PKI.IACAPath))
+		fmt.Printf("  IACA CRL:              %s/pki/iaca.crl\n", a.Service.Config().IssuerURL)
 		fmt.Printf("  reader CA certificate: %s\n", abs(a.PKI.ReaderCAPath))
 		if a.PKI.AttestationCAPath != "" {
 			fmt.Printf("  attestation CA (dev):  %s\n", abs(a.PKI.AttestationCAPath))

@@ -275,7 +275,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if a.Opts.RequireTxCode && a.Opts.SMTPAddr == "" {
 		// The tx_code reaches the holder by e-mail only (never the webhook,
 		// the response or the audit log): without SMTP nobody could enrol.
-		return errors.New("--require-tx-code needs --smtp-addr: the code is sent only to the holder's e-mail")
+		return errors.New("--require-tx-code needs --smtp: the code is sent only to the holder's e-mail")
 	}
 	ln, err := net.Listen("tcp", a.Opts.Listen)
 	if err != nil {

@@ -53,14 +53,25 @@ type crlCache struct {
 	mu      sync.Mutex
 	signed  map[string]*x509.RevocationList
 	revoked []Revocation
+	// modTime is the revocation file's modification time when read: the
+	// admin CLI may add revocations while the server runs, and the server
+	// picks them up at its next CRL request.
+	modTime time.Time
 	loaded  bool
 }
 
 func (p *PKI) revokedPath() string { return filepath.Join(p.dir, "revoked.json") }
 
 func (p *PKI) loadRevoked() error {
-	if p.crl.loaded {
+	fi, serr := os.Stat(p.revokedPath())
+	if p.crl.loaded && (serr != nil || fi.ModTime().Equal(p.crl.modTime)) {
 		return nil
+	}
+	if serr == nil {
+		if p.crl.loaded {
+			p.crl.signed = nil // changed by another process: re-sign
+		}
+		p.crl.modTime = fi.ModTime()
 	}
 	b, err := os.ReadFile(p.revokedPath())
 	switch {
@@ -70,9 +81,11 @@ func (p *PKI) loadRevoked() error {
 	case len(b) > maxRevokedFile:
 		return fmt.Errorf("devpki: %s is over %d bytes", p.revokedPath(), maxRevokedFile)
 	default:
-		if err := json.Unmarshal(b, &p.crl.revoked); err != nil {
+		var rs []Revocation
+		if err := json.Unmarshal(b, &rs); err != nil {
 			return fmt.Errorf("devpki: parse %s: %w", p.revokedPath(), err)
 		}
+		p.crl.revoked = rs
 	}
 	p.crl.loaded = true
 	return nil
@@ -119,6 +132,9 @@ func (p *PKI) Revoke(name string, c *x509.Certificate, reasonCode int, at time.T
 		return fmt.Errorf("devpki: save revocations: %w", err)
 	}
 	p.crl.revoked = next
+	if fi, err := os.Stat(p.revokedPath()); err == nil {
+		p.crl.modTime = fi.ModTime()
+	}
 	delete(p.crl.signed, name)
 	return nil
 }

@@ -48,6 +48,14 @@ func TestCRLRevokePersistsAndResigns(t *testing.T) {
 	if err != nil || len(l.RevokedCertificateEntries) != 1 || l.RevokedCertificateEntries[0].SerialNumber.Cmp(p.StatusList.SerialNumber) != 0 {
 		t.Fatalf("after reload: %+v %v", l, err)
 	}
+	// Another process (the admin CLI) revokes on the same directory: the
+	// running instance picks it up at its next CRL request.
+	if err := q.Revoke(CRLIACA, q.DS, 1, now); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := p.CRL(CRLIACA, now); err != nil || len(l.RevokedCertificateEntries) != 2 {
+		t.Fatalf("running instance did not see the CLI's revocation: %v %v", l.RevokedCertificateEntries, err)
+	}
 	if rl, _ := q.CRL(CRLReaderCA, now); len(rl.RevokedCertificateEntries) != 0 || rl.CheckSignatureFrom(q.ReaderCA) != nil {
 		t.Fatal("reader CA CRL")
 	}

@@ -47,7 +47,9 @@
 //	GET  /pki/iaca.crl, /pki/reader-ca.crl  DER CRLs (application/pkix-crl) at the distribution points the
 //	                            IACA and reader CA advertise, signed by that CA: revoked Document Signer /
 //	                            status-list signer (IACA) or reader certificates (reader CA); empty at
-//	                            first; thisUpdate/nextUpdate 7 days, re-signed at half-life or on change
+//	                            first; thisUpdate/nextUpdate 7 days, re-signed at half-life or on change.
+//	                            While the current Document Signer is listed, /credential answers
+//	                            server_error/document_signer_revoked; the next start rotates it (new key)
 //
 // Administration (Authorization: Bearer <admin token>):
 //

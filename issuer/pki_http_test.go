@@ -104,6 +104,10 @@ func TestIACACRL(t *testing.T) {
 		}
 	}
 	l1 := getCRL(t, e, "/pki/iaca.crl", e.pki.IACA)
+	// Issuance stops (fail closed) while the Document Signer is revoked.
+	w := e.newWallet(e.newCard(taro, testca.IssueOptions{}), "iPhone16,1")
+	_, err := w.fetch(w.enrol().CredentialOffer, "")
+	wantCode(t, err, oid4vci.CodeServerError, ReasonDocumentSignerRevoked)
 	if !crlHas(l1, e.pki.DS) || len(l1.RevokedCertificateEntries) != 1 || l1.RevokedCertificateEntries[0].ReasonCode != 1 || l1.Number.Cmp(l0.Number) <= 0 {
 		t.Fatalf("after revocation: entries %+v number %v (was %v)", l1.RevokedCertificateEntries, l1.Number, l0.Number)
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -64,6 +65,10 @@ func randomToken(n int) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// ReasonDocumentSignerRevoked is the reason of the server_error answered
+// while the current Document Signer is on the IACA CRL.
+const ReasonDocumentSignerRevoked = "document_signer_revoked"
 
 // TxCodeLength is the number of digits of a tx_code.
 const TxCodeLength = 6
@@ -200,6 +205,12 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	cc, err := jpki.ParseCertificate(card.DER)
 	if err != nil || cc.Facts == nil {
 		return nil, fmt.Errorf("parse stored card certificate %s: %v", card.ID, err)
+	}
+	// Fail closed: never sign with a Document Signer the IACA's CRL lists
+	// (restarting the issuer rotates it to a new key).
+	if revoked, err := s.cfg.PKI.IsRevoked(devpki.CRLIACA, s.cfg.PKI.DS); err != nil || revoked {
+		return nil, &oid4vci.Error{Code: oid4vci.CodeServerError, Reason: ReasonDocumentSignerRevoked,
+			Description: "the Document Signer certificate is revoked; issuance is stopped until the issuer restarts with a new one", Err: err}
 	}
 	validUntil := minTime(now.Add(s.cfg.CredentialValidity), card.NotAfter, s.cfg.PKI.DS.NotAfter)
 	var ns map[string][]mdoc.Element

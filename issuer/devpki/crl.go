@@ -139,6 +139,22 @@ func (p *PKI) Revoke(name string, c *x509.Certificate, reasonCode int, at time.T
 	return nil
 }
 
+// IsRevoked reports whether c is on the named CA's CRL (revocations made
+// by another process on the same directory included).
+func (p *PKI) IsRevoked(name string, c *x509.Certificate) (bool, error) {
+	p.crl.mu.Lock()
+	defer p.crl.mu.Unlock()
+	if err := p.loadRevoked(); err != nil {
+		return false, err
+	}
+	for _, r := range p.crl.revoked {
+		if r.CA == name && r.Serial == c.SerialNumber.String() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // CRL returns the current DER CRL of the named CA (CRLIACA, CRLReaderCA),
 // signed by that CA's key: thisUpdate a minute before now (clock skew),
 // nextUpdate thisUpdate + DefaultCRLValidity, a CRL number that grows with

@@ -56,6 +56,17 @@ func TestCRLRevokePersistsAndResigns(t *testing.T) {
 	if l, err := p.CRL(CRLIACA, now); err != nil || len(l.RevokedCertificateEntries) != 2 {
 		t.Fatalf("running instance did not see the CLI's revocation: %v %v", l.RevokedCertificateEntries, err)
 	}
+	// The next start replaces the revoked Document Signer with a new key.
+	r, err := Load(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.DS.Equal(q.DS) || r.DS.CheckSignatureFrom(r.IACA) != nil {
+		t.Fatal("revoked Document Signer not replaced at load")
+	}
+	if rev, _ := r.IsRevoked(CRLIACA, r.DS); rev {
+		t.Fatal("new Document Signer is revoked")
+	}
 	if rl, _ := q.CRL(CRLReaderCA, now); len(rl.RevokedCertificateEntries) != 0 || rl.CheckSignatureFrom(q.ReaderCA) != nil {
 		t.Fatal("reader CA CRL")
 	}

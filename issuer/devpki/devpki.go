@@ -185,7 +185,8 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 }
 
 // loadDS loads the current Document Signer or makes a new one (new key)
-// when it is missing or within DSRenewBefore of its end.
+// when it is missing, within DSRenewBefore of its end, or revoked on the
+// IACA CRL.
 func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 	statePath := filepath.Join(p.dir, "state.json")
 	var st state
@@ -207,7 +208,13 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 		if !samePublic(c.PublicKey, key.Public()) {
 			return fmt.Errorf("devpki: %s does not match key %s", dsPath, st.DSKey)
 		}
-		if c.NotAfter.Sub(now) > DSRenewBefore {
+		revoked, err := p.IsRevoked(CRLIACA, c)
+		if err != nil {
+			return err
+		}
+		// A revoked Document Signer is replaced (new key) like one about
+		// to expire.
+		if c.NotAfter.Sub(now) > DSRenewBefore && !revoked {
 			p.DS, p.DSKey = c, key
 			return nil
 		}

@@ -58,11 +58,17 @@ func FuzzVerifyDeviceRequest(f *testing.F) {
 	jk := mustJWK(f, &dev.PublicKey)
 	s, _ := SignDeviceRequest(dev, &DeviceRequest{Audience: Audience{aud}, Nonce: "n", IssuedAt: t0.Unix(), DeviceID: "d", Action: ActionPoll})
 	f.Add(s)
+	u, _ := SignDeviceRequest(dev, &DeviceRequest{Audience: Audience{aud}, Nonce: "n", IssuedAt: t0.Unix(), DeviceID: "d", Action: ActionUsed,
+		Use: &UseReport{DocType: "org.iso.23220.1.jp.mnc", Verifier: "shop", Channel: "nfc", Elements: []string{"org.iso.23220.1/age_over_20"}}})
+	f.Add(u)
 	f.Fuzz(func(t *testing.T, in string) {
 		DeviceRequestKeyID(in)
-		_, err := VerifyDeviceRequest(in, jk, CheckOptions{Audience: aud, Now: t0})
+		r, err := VerifyDeviceRequest(in, jk, CheckOptions{Audience: aud, Now: t0})
 		if err != nil && CodeOf(err) == "" {
 			t.Fatalf("untyped error %v", err)
+		}
+		if err == nil && r.Action == ActionUsed && (r.Use == nil || r.Use.DocType == "" || len(r.Use.Elements) > MaxUseElements) {
+			t.Fatalf("accepted a use report out of bounds: %+v", r.Use)
 		}
 	})
 }

@@ -319,3 +319,29 @@ func TestCredentialRequestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestUseReportValidate(t *testing.T) {
+	long := strings.Repeat("x", MaxClaimLen+1)
+	many := make([]string, MaxUseElements+1)
+	for i := range many {
+		many[i] = "ns/e"
+	}
+	for _, tc := range []struct {
+		name string
+		u    *UseReport
+		ok   bool
+	}{
+		{"minimal", &UseReport{DocType: "org.iso.23220.1.jp.mnc"}, true},
+		{"full", &UseReport{DocType: "d", Verifier: "Clinic", Channel: "nfc", Elements: []string{"ns/a"}, At: 1}, true},
+		{"nil", nil, false},
+		{"no doctype", &UseReport{Verifier: "v"}, false},
+		{"long verifier", &UseReport{DocType: "d", Verifier: long}, false},
+		{"header injection", &UseReport{DocType: "d", Verifier: "shop\r\nBcc: x@evil"}, false},
+		{"too many elements", &UseReport{DocType: "d", Elements: many}, false},
+	} {
+		err := tc.u.Validate()
+		if (err == nil) != tc.ok || (err != nil && CodeOf(err) != CodeInvalidDeviceRequest) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

@@ -1,12 +1,16 @@
 package mdoc
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"time"
@@ -237,4 +241,45 @@ func NewStatusListSignerCertificate(pub crypto.PublicKey, iaca *x509.Certificate
 		}
 		return nil
 	})
+}
+
+// MaxCertificatesPerFile bounds the certificates ParseCertificates reads
+// from one input (a VICAL-sized bundle of roots stays well below it).
+const MaxCertificatesPerFile = 4096
+
+// ParseCertificates reads every certificate in b: the CERTIFICATE blocks of
+// PEM input (other blocks are skipped), or a single DER certificate when b
+// is not PEM. It is how roles load IACA, reader and status-list trust from
+// files.
+func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
+	if !bytes.Contains(b, []byte("-----BEGIN")) {
+		c, err := x509.ParseCertificate(b)
+		if err != nil {
+			return nil, fmt.Errorf("mdoc: parse DER certificate: %w", err)
+		}
+		return []*x509.Certificate{c}, nil
+	}
+	var out []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("mdoc: parse PEM certificate %d: %w", len(out)+1, err)
+		}
+		if len(out) == MaxCertificatesPerFile {
+			return nil, fmt.Errorf("mdoc: more than %d certificates", MaxCertificatesPerFile)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("mdoc: no CERTIFICATE block")
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"strings"
 	"testing"
@@ -397,5 +398,23 @@ func TestRequestedAgeOverNearestAnswer(t *testing.T) {
 	opts.Request = map[string][]string{NameSpaceISO23220: {"family_name"}}
 	if rr := VerifyDeviceResponse(resp, opts); rr.Valid {
 		t.Fatal("unrequested age_over accepted")
+	}
+}
+
+func TestParseCertificates(t *testing.T) {
+	p := fixturePKI(t)
+	bundle := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.iaca.Raw}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1}})...)
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.ds.Raw})...)
+	cs, err := ParseCertificates(bundle)
+	if err != nil || len(cs) != 2 || !cs[1].Equal(p.ds) {
+		t.Fatalf("PEM bundle: %d certificates, %v", len(cs), err)
+	}
+	if cs, err := ParseCertificates(p.iaca.Raw); err != nil || len(cs) != 1 {
+		t.Fatalf("DER: %v", err)
+	}
+	for _, bad := range [][]byte{nil, []byte("garbage"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2}})} {
+		if _, err := ParseCertificates(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
 	}
 }

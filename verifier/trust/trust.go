@@ -7,12 +7,10 @@
 package trust
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,40 +39,9 @@ const (
 // certExtensions are the file names read from a trust directory.
 var certExtensions = []string{".pem", ".crt", ".cer", ".der"}
 
-// ParseCertificates reads every certificate in b: PEM CERTIFICATE blocks,
-// or a single DER certificate when b is not PEM.
-func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
-	if !bytes.Contains(b, []byte("-----BEGIN")) {
-		c, err := x509.ParseCertificate(b)
-		if err != nil {
-			return nil, fmt.Errorf("parse DER certificate: %w", err)
-		}
-		return []*x509.Certificate{c}, nil
-	}
-	var out []*x509.Certificate
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse PEM certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-		if len(out) > MaxRoots {
-			return nil, fmt.Errorf("more than %d certificates", MaxRoots)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no CERTIFICATE block")
-	}
-	return out, nil
-}
+// ParseCertificates reads every certificate in b (PEM blocks or one DER
+// certificate); see mdoc.ParseCertificates.
+func ParseCertificates(b []byte) ([]*x509.Certificate, error) { return mdoc.ParseCertificates(b) }
 
 // files expands the configured paths: a file stands for itself, a
 // directory for its certificate files (not recursive), sorted.

@@ -509,19 +509,30 @@ func (c *Card) ref() (*refState, *bool) {
 	return nil, nil
 }
 
+// usableRef returns the selected PIN/password EF's reference data when a
+// command may use it: the application is selected, the EF holds reference
+// data, and it is not blocked. Otherwise it returns the status word.
+func (c *Card) usableRef() (*refState, *bool, uint16) {
+	if !c.selected {
+		return nil, nil, apdu.SWConditionsNotSatisfied
+	}
+	r, verified := c.ref()
+	if r == nil {
+		return nil, nil, apdu.SWReferenceNotFound
+	}
+	if r.Tries == 0 {
+		return nil, nil, apdu.SWAuthMethodBlocked
+	}
+	return r, verified, apdu.SWOK
+}
+
 func (c *Card) verify(cmd *apdu.Command) uint16 {
 	if cmd.P1 != 0x00 || cmd.P2 != 0x80 {
 		return apdu.SWIncorrectP1P2
 	}
-	if !c.selected {
-		return apdu.SWConditionsNotSatisfied
-	}
-	r, verified := c.ref()
-	if r == nil {
-		return apdu.SWReferenceNotFound
-	}
-	if r.Tries == 0 {
-		return apdu.SWAuthMethodBlocked
+	r, verified, sw := c.usableRef()
+	if sw != apdu.SWOK {
+		return sw
 	}
 	if len(cmd.Data) == 0 {
 		return apdu.SWRetriesBase | uint16(r.Tries)
@@ -554,15 +565,9 @@ func (c *Card) changeReference(cmd *apdu.Command) uint16 {
 		// JPKI clients verify first and send the new value with P1 01.
 		return apdu.SWIncorrectP1P2
 	}
-	if !c.selected {
-		return apdu.SWConditionsNotSatisfied
-	}
-	r, verified := c.ref()
-	if r == nil {
-		return apdu.SWReferenceNotFound
-	}
-	if r.Tries == 0 {
-		return apdu.SWAuthMethodBlocked
+	r, verified, sw := c.usableRef()
+	if sw != apdu.SWOK {
+		return sw
 	}
 	if !*verified {
 		return apdu.SWSecurityNotSatisfied

@@ -3,19 +3,14 @@ package devpki
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/mynumber-mdoc/mnc/issuer/keys"
 )
 
 func TestCRLRevokePersistsAndResigns(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	km, _ := keys.NewFileManager(filepath.Join(dir, "keys"))
-	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	o := Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: "http://127.0.0.1:8080", Now: now}
+	o := devOptions(t)
+	now := o.Now
 	p, err := Load(ctx, o)
 	if err != nil {
 		t.Fatal(err)

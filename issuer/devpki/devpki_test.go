@@ -16,10 +16,8 @@ import (
 
 func TestLoadCreatesThenReloads(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	km, _ := keys.NewFileManager(filepath.Join(dir, "keys"))
-	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	o := Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: "http://127.0.0.1:8080", Now: now}
+	o := devOptions(t)
+	now := o.Now
 	p, err := Load(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -71,4 +69,16 @@ func TestProductionRefusesFileKeys(t *testing.T) {
 	if !errors.Is(err, ErrDevKeysInProduction) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// devOptions are development-mode options over a fresh directory with file
+// keys and a fixed clock.
+func devOptions(t *testing.T) Options {
+	t.Helper()
+	dir := t.TempDir()
+	km, err := keys.NewFileManager(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: "http://127.0.0.1:8080", Now: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
 }

@@ -33,6 +33,8 @@ const (
 	CodeStatusListInvalid      Code = "status_list_invalid"      // status list token malformed, wrongly signed, expired or mismatched
 	CodeElementNotReturned     Code = "element_not_returned"     // a requested element was not in the response
 	CodeElementNotRequested    Code = "element_not_requested"    // an element was returned that the reader did not ask for
+	CodeNotMdocDevice          Code = "not_mdoc_device"          // NFC: the tapped device answers neither the NDEF nor the mdoc application
+	CodeNFCStatus              Code = "nfc_status"               // NFC: the device answered a command with an unexpected status word
 )
 
 // Error is a failed parse or verification step. Code is stable; Detail is

@@ -133,7 +133,12 @@ func (p *Proximity) DeviceEngagement() *mdoc.DeviceEngagement { return p.engagem
 func (p *Proximity) ServiceUUID() []byte { return p.uuid }
 
 // Close stops advertising.
-func (p *Proximity) Close() error { return p.periph.Close() }
+func (p *Proximity) Close() error {
+	if p.periph == nil {
+		return nil
+	}
+	return p.periph.Close()
+}
 
 // SessionResult is what a proximity session did.
 type SessionResult struct {

@@ -85,11 +85,68 @@ func Run(ctx context.Context, qr string, items []mdoc.ItemsRequest, cfg Config) 
 	if err != nil {
 		return nil, err
 	}
+	ps, err := prepare(de, mdoc.QRHandover(), items, cfg.Credentials, rnd)
+	if err != nil {
+		return nil, err
+	}
+
+	log.InfoContext(ctx, "reader: connecting to mdoc", "uuid", fmt.Sprintf("%x", uuid))
+	conn, err := cfg.Radio.Connect(ctx, uuid)
+	if err != nil {
+		return nil, fmt.Errorf("reader: connect over BLE: %w", err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	if err := conn.Send(ps.establishment); err != nil {
+		return nil, fmt.Errorf("reader: send SessionEstablishment: %w", err)
+	}
+	msg, err := conn.Receive()
+	if err != nil {
+		if errors.Is(err, blesim.ErrEnded) {
+			return nil, &mdoc.Error{Code: mdoc.CodeSessionEncryption, Detail: "reader: the mdoc ended the session without a response (refused or failed to decrypt)"}
+		}
+		return nil, fmt.Errorf("reader: receive response: %w", err)
+	}
+	plain, status, err := ps.open(msg)
+	if status != 0 {
+		endWith(conn, status)
+	}
+	if err != nil {
+		if status == 0 {
+			_ = conn.End()
+		}
+		return nil, err
+	}
+	// End the session: SessionData status 20, then GATT State end.
+	endWith(conn, mdoc.SessionStatusTermination)
+	return ps.outcome(ctx, plain, cfg.Verify, log), nil
+}
+
+// prepared is a reader session up to the transport: the ephemeral key,
+// the transcript, the request and the encoded SessionEstablishment.
+type prepared struct {
+	eReader       *ecdh.PrivateKey
+	st            *mdoc.SessionTranscript
+	dr            *mdoc.DeviceRequest
+	drb           []byte
+	sess          *mdoc.SessionEncryption
+	establishment []byte
+}
+
+// prepare builds the session for an engagement and its handover
+// (ISO/IEC 18013-5:2021 §9.1.5.1): a fresh EReaderKey on the curve of
+// EDeviceKey (§9.1.1.4), the SessionTranscript over the engagement bytes
+// as received, and the DeviceRequest (with ReaderAuth over that
+// transcript) encrypted into a SessionEstablishment.
+func prepare(de *mdoc.DeviceEngagement, handover []byte, items []mdoc.ItemsRequest, creds *trust.ReaderCredentials, rnd io.Reader) (*prepared, error) {
 	eDevice, err := de.EDeviceKey()
 	if err != nil {
 		return nil, fmt.Errorf("reader: EDeviceKey: %w", err)
 	}
-	// The reader's ephemeral key is on the curve of EDeviceKey (§9.1.1.4).
 	eReader, err := eDevice.Curve().GenerateKey(rnd)
 	if err != nil {
 		return nil, fmt.Errorf("reader: ephemeral key: %w", err)
@@ -101,11 +158,11 @@ func Run(ctx context.Context, qr string, items []mdoc.ItemsRequest, cfg Config) 
 		return nil, fmt.Errorf("reader: session establishment: %w", err)
 	}
 	deb := de.Bytes()
-	st, err := mdoc.NewSessionTranscript(&deb, &est.EReaderKey, mdoc.QRHandover())
+	st, err := mdoc.NewSessionTranscript(&deb, &est.EReaderKey, handover)
 	if err != nil {
 		return nil, fmt.Errorf("reader: session transcript: %w", err)
 	}
-	dr, err := verifier.NewDeviceRequest(items, cfg.Credentials, st.Raw, rnd)
+	dr, err := verifier.NewDeviceRequest(items, creds, st.Raw, rnd)
 	if err != nil {
 		return nil, err
 	}
@@ -124,52 +181,35 @@ func Run(ctx context.Context, qr string, items []mdoc.ItemsRequest, cfg Config) 
 	if err != nil {
 		return nil, fmt.Errorf("reader: encode SessionEstablishment: %w", err)
 	}
+	return &prepared{eReader: eReader, st: st, dr: dr, drb: drb, sess: sess, establishment: estb}, nil
+}
 
-	log.InfoContext(ctx, "reader: connecting to mdoc", "uuid", fmt.Sprintf("%x", uuid))
-	conn, err := cfg.Radio.Connect(ctx, uuid)
-	if err != nil {
-		return nil, fmt.Errorf("reader: connect over BLE: %w", err)
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	if err := conn.Send(estb); err != nil {
-		return nil, fmt.Errorf("reader: send SessionEstablishment: %w", err)
-	}
-	msg, err := conn.Receive()
-	if err != nil {
-		if errors.Is(err, blesim.ErrEnded) {
-			return nil, &mdoc.Error{Code: mdoc.CodeSessionEncryption, Detail: "reader: the mdoc ended the session without a response (refused or failed to decrypt)"}
-		}
-		return nil, fmt.Errorf("reader: receive response: %w", err)
-	}
+// open decrypts the mdoc's SessionData. On failure it returns the status
+// the reader should end the session with (0: none, just end).
+func (ps *prepared) open(msg []byte) (plain []byte, endStatus uint, err error) {
 	sd, err := mdoc.ParseSessionData(msg)
 	if err != nil {
-		endWith(conn, mdoc.SessionStatusDecodingError)
-		return nil, fmt.Errorf("reader: SessionData: %w", err)
+		return nil, mdoc.SessionStatusDecodingError, fmt.Errorf("reader: SessionData: %w", err)
 	}
 	if len(sd.Data) == 0 {
-		_ = conn.End()
-		return nil, &mdoc.Error{Code: mdoc.CodeSessionEncryption, Detail: fmt.Sprintf("reader: the mdoc answered status %d without data", *sd.Status)}
+		return nil, 0, &mdoc.Error{Code: mdoc.CodeSessionEncryption, Detail: fmt.Sprintf("reader: the mdoc answered status %d without data", *sd.Status)}
 	}
-	plain, err := sess.Decrypt(sd.Data)
+	plain, err = ps.sess.Decrypt(sd.Data)
 	if err != nil {
-		endWith(conn, mdoc.SessionStatusEncryptionError)
-		return nil, fmt.Errorf("reader: decrypt DeviceResponse: %w", err)
+		return nil, mdoc.SessionStatusEncryptionError, fmt.Errorf("reader: decrypt DeviceResponse: %w", err)
 	}
-	// End the session: SessionData status 20, then GATT State end.
-	endWith(conn, mdoc.SessionStatusTermination)
+	return plain, 0, nil
+}
 
-	vo := cfg.Verify
-	vo.SessionTranscript = st.Raw
-	vo.EReaderKey = eReader
-	vo.Request = verifier.RequestFromDeviceRequest(dr)
+// outcome verifies the decrypted DeviceResponse against the request and
+// transcript of the session.
+func (ps *prepared) outcome(ctx context.Context, plain []byte, vo verifier.Options, log *slog.Logger) *Outcome {
+	vo.SessionTranscript = ps.st.Raw
+	vo.EReaderKey = ps.eReader
+	vo.Request = verifier.RequestFromDeviceRequest(ps.dr)
 	res := verifier.Verify(ctx, plain, vo)
 	log.InfoContext(ctx, "reader: presentation verified", "valid", res.Valid, "codes", res.Codes())
-	return &Outcome{Result: res, DeviceRequest: dr, SessionTranscript: st, DeviceRequestBytes: drb, DeviceResponse: plain, EReaderKey: eReader}, nil
+	return &Outcome{Result: res, DeviceRequest: ps.dr, SessionTranscript: ps.st, DeviceRequestBytes: ps.drb, DeviceResponse: plain, EReaderKey: ps.eReader}
 }
 
 func endWith(conn *blesim.Conn, status uint) {

@@ -1,0 +1,322 @@
+package reader
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+
+	"github.com/mynumber-mdoc/mnc/jpki/apdu"
+	"github.com/mynumber-mdoc/mnc/mdoc"
+)
+
+// Transmitter sends one command APDU to the tapped device and returns its
+// response APDU: a PC/SC card handle, or anything else that speaks
+// ISO/IEC 7816-4.
+type Transmitter interface {
+	Transmit(ctx context.Context, command []byte) ([]byte, error)
+}
+
+// Limits are what the reader's own NFC front end can carry in one APDU:
+// extended length (65,535 command / 65,536 response data bytes) on most
+// current readers, short APDUs (255 / 256) on older ones.
+type Limits struct {
+	MaxCommandData  int
+	MaxResponseData int
+}
+
+// ExtendedLimits and ShortLimits are the two ISO/IEC 7816-4 length forms.
+var (
+	ExtendedLimits = Limits{MaxCommandData: 0xFFFF, MaxResponseData: 0x10000}
+	ShortLimits    = Limits{MaxCommandData: 0xFF, MaxResponseData: 0x100}
+)
+
+// MaxNFCExchanges bounds the command APDUs of one mdoc message (ENVELOPE
+// chain plus GET RESPONSE continuations) and of the NDEF read, so that a
+// device answering 61XX forever, or a tag of 1-byte reads, cannot hold the
+// reader: 4 MiB (mdoc.MaxMessageSize) in 256-byte short APDUs is 16,384.
+const MaxNFCExchanges = mdoc.MaxMessageSize / 256
+
+// NFCConfig configures an NFC session: Config without its Radio, and the
+// reader's APDU limits (zero: ExtendedLimits).
+type NFCConfig struct {
+	Config
+	Limits Limits
+}
+
+// Engagement is what an NFC engagement read: the Handover Select NDEF
+// message exactly as read (the SessionTranscript's handover embeds these
+// bytes) and the NFC data-retrieval limits it offers.
+type Engagement struct {
+	HandoverSelect *mdoc.HandoverSelect
+	NFC            *mdoc.NFCOptions
+}
+
+func nfcError(code mdoc.Code, format string, args ...any) error {
+	return &mdoc.Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// transmit sends cmd and splits the response into data and status word.
+func transmit(ctx context.Context, t Transmitter, what string, cmd *apdu.Command) (*apdu.Response, error) {
+	b, err := cmd.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", what, err)
+	}
+	rb, err := t.Transmit(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", what, err)
+	}
+	r, err := apdu.ParseResponse(rb)
+	if err != nil {
+		return nil, &mdoc.Error{Code: mdoc.CodeMalformed, Detail: "reader: " + what, Err: err}
+	}
+	return r, nil
+}
+
+// SelectApplication selects an application by AID (ISO/IEC 7816-4
+// §11.2.2, SELECT by DF name, first or only occurrence, no response data)
+// and reports whether the device has it.
+func SelectApplication(ctx context.Context, t Transmitter, aid []byte) (bool, error) {
+	r, err := transmit(ctx, t, fmt.Sprintf("SELECT %X", aid), &apdu.Command{INS: 0xA4, P1: 0x04, P2: 0x00, Data: aid, Ne: 256})
+	if err != nil {
+		return false, err
+	}
+	return r.SW == apdu.SWOK, nil
+}
+
+// ReadEngagement reads the NFC Forum Type 4 Tag of an mdoc (ISO/IEC
+// 18013-5:2021 §8.2.2.1, static handover): SELECT the NDEF application,
+// SELECT and READ BINARY the Capability Container, SELECT the NDEF file,
+// read NLEN and then the Handover Select in chunks of at most MLe. Every
+// length is checked against the CC and the file before it is used.
+func ReadEngagement(ctx context.Context, t Transmitter) (*Engagement, error) {
+	ok, err := SelectApplication(ctx, t, []byte(mdoc.NDEFApplicationAID))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, nfcError(mdoc.CodeNotMdocDevice, "reader: the device has no NDEF application")
+	}
+	if err := selectFile(ctx, t, mdoc.CapabilityContainerFileID); err != nil {
+		return nil, err
+	}
+	ccb, err := readBinary(ctx, t, 0, mdoc.CapabilityContainerLen)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := mdoc.ParseCapabilityContainer(ccb)
+	if err != nil {
+		return nil, fmt.Errorf("reader: capability container: %w", err)
+	}
+	if err := selectFile(ctx, t, cc.NDEFFileID); err != nil {
+		return nil, err
+	}
+	nlenb, err := readBinary(ctx, t, 0, 2)
+	if err != nil {
+		return nil, err
+	}
+	nlen := int(binary.BigEndian.Uint16(nlenb))
+	switch {
+	case nlen == 0:
+		return nil, nfcError(mdoc.CodeMalformed, "reader: the NDEF file is empty (NLEN 0)")
+	case nlen > int(cc.NDEFMaxSize)-2:
+		return nil, nfcError(mdoc.CodeMalformed, "reader: NLEN %d exceeds the NDEF file size %d", nlen, cc.NDEFMaxSize)
+	case nlen > mdoc.MaxNDEFMessageSize:
+		return nil, nfcError(mdoc.CodeLimitExceeded, "reader: NDEF message of %d bytes exceeds %d", nlen, mdoc.MaxNDEFMessageSize)
+	}
+	chunk := int(cc.MLe)
+	msg := make([]byte, 0, nlen)
+	for len(msg) < nlen {
+		n := min(chunk, nlen-len(msg))
+		b, err := readBinary(ctx, t, 2+len(msg), n)
+		if err != nil {
+			return nil, err
+		}
+		msg = append(msg, b...)
+	}
+	hs, err := mdoc.ParseHandoverSelect(msg)
+	if err != nil {
+		return nil, fmt.Errorf("reader: handover select: %w", err)
+	}
+	nfc, err := hs.NFCCarrierOptions()
+	if err != nil {
+		return nil, fmt.Errorf("reader: NFC carrier: %w", err)
+	}
+	return &Engagement{HandoverSelect: hs, NFC: nfc}, nil
+}
+
+// selectFile selects an elementary file of the Type 4 Tag by identifier
+// (T4T §5.4.3: P1 00, P2 0C, no response data).
+func selectFile(ctx context.Context, t Transmitter, id uint16) error {
+	r, err := transmit(ctx, t, fmt.Sprintf("SELECT file %04X", id), &apdu.Command{INS: 0xA4, P1: 0x00, P2: 0x0C, Data: binary.BigEndian.AppendUint16(nil, id)})
+	if err != nil {
+		return err
+	}
+	if r.SW != apdu.SWOK {
+		return nfcError(mdoc.CodeNFCStatus, "reader: SELECT file %04X answered %04X", id, r.SW)
+	}
+	return nil
+}
+
+// readBinary reads exactly n bytes at off; a shorter or longer answer is
+// malformed (the reader only asks for what the CC and NLEN announced).
+func readBinary(ctx context.Context, t Transmitter, off, n int) ([]byte, error) {
+	if off > 0x7FFF {
+		return nil, nfcError(mdoc.CodeLimitExceeded, "reader: READ BINARY offset %d beyond 32767", off)
+	}
+	r, err := transmit(ctx, t, "READ BINARY", &apdu.Command{INS: 0xB0, P1: byte(off >> 8), P2: byte(off), Ne: n})
+	if err != nil {
+		return nil, err
+	}
+	if r.SW != apdu.SWOK {
+		return nil, nfcError(mdoc.CodeNFCStatus, "reader: READ BINARY at %d answered %04X", off, r.SW)
+	}
+	if len(r.Data) != n {
+		return nil, nfcError(mdoc.CodeMalformed, "reader: READ BINARY at %d returned %d bytes, asked %d", off, len(r.Data), n)
+	}
+	return r.Data, nil
+}
+
+// nfcTransport exchanges session messages with the mdoc application
+// (ISO/IEC 18013-5:2021 §8.3.3.1.2): a message goes out as BER-TLV 53 in
+// ENVELOPE commands (CLA 10 while chaining, 00 last, Le on the last) and
+// comes back in the response, continued by GET RESPONSE while the mdoc
+// answers 61XX.
+type nfcTransport struct {
+	t        Transmitter
+	cmdChunk int // data bytes per ENVELOPE
+	respMax  int // Le of the last ENVELOPE and of GET RESPONSE after 6100
+}
+
+func (n *nfcTransport) exchange(ctx context.Context, msg []byte) ([]byte, error) {
+	tlv := mdoc.EncodeEnvelopeTLV(msg)
+	var r *apdu.Response
+	for i := 0; len(tlv) > 0; i++ {
+		if i >= MaxNFCExchanges {
+			return nil, nfcError(mdoc.CodeLimitExceeded, "reader: ENVELOPE chain longer than %d commands", MaxNFCExchanges)
+		}
+		c := min(len(tlv), n.cmdChunk)
+		cmd := &apdu.Command{CLA: 0x10, INS: mdoc.InsEnvelope, Data: tlv[:c]}
+		if c == len(tlv) {
+			cmd.CLA, cmd.Ne = 0x00, n.respMax
+		}
+		var err error
+		if r, err = transmit(ctx, n.t, "ENVELOPE", cmd); err != nil {
+			return nil, err
+		}
+		tlv = tlv[c:]
+		if len(tlv) > 0 && r.SW != apdu.SWOK {
+			return nil, nfcError(mdoc.CodeNFCStatus, "reader: chained ENVELOPE answered %04X", r.SW)
+		}
+	}
+	in := mdoc.NewEnvelopeReader(0)
+	resp := append(append([]byte(nil), r.Data...), byte(r.SW>>8), byte(r.SW))
+	for i := 0; ; i++ {
+		if r.SW != apdu.SWOK && r.SW>>8 != 0x61 {
+			return nil, nfcError(mdoc.CodeNFCStatus, "reader: the mdoc answered %04X", r.SW)
+		}
+		if r.SW == apdu.SWOK && len(r.Data) == 0 && i == 0 {
+			return nil, nil // answered without a message (after status 20)
+		}
+		if _, err := in.WriteResponse(resp); err != nil {
+			return nil, fmt.Errorf("reader: response: %w", err)
+		}
+		if in.Done() {
+			return in.Message()
+		}
+		if i >= MaxNFCExchanges {
+			return nil, nfcError(mdoc.CodeLimitExceeded, "reader: more than %d GET RESPONSE commands", MaxNFCExchanges)
+		}
+		// 61XX: XX bytes remain (00: 256 or more, ask for what both can do).
+		ne := int(r.SW & 0xFF)
+		if ne == 0 {
+			ne = n.respMax
+		}
+		var err error
+		if r, err = transmit(ctx, n.t, "GET RESPONSE", &apdu.Command{INS: mdoc.InsGetResponse, Ne: ne}); err != nil {
+			return nil, err
+		}
+		if len(r.Data) == 0 && r.SW>>8 == 0x61 {
+			return nil, nfcError(mdoc.CodeNFCStatus, "reader: GET RESPONSE returned no data and %04X", r.SW)
+		}
+		resp = append(append(resp[:0], r.Data...), byte(r.SW>>8), byte(r.SW))
+	}
+}
+
+// RunNFC runs one mdoc session over NFC with a tapped device: the Type 4
+// Tag engagement (static handover), SELECT of the mdoc application, the
+// SessionEstablishment with ReaderAuth, the response, and SessionData
+// status 20; then it verifies the response against the transcript whose
+// NFC handover holds the Handover Select bytes exactly as read (ISO/IEC
+// 18013-5:2021 §9.1.5.1). Like Run, a completed exchange always yields an
+// Outcome; transport and protocol failures are errors with mdoc codes.
+func RunNFC(ctx context.Context, t Transmitter, items []mdoc.ItemsRequest, cfg NFCConfig) (*Outcome, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	rnd := cfg.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	lim := cfg.Limits
+	if lim.MaxCommandData <= 0 || lim.MaxResponseData <= 0 {
+		lim = ExtendedLimits
+	}
+	eng, err := ReadEngagement(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if eng.NFC == nil {
+		return nil, nfcError(mdoc.CodeUnsupported, "reader: the mdoc offers no NFC data retrieval in its Handover Select")
+	}
+	hs := eng.HandoverSelect
+	ps, err := prepare(hs.DeviceEngagement, mdoc.NFCHandover(hs.Raw, nil), items, cfg.Credentials, rnd)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := SelectApplication(ctx, t, []byte(mdoc.MdocDataTransferAID))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, nfcError(mdoc.CodeNotMdocDevice, "reader: the device refused SELECT of the mdoc application")
+	}
+	tr := &nfcTransport{
+		t:        t,
+		cmdChunk: min(lim.MaxCommandData, int(eng.NFC.MaxCommandDataLength)),
+		respMax:  min(lim.MaxResponseData, int(eng.NFC.MaxResponseDataLength)),
+	}
+	log.InfoContext(ctx, "reader: NFC engagement read", "handover_select_bytes", len(hs.Raw), "command_chunk", tr.cmdChunk, "response_max", tr.respMax)
+	msg, err := tr.exchange(ctx, ps.establishment)
+	if err != nil {
+		return nil, err
+	}
+	if msg == nil {
+		return nil, &mdoc.Error{Code: mdoc.CodeSessionEncryption, Detail: "reader: the mdoc ended the session without a response (refused or failed to decrypt)"}
+	}
+	plain, status, err := ps.open(msg)
+	if status != 0 {
+		tr.end(ctx, status)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tr.end(ctx, mdoc.SessionStatusTermination)
+	return ps.outcome(ctx, plain, cfg.Verify, log), nil
+}
+
+// end sends SessionData with status (20: termination, or an error status)
+// in an ENVELOPE. The mdoc answers it without a message; what it answers
+// does not change the outcome, so errors are not reported.
+func (n *nfcTransport) end(ctx context.Context, status uint) {
+	if b, err := mdoc.NewSessionStatus(status).Encode(); err == nil {
+		_, _ = n.exchange(ctx, b)
+	}
+}

@@ -51,6 +51,10 @@ type Config struct {
 	JPKI *jpki.Verifier
 	// PhoneCA, when set, issues JPKI phone certificates at enrolment.
 	PhoneCA PhoneCA
+	// AuthLinks, when set, keeps the insurance registrations that online
+	// qualification confirmation answers from; nil disables both
+	// endpoints (unavailable).
+	AuthLinks store.AuthLinks
 	// AttestationRoots verify key attestations.
 	AttestationRoots *x509.CertPool
 	// AllowedModels is the allow-list; nil means DefaultAllowedModels.

@@ -104,6 +104,32 @@ func (s *Service) Handler() http.Handler {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, resp)
 	})
+	r.POST(oid4vci.PathInsuranceRegistration, limited, body, func(c *gin.Context) {
+		var req oid4vci.InsuranceRegistrationRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.RegisterInsurance(c.Request.Context(), req.Registration)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, resp)
+	})
+	r.POST(oid4vci.PathQualification, limited, body, func(c *gin.Context) {
+		var req oid4vci.QualificationRequestBody
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.ConfirmQualification(c.Request.Context(), req.Request)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, resp)
+	})
 	r.POST(oid4vci.PathCardRevoke, limited, body, func(c *gin.Context) {
 		var req oid4vci.CardRevocationRequest
 		if !s.decode(c, &req) {

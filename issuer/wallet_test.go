@@ -118,7 +118,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		rl = -1
 	}
 	e.svc, err = New(Config{
-		IssuerURL: e.srv.URL, Store: e.st, PKI: e.pki,
+		IssuerURL: e.srv.URL, Store: e.st, AuthLinks: authLinksOf(e.st), PKI: e.pki,
 		JPKI:    &jpki.Verifier{Roots: e.ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.crlDir)}},
 		PhoneCA: phoneCA, AttestationRoots: roots, Production: o.production,
 		RequireTxCode: o.txCode, SuspendOnBlock: o.suspendOnBlock,

@@ -30,6 +30,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/issuer/store/postgres"
 	"github.com/mynumber-mdoc/mnc/issuer/store/sqlite"
+	"github.com/mynumber-mdoc/mnc/issuer/store/sqlstore"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 )
@@ -134,14 +135,18 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Both backends are one SQL store that also keeps the insurance
+	// registrations (store.AuthLinks).
+	var sq *sqlstore.Store
 	if o.PostgresDSN != "" {
-		a.Store, err = postgres.Open(ctx, o.PostgresDSN)
+		sq, err = postgres.Open(ctx, o.PostgresDSN)
 	} else {
-		a.Store, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "issuer.db"))
+		sq, err = sqlite.Open(ctx, filepath.Join(o.DataDir, "issuer.db"))
 	}
 	if err != nil {
 		return nil, err
 	}
+	a.Store = sq
 	verifier, phoneCA, err := a.jpkiTrust()
 	if err != nil {
 		return nil, err
@@ -165,7 +170,7 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Service, err = issuer.New(issuer.Config{
-		IssuerURL: o.PublicURL, Store: a.Store, PKI: a.PKI, JPKI: verifier, PhoneCA: phoneCA, AttestationRoots: roots,
+		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, PKI: a.PKI, JPKI: verifier, PhoneCA: phoneCA, AttestationRoots: roots,
 		AllowedModels: o.AllowedModels, Production: o.Production, RequireTxCode: o.RequireTxCode, SuspendOnBlock: o.SuspendOnBlock,
 		AdminToken: a.AdminToken, Logger: o.Logger,
 	})

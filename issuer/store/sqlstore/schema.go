@@ -157,4 +157,13 @@ var migrations = []string{
 	// 3: wrong tx_code attempts per offer (the offer is burned at
 	// store.MaxTxCodeAttempts).
 	`ALTER TABLE offers ADD COLUMN tx_failures INTEGER NOT NULL DEFAULT 0`,
+	// 4: links of JPKI user-authentication certificates to persons
+	// (insurance registration), for online qualification confirmation.
+	`CREATE TABLE auth_links (
+		cert_id TEXT PRIMARY KEY,
+		person_key TEXT NOT NULL,
+		source TEXT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX devices_jpki_auth ON devices(jpki_auth_serial);`,
 }

@@ -69,14 +69,16 @@ func newNFCWorld(t *testing.T) *nfcWorld {
 	}
 	now := verifiertest.Now
 	today := now.Year()
+	// One device key for both documents, as the issuer binds them to the
+	// enrolment's key (the insurance policy checks they match).
+	k, err := w.wallet.NewDeviceKey(mdoc.DocTypeMNC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for docType, els := range map[string]map[string][]mdoc.Element{
 		mdoc.DocTypeMNC: verifiertest.MNCElements(mdoc.FullDate{Year: 1990, Month: 4, Day: 1}, map[int]bool{18: true, 20: true}),
 		mdoc.DocTypeHIC: verifiertest.HICElements(mdoc.FullDate{Year: 2020, Month: 4, Day: 1}, mdoc.FullDate{Year: today + 1, Month: 3, Day: 31}),
 	} {
-		k, err := w.wallet.NewDeviceKey(docType)
-		if err != nil {
-			t.Fatal(err)
-		}
 		doc, err := mdoc.Issue(mdoc.IssueOptions{
 			DocType: docType, NameSpaces: els, DeviceKey: k.Public,
 			Signed: now.Add(-time.Minute), ValidFrom: now.Add(-time.Minute), ValidUntil: now.Add(30 * 24 * time.Hour),

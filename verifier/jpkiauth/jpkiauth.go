@@ -125,7 +125,16 @@ func (s *Service) Login(ctx context.Context, id string, certDER, signature []byt
 	if !ok {
 		return errResult(DocTypeAuth, CodeChallengeUnknown, "jpkiauth: unknown, used or expired challenge")
 	}
-	ar, err := s.V.VerifyAuth(ctx, nonce, certDER, signature, jpki.VerifyOptions{CurrentTime: s.Now()})
+	return VerifyAuth(ctx, s.V, nonce, certDER, signature, s.Now())
+}
+
+// VerifyAuth checks a user authentication over nonce (PKCS#1 v1.5 over
+// its SHA-256 DigestInfo by the auth certificate's key, chain and
+// revocation at now) and reports it as a result that discloses only the
+// certificate's opaque id and form. Login uses it for challenges it
+// issued; a counter reader uses it for the nonce it had the card sign.
+func VerifyAuth(ctx context.Context, v *jpki.Verifier, nonce, certDER, signature []byte, now time.Time) *verifier.Result {
+	ar, err := v.VerifyAuth(ctx, nonce, certDER, signature, jpki.VerifyOptions{CurrentTime: now})
 	if err != nil {
 		r := errResult(DocTypeAuth, "", "")
 		r.Documents[0].Errors = []verifier.Error{jpkiError(err)}

@@ -21,7 +21,7 @@ import (
 
 // newCardTransport is a simulated My Number Card (the JPKI applet with its
 // real PIN counters) reached in process, and a verifier trusting its CA.
-func newCardTransport(t *testing.T) (reader.Transmitter, *jpki.Verifier) {
+func newCardTransport(t testing.TB) (reader.Transmitter, *jpki.Verifier) {
 	t.Helper()
 	ca, err := testca.New(testca.Options{})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"log/slog"
 
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ type nfcWorld struct {
 	wallet       *walletsim.Wallet
 }
 
-func newNFCWorld(t *testing.T) *nfcWorld {
+func newNFCWorld(t testing.TB) *nfcWorld {
 	t.Helper()
 	is, err := verifiertest.NewIssuer("nfc")
 	if err != nil {
@@ -98,6 +99,9 @@ func newNFCWorld(t *testing.T) *nfcWorld {
 	return w
 }
 
+// quiet discards the components' logs.
+var quiet = slog.New(slog.DiscardHandler)
+
 // direct is the in-process "air": every command APDU goes straight to the
 // phone, counted.
 type direct struct {
@@ -139,7 +143,7 @@ func (w *nfcWorld) tap(t *testing.T, mac bool, creds *trust.ReaderCredentials, i
 	defer dev.Close()
 	air := &direct{d: dev, tamper: tamper}
 	out, rerr := reader.RunNFC(ctx, air, items, reader.NFCConfig{
-		Config: reader.Config{Credentials: creds, Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509.Certificate{w.issuer.IACA}), SkipStatus: true, CurrentTime: verifiertest.Now}},
+		Config: reader.Config{Credentials: creds, Logger: quiet, Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509.Certificate{w.issuer.IACA}), SkipStatus: true, CurrentTime: verifiertest.Now}},
 		Limits: lim,
 	})
 	dev.Remove()

@@ -1,6 +1,3 @@
-// Package apdu encodes and parses ISO/IEC 7816-4 command and response
-// APDUs, short and extended, and names the status words the JPKI applet
-// uses.
 package apdu
 
 import (
@@ -167,7 +164,8 @@ func (r *Response) Bytes() []byte {
 	return append(out, byte(r.SW>>8), byte(r.SW))
 }
 
-// Status words used by the JPKI applet (ISO/IEC 7816-4 §5.6).
+// Status words (ISO/IEC 7816-4 §5.6, Tables 5 and 6) used by the
+// applications the project emulates and the readers that drive them.
 const (
 	SWOK                     uint16 = 0x9000
 	SWEndOfFile              uint16 = 0x6282 // fewer bytes than Ne before the end of the file

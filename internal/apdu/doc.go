@@ -12,7 +12,6 @@
 //     masking PINs and passwords.
 //   - Router is the card side of a virtual card hosting several
 //     applications, selected by AID with SELECT (ISO/IEC 7816-4:2013
-//     §11.1.1), as a
-//     phone does for NFC: the Type 4 Tag NDEF application, the mdoc
-//     application and the JPKI applet.
+//     §11.1.1), as a phone does for NFC: the Type 4 Tag NDEF application,
+//     the mdoc application and the JPKI applet.
 package apdu

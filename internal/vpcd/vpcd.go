@@ -186,7 +186,11 @@ func (e protocolError) Unwrap() error        { return e.err }
 func serve(rw io.ReadWriter, card Card, log *slog.Logger) error {
 	buf := make([]byte, MaxMessage)
 	var out []byte
+	nc, _ := rw.(net.Conn)
 	for {
+		if nc != nil {
+			quickACK(nc)
+		}
 		msg, err := readMessage(rw, buf)
 		if err != nil {
 			if errors.Is(err, errEmptyMessage) {
@@ -217,7 +221,7 @@ func serve(rw io.ReadWriter, card Card, log *slog.Logger) error {
 		if err != nil {
 			return err // an ATR over 65,535 bytes: a broken Card
 		}
-		if nc, ok := rw.(net.Conn); ok {
+		if nc != nil {
 			_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 		if _, err := rw.Write(out); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 )
 
 // NFC application identifiers (ISO/IEC 18013-5:2021 §8.2.2.1, §8.3.3.1.2).
@@ -452,6 +454,10 @@ func DeviceEngagementFromHandoverSelect(ndef []byte) (*DeviceEngagement, error) 
 }
 
 // NFC data transfer APDUs (ISO/IEC 18013-5:2021 §8.3.3.1.2, ISO/IEC 7816-4).
+// The APDU encoding itself, its length limits and the status words are
+// internal/apdu's; this file adds only what is specific to the mdoc
+// application: ENVELOPE chaining, the BER-TLV 53 data object and GET
+// RESPONSE.
 const (
 	// InsEnvelope is the ENVELOPE instruction carrying session messages.
 	InsEnvelope = 0xC3
@@ -464,90 +470,23 @@ const (
 	// envelopeTag is the BER-TLV tag of the data object holding a session
 	// message in ENVELOPE commands and their responses.
 	envelopeTag = 0x53
-
-	// MaxAPDUCommandData is the largest command data field an extended
-	// length APDU can carry (Lc is two bytes).
-	MaxAPDUCommandData = 0xffff
-	// MaxAPDUResponseData is the largest response data field an extended
-	// length Le can ask for (Le 0000 means 65,536).
-	MaxAPDUResponseData = 0x10000
 	// maxBERLengthBytes bounds the long-form BER length octets: four cover
 	// any message under MaxMessageSize with room to spare.
 	maxBERLengthBytes = 4
 )
 
-// Status words.
-const (
-	SWSuccess       = 0x9000
-	swMoreAvailable = 0x61 // SW1 of 61XX: XX more bytes (00: 256 or more)
-)
-
-// CommandAPDU is a parsed command APDU (ISO/IEC 7816-4 §5.1) in short or
-// extended form. Ne is the expected response length (0 when Le is absent;
-// 256 or 65,536 for an Le of zero).
-type CommandAPDU struct {
-	CLA, INS, P1, P2 byte
-	Data             []byte
-	Ne               int
-}
-
-// ParseCommandAPDU parses a command APDU of any of the four cases, short or
-// extended. Data aliases b.
-func ParseCommandAPDU(b []byte) (*CommandAPDU, error) {
-	if len(b) < 4 {
-		return nil, newError(CodeMalformed, "APDU of %d bytes", len(b))
+// parseCommand parses a command APDU with internal/apdu and maps its
+// failures to this package's codes: over-long input is CodeLimitExceeded,
+// anything else that breaks ISO/IEC 7816-4 §5.1 is CodeMalformed.
+func parseCommand(b []byte) (*apdu.Command, error) {
+	if len(b) > apdu.MaxCommandLen {
+		return nil, newError(CodeLimitExceeded, "APDU of %d bytes exceeds %d", len(b), apdu.MaxCommandLen)
 	}
-	if len(b) > 4+3+MaxAPDUCommandData+2 {
-		return nil, newError(CodeLimitExceeded, "APDU of %d bytes", len(b))
+	c, err := apdu.ParseCommand(b)
+	if err != nil {
+		return nil, wrapError(CodeMalformed, err, "command APDU")
 	}
-	a := &CommandAPDU{CLA: b[0], INS: b[1], P1: b[2], P2: b[3]}
-	body := b[4:]
-	switch {
-	case len(body) == 0: // case 1
-	case len(body) == 1: // case 2 short
-		a.Ne = int(body[0])
-		if a.Ne == 0 {
-			a.Ne = 256
-		}
-	case body[0] != 0: // case 3 or 4 short
-		lc := int(body[0])
-		switch len(body) - 1 - lc {
-		case 0:
-		case 1:
-			a.Ne = int(body[len(body)-1])
-			if a.Ne == 0 {
-				a.Ne = 256
-			}
-		default:
-			return nil, newError(CodeMalformed, "short APDU with Lc %d and %d body bytes", lc, len(body))
-		}
-		a.Data = body[1 : 1+lc]
-	case len(body) == 3: // case 2 extended
-		a.Ne = int(binary.BigEndian.Uint16(body[1:]))
-		if a.Ne == 0 {
-			a.Ne = MaxAPDUResponseData
-		}
-	default: // case 3 or 4 extended
-		if len(body) < 3 {
-			return nil, newError(CodeMalformed, "truncated extended APDU")
-		}
-		lc := int(binary.BigEndian.Uint16(body[1:3]))
-		if lc == 0 {
-			return nil, newError(CodeMalformed, "extended APDU with Lc 0")
-		}
-		switch len(body) - 3 - lc {
-		case 0:
-		case 2:
-			a.Ne = int(binary.BigEndian.Uint16(body[len(body)-2:]))
-			if a.Ne == 0 {
-				a.Ne = MaxAPDUResponseData
-			}
-		default:
-			return nil, newError(CodeMalformed, "extended APDU with Lc %d and %d body bytes", lc, len(body))
-		}
-		a.Data = body[3 : 3+lc]
-	}
-	return a, nil
+	return c, nil
 }
 
 // appendEnvelopeTLV appends the BER-TLV data object 53 holding payload.
@@ -620,31 +559,31 @@ func ParseEnvelopeData(tlv []byte) ([]byte, error) {
 // EncodeEnvelopes splits a session message into the ENVELOPE command APDUs
 // an mdoc reader sends (ISO/IEC 18013-5:2021 §8.3.3.1.2): the message is
 // wrapped in BER-TLV tag 53 and cut into data fields of at most maxChunk
-// bytes (use the mdoc's NFCOptions.MaxCommandDataLength); every command but
-// the last has CLA 10 (chaining), the last has CLA 00 and Le 0000 (up to
-// 65,536 response bytes). All commands use extended-length encoding, which
-// ISO/IEC 18013-5 requires mdocs to support. maxChunk ≤ 0 or above
-// MaxAPDUCommandData means MaxAPDUCommandData.
+// bytes (use the mdoc's NFCOptions.MaxCommandDataLength, or the reader's
+// limit if smaller); every command but the last has CLA 10 (chaining),
+// the last has CLA 00 and Le 0000 (up to 65,536 response bytes), which
+// makes it extended-length, a form ISO/IEC 18013-5 requires mdocs to
+// support. Earlier commands use the short form when their data fits
+// (ISO/IEC 7816-4 §5.1). maxChunk ≤ 0 or above apdu.MaxExtendedNc means
+// apdu.MaxExtendedNc.
 func EncodeEnvelopes(payload []byte, maxChunk int) [][]byte {
-	if maxChunk <= 0 || maxChunk > MaxAPDUCommandData {
-		maxChunk = MaxAPDUCommandData
+	if maxChunk <= 0 || maxChunk > apdu.MaxExtendedNc {
+		maxChunk = apdu.MaxExtendedNc
 	}
 	tlv := appendEnvelopeTLV(nil, payload)
 	var cmds [][]byte
 	for len(tlv) > 0 {
 		n := min(len(tlv), maxChunk)
-		last := n == len(tlv)
-		cla := byte(claChaining)
-		if last {
-			cla = claLast
+		cmd := apdu.Command{CLA: claChaining, INS: InsEnvelope, Data: tlv[:n]}
+		if n == len(tlv) {
+			cmd.CLA, cmd.Ne = claLast, apdu.MaxExtendedNe
 		}
-		cmd := make([]byte, 0, 4+3+n+2)
-		cmd = append(cmd, cla, InsEnvelope, 0, 0, 0, byte(n>>8), byte(n))
-		cmd = append(cmd, tlv[:n]...)
-		if last {
-			cmd = append(cmd, 0, 0)
+		b, err := cmd.Bytes()
+		if err != nil {
+			// n ≤ MaxExtendedNc and Ne ≤ MaxExtendedNe by construction.
+			panic("mdoc: " + err.Error())
 		}
-		cmds = append(cmds, cmd)
+		cmds = append(cmds, b)
 		tlv = tlv[n:]
 	}
 	return cmds
@@ -655,27 +594,20 @@ func EncodeEnvelopes(payload []byte, maxChunk int) [][]byte {
 // is cut into data fields of at most maxChunk bytes (at most the reader's
 // Ne); each but the last ends in SW 61XX (XX = bytes remaining, 00 for 256
 // or more), answered by GET RESPONSE; the last ends in 9000. maxChunk ≤ 0 or
-// above MaxAPDUResponseData means MaxAPDUResponseData.
+// above apdu.MaxExtendedNe means apdu.MaxExtendedNe.
 func EncodeEnvelopeResponses(payload []byte, maxChunk int) [][]byte {
-	if maxChunk <= 0 || maxChunk > MaxAPDUResponseData {
-		maxChunk = MaxAPDUResponseData
+	if maxChunk <= 0 || maxChunk > apdu.MaxExtendedNe {
+		maxChunk = apdu.MaxExtendedNe
 	}
 	tlv := appendEnvelopeTLV(nil, payload)
 	var resps [][]byte
 	for len(tlv) > 0 {
 		n := min(len(tlv), maxChunk)
-		r := make([]byte, 0, n+2)
-		r = append(r, tlv[:n]...)
+		r := apdu.Response{Data: tlv[:n], SW: apdu.SWOK}
 		if rest := len(tlv) - n; rest > 0 {
-			xx := byte(0)
-			if rest < 256 {
-				xx = byte(rest)
-			}
-			r = append(r, swMoreAvailable, xx)
-		} else {
-			r = append(r, SWSuccess>>8, SWSuccess&0xff)
+			r.SW = apdu.BytesAvailable(rest)
 		}
-		resps = append(resps, r)
+		resps = append(resps, r.Bytes())
 		tlv = tlv[n:]
 	}
 	return resps
@@ -684,10 +616,15 @@ func EncodeEnvelopeResponses(payload []byte, maxChunk int) [][]byte {
 // GetResponseAPDU returns the GET RESPONSE command for a 61XX status word:
 // a short Le of XX, or an extended Le of 0000 (65,536) when XX is 00.
 func GetResponseAPDU(sw2 byte) []byte {
+	ne := int(sw2)
 	if sw2 == 0 {
-		return []byte{claLast, InsGetResponse, 0, 0, 0, 0, 0}
+		ne = apdu.MaxExtendedNe
 	}
-	return []byte{claLast, InsGetResponse, 0, 0, sw2}
+	b, err := (&apdu.Command{CLA: claLast, INS: InsGetResponse, Ne: ne}).Bytes()
+	if err != nil {
+		panic("mdoc: " + err.Error()) // 1 ≤ ne ≤ MaxExtendedNe
+	}
+	return b
 }
 
 // EnvelopeReader reassembles one session message received in pieces over
@@ -762,11 +699,11 @@ func (r *EnvelopeReader) finish() error {
 // WriteCommand takes one ENVELOPE command APDU received by the mdoc. It
 // reports done after the last command (CLA 00); the mdoc answers earlier
 // ones with 9000.
-func (r *EnvelopeReader) WriteCommand(apdu []byte) (done bool, err error) {
+func (r *EnvelopeReader) WriteCommand(command []byte) (done bool, err error) {
 	if r.err != nil {
 		return false, r.err
 	}
-	a, err := ParseCommandAPDU(apdu)
+	a, err := parseCommand(command)
 	if err != nil {
 		return false, r.fail(err)
 	}
@@ -792,23 +729,27 @@ func (r *EnvelopeReader) WriteCommand(apdu []byte) (done bool, err error) {
 // reader. It returns the GET RESPONSE command to send next while the mdoc
 // answers 61XX, and nil once 9000 completes the message. Any other status
 // word is an error carrying it.
-func (r *EnvelopeReader) WriteResponse(apdu []byte) (getResponse []byte, err error) {
+func (r *EnvelopeReader) WriteResponse(response []byte) (getResponse []byte, err error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if len(apdu) < 2 {
-		return nil, r.fail(newError(CodeMalformed, "response APDU of %d bytes", len(apdu)))
+	resp, err := apdu.ParseResponse(response)
+	if err != nil {
+		code := CodeMalformed
+		if len(response) > apdu.MaxResponseLen {
+			code = CodeLimitExceeded
+		}
+		return nil, r.fail(wrapError(code, err, "response APDU"))
 	}
-	data, sw1, sw2 := apdu[:len(apdu)-2], apdu[len(apdu)-2], apdu[len(apdu)-1]
-	sw := uint16(sw1)<<8 | uint16(sw2)
-	if sw1 != swMoreAvailable && sw != SWSuccess {
-		return nil, r.fail(newError(CodeMalformed, "mdoc answered status word %04X", sw))
+	more, moreOK := apdu.MoreAvailable(resp.SW)
+	if !moreOK && resp.SW != apdu.SWOK {
+		return nil, r.fail(newError(CodeMalformed, "mdoc answered status word %04X", resp.SW))
 	}
-	if err := r.add(data); err != nil {
+	if err := r.add(resp.Data); err != nil {
 		return nil, r.fail(err)
 	}
-	if sw1 == swMoreAvailable {
-		return GetResponseAPDU(sw2), nil
+	if moreOK {
+		return GetResponseAPDU(more), nil
 	}
 	if err := r.finish(); err != nil {
 		return nil, r.fail(err)

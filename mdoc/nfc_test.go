@@ -5,8 +5,11 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 )
 
 func TestNDEFRoundTrip(t *testing.T) {
@@ -174,7 +177,7 @@ func TestEnvelopeCommandsRoundTrip(t *testing.T) {
 				var r EnvelopeReader
 				for i, c := range cmds {
 					last := i == len(cmds)-1
-					a, err := ParseCommandAPDU(c)
+					a, err := apdu.ParseCommand(c)
 					if err != nil {
 						t.Fatalf("command %d: %v", i, err)
 					}
@@ -233,7 +236,7 @@ func TestEnvelopeResponsesRoundTrip(t *testing.T) {
 						if rest >= 256 && sw2 != 0 || rest < 256 && int(sw2) != rest {
 							t.Fatalf("response %d: SW 61%02X with %d bytes left", i, sw2, rest)
 						}
-						a, err := ParseCommandAPDU(next)
+						a, err := apdu.ParseCommand(next)
 						if err != nil || a.INS != InsGetResponse || a.Ne < rest && a.Ne < 256 {
 							t.Fatalf("GET RESPONSE %x: %+v %v", next, a, err)
 						}
@@ -311,39 +314,56 @@ func TestEnvelopeReaderRejects(t *testing.T) {
 	}
 }
 
-func TestParseCommandAPDU(t *testing.T) {
+// TestEnvelopeAPDUErrors checks that failures of the shared APDU codec
+// surface with this package's codes: over-long input is a limit, broken
+// encodings are malformed.
+func TestEnvelopeAPDUErrors(t *testing.T) {
 	for _, tc := range []struct {
+		name string
 		in   []byte
-		data int
-		ne   int
-		ok   bool
+		code Code
 	}{
-		{[]byte{0, 0xA4, 4, 0}, 0, 0, true},
-		{[]byte{0, 0xC0, 0, 0, 0}, 0, 256, true},
-		{[]byte{0, 0xC0, 0, 0, 0x10}, 0, 16, true},
-		{[]byte{0, 0xC0, 0, 0, 0, 0, 0}, 0, 65536, true},
-		{[]byte{0, 0xC0, 0, 0, 0, 1, 0}, 0, 256, true},
-		{[]byte{0, 0xA4, 4, 0, 2, 1, 2}, 2, 0, true},
-		{[]byte{0, 0xA4, 4, 0, 2, 1, 2, 0}, 2, 256, true},
-		{[]byte{0, 0xC3, 0, 0, 0, 0, 2, 1, 2}, 2, 0, true},
-		{[]byte{0, 0xC3, 0, 0, 0, 0, 2, 1, 2, 0, 0}, 2, 65536, true},
-		{[]byte{0, 0xC3, 0, 0, 0, 0, 2, 1, 2, 0}, 0, 0, false},
-		{[]byte{0, 0xA4, 4, 0, 2, 1}, 0, 0, false},
-		{[]byte{0, 0xA4, 4, 0, 0, 0}, 0, 0, false},
-		{[]byte{0, 0xA4, 4}, 0, 0, false},
-		{[]byte{0, 0xC3, 0, 0, 0, 0, 0, 1}, 0, 0, false},
+		{"3 bytes", []byte{0, 0xC3, 0}, CodeMalformed},
+		{"extended Le without Lc data", []byte{0, 0xC3, 0, 0, 0, 0, 2, 1, 2, 0}, CodeMalformed},
+		{"short Lc overruns", []byte{0, 0xC3, 0, 0, 2, 0x53}, CodeMalformed},
+		{"extended Lc 0", []byte{0, 0xC3, 0, 0, 0, 0, 0, 1}, CodeMalformed},
+		{"over the longest APDU", make([]byte, apdu.MaxCommandLen+1), CodeLimitExceeded},
 	} {
-		a, err := ParseCommandAPDU(tc.in)
-		if (err == nil) != tc.ok {
-			t.Errorf("% x: err = %v", tc.in, err)
-			continue
-		}
-		if err == nil && (len(a.Data) != tc.data || a.Ne != tc.ne) {
-			t.Errorf("% x: data %d Ne %d, want %d %d", tc.in, len(a.Data), a.Ne, tc.data, tc.ne)
+		if _, err := NewEnvelopeReader(0).WriteCommand(tc.in); CodeOf(err) != tc.code || !errors.Is(err, apdu.ErrMalformed) && tc.code == CodeMalformed {
+			t.Errorf("%s: err = %v, want code %q wrapping apdu.ErrMalformed", tc.name, err, tc.code)
 		}
 	}
-	if got := GetResponseAPDU(0x20); !bytes.Equal(got, []byte{0, 0xC0, 0, 0, 0x20}) {
-		t.Errorf("GetResponseAPDU(20) = % x", got)
+	big := make([]byte, apdu.MaxResponseLen+1)
+	if _, err := NewEnvelopeReader(0).WriteResponse(big); CodeOf(err) != CodeLimitExceeded {
+		t.Errorf("over-long response: err = %v", err)
+	}
+	for _, tc := range []struct {
+		sw2  byte
+		want []byte
+	}{
+		{0x20, []byte{0, 0xC0, 0, 0, 0x20}},
+		{0xFF, []byte{0, 0xC0, 0, 0, 0xFF}},
+		{0x00, []byte{0, 0xC0, 0, 0, 0, 0, 0}},
+	} {
+		if got := GetResponseAPDU(tc.sw2); !bytes.Equal(got, tc.want) {
+			t.Errorf("GetResponseAPDU(%02X) = % x, want % x", tc.sw2, got, tc.want)
+		}
+	}
+}
+
+// TestEnvelopeCommandForms pins the encoding of the ENVELOPE chain: short
+// commands while the data fits, the last one extended for Le 0000.
+func TestEnvelopeCommandForms(t *testing.T) {
+	cmds := EncodeEnvelopes(bytes.Repeat([]byte{7}, 300), 255)
+	if len(cmds) != 2 {
+		t.Fatalf("%d commands", len(cmds))
+	}
+	if want := []byte{0x10, 0xC3, 0, 0, 0xFF, 0x53, 0x82, 0x01, 0x2C}; !bytes.Equal(cmds[0][:len(want)], want) || len(cmds[0]) != 5+255 {
+		t.Errorf("first command % x… (%d bytes)", cmds[0][:9], len(cmds[0]))
+	}
+	// 304-byte TLV: 255 + 49; the last is 3E-with-Le (case 4E).
+	if want := []byte{0x00, 0xC3, 0, 0, 0, 0, 49}; !bytes.Equal(cmds[1][:7], want) || !bytes.Equal(cmds[1][len(cmds[1])-2:], []byte{0, 0}) || len(cmds[1]) != 7+49+2 {
+		t.Errorf("last command % x (%d bytes)", cmds[1], len(cmds[1]))
 	}
 }
 

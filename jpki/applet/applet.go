@@ -16,8 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/jpki"
-	"github.com/mynumber-mdoc/mnc/jpki/apdu"
 )
 
 // tokenInfo returns the content of EF 0006.

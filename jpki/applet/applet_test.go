@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
@@ -443,3 +444,52 @@ func TestPersister(t *testing.T) {
 		t.Error("failing persister not reported")
 	}
 }
+
+// TestUnderRouter hosts the applet in an apdu.Router next to another
+// application, as a phone does: selection through the router reaches the
+// applet unchanged, and selecting the other application ends the
+// applet's session (its verification is lost).
+func TestUnderRouter(t *testing.T) {
+	c := newCard(t, jpki.TokenGPSE, "")
+	other := &stubApp{aid: h("A0000002480400")}
+	r, err := apdu.NewRouter(other, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(cmd []byte, want uint16) []byte {
+		t.Helper()
+		resp := r.Process(cmd)
+		if got := uint16(resp[len(resp)-2])<<8 | uint16(resp[len(resp)-1]); got != want {
+			t.Fatalf("% X: SW %04X, want %04X", cmd, got, want)
+		}
+		return resp[:len(resp)-2]
+	}
+	run(selectAID, 0x9000)
+	run(selToken, 0x9000)
+	if tok := run(h("00 B0 00 00 0F"), 0x9000); string(tok) != string(jpki.TokenGPSE) {
+		t.Fatalf("token %q", tok)
+	}
+	run(selAuthPIN, 0x9000)
+	run(verifyAPDU(pin), 0x9000)
+	run(selAuthCert, 0x9000)
+	run(h("00 B0 00 00 04"), 0x9000)
+	// Another application, then back: the PIN must be verified again.
+	run(h("00 A4 04 00 07 A0000002480400"), 0x9000)
+	run(selectAID, 0x9000)
+	run(selAuthCert, 0x9000)
+	run(h("00 B0 00 00 04"), 0x6982)
+	// A power cycle of the virtual card does the same.
+	run(selAuthPIN, 0x9000)
+	run(verifyAPDU(pin), 0x9000)
+	r.Reset()
+	run(selAuthCert, 0x6985) // nothing selected after reset
+	run(selectAID, 0x9000)
+	run(selAuthCert, 0x9000)
+	run(h("00 B0 00 00 04"), 0x6982)
+}
+
+type stubApp struct{ aid []byte }
+
+func (s *stubApp) AID() []byte             { return s.aid }
+func (s *stubApp) Process(_ []byte) []byte { return []byte{0x90, 0x00} }
+func (s *stubApp) Deselect()               {}

@@ -1,7 +1,7 @@
 // Package card is the reader side of the JPKI applet protocol: it drives
-// any APDU transport (an in-memory applet today, PC/SC or NFC later) to
-// select JPKI-AP, read certificates, verify the PIN or password and sign,
-// and maps ISO/IEC 7816 status words to *Error values with stable codes.
+// any APDU transport (an in-memory applet, a PC/SC reader through
+// internal/pcsc, an NFC phone) to select JPKI-AP, read certificates,
+// verify the PIN or password and sign, and maps ISO/IEC 7816 status words to *Error values with stable codes.
 package card
 
 import (
@@ -13,23 +13,16 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/jpki"
-	"github.com/mynumber-mdoc/mnc/jpki/apdu"
 )
 
-// Transport sends one command APDU and returns the response APDU. Errors
-// are failures of the transport itself, not status words.
-type Transport interface {
-	Transmit(ctx context.Context, command []byte) ([]byte, error)
-}
+// Transport is the project's APDU transport (internal/apdu.Transport),
+// named here so that callers of this package need not import it.
+type Transport = apdu.Transport
 
 // TransportFunc adapts a function to Transport.
-type TransportFunc func(ctx context.Context, command []byte) ([]byte, error)
-
-// Transmit calls f.
-func (f TransportFunc) Transmit(ctx context.Context, command []byte) ([]byte, error) {
-	return f(ctx, command)
-}
+type TransportFunc = apdu.TransportFunc
 
 // InMemory adapts a transport without context, such as *applet.Card,
 // checking ctx before each command.

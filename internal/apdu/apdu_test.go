@@ -129,3 +129,20 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestBytesAvailable(t *testing.T) {
+	for _, tc := range []struct {
+		n  int
+		sw uint16
+	}{{1, 0x6101}, {255, 0x61FF}, {256, 0x6100}, {70000, 0x6100}} {
+		if got := BytesAvailable(tc.n); got != tc.sw {
+			t.Errorf("BytesAvailable(%d) = %04X, want %04X", tc.n, got, tc.sw)
+		}
+		if xx, ok := MoreAvailable(tc.sw); !ok || xx != byte(tc.sw) {
+			t.Errorf("MoreAvailable(%04X) = %02X %v", tc.sw, xx, ok)
+		}
+	}
+	if _, ok := MoreAvailable(SWOK); ok {
+		t.Error("9000 announces more data")
+	}
+}

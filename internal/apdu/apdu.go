@@ -1,6 +1,3 @@
-// Package apdu encodes and parses ISO/IEC 7816-4 command and response
-// APDUs, short and extended, and names the status words the JPKI applet
-// uses.
 package apdu
 
 import (
@@ -167,7 +164,8 @@ func (r *Response) Bytes() []byte {
 	return append(out, byte(r.SW>>8), byte(r.SW))
 }
 
-// Status words used by the JPKI applet (ISO/IEC 7816-4 §5.6).
+// Status words (ISO/IEC 7816-4 §5.6, Tables 5 and 6) used by the
+// applications the project emulates and the readers that drive them.
 const (
 	SWOK                     uint16 = 0x9000
 	SWEndOfFile              uint16 = 0x6282 // fewer bytes than Ne before the end of the file
@@ -196,4 +194,30 @@ func RetriesLeft(sw uint16) (int, bool) {
 		return int(sw & 0x0F), true
 	}
 	return 0, false
+}
+
+// SW1 values whose SW2 carries a number (ISO/IEC 7816-4 §5.6, Table 5).
+const (
+	// SW1BytesAvailable is 61XX: the command succeeded and XX more
+	// response bytes (00: 256 or more) wait to be fetched with GET
+	// RESPONSE.
+	SW1BytesAvailable byte = 0x61
+	// SW1WrongLe is 6CXX: wrong Le field; XX is the exact length.
+	SW1WrongLe byte = 0x6C
+)
+
+// BytesAvailable returns the 61XX status word announcing n more response
+// bytes: XX is n when n < 256 and 00 for 256 or more, as ISO/IEC 7816-4
+// §5.6 codes it.
+func BytesAvailable(n int) uint16 {
+	xx := 0
+	if n > 0 && n < 256 {
+		xx = n
+	}
+	return uint16(SW1BytesAvailable)<<8 | uint16(xx)
+}
+
+// MoreAvailable reports whether sw is 61XX and returns XX.
+func MoreAvailable(sw uint16) (sw2 byte, ok bool) {
+	return byte(sw), byte(sw>>8) == SW1BytesAvailable
 }

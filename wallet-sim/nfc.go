@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/jpki/apdu"
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
@@ -71,12 +71,12 @@ type JPKIApplet interface {
 type NFCDevice struct {
 	p       *Proximity
 	opts    NFCOptions
-	jpkiAID []byte
 
 	cc, ndefFile []byte
 
+	router *apdu.Router
+
 	mu       sync.Mutex
-	app      []byte // AID of the selected application, nil for none
 	file     uint16 // selected Type 4 Tag file, 0 for none
 	env      *mdoc.EnvelopeReader
 	pending  []byte // response bytes not yet fetched by GET RESPONSE
@@ -154,12 +154,51 @@ func (w *Wallet) StartNFC(ctx context.Context, o NFCOptions) (*NFCDevice, error)
 		in: make(chan []byte, 1), out: make(chan []byte, 1),
 		endedCh: make(chan struct{}), removed: make(chan struct{}), done: make(chan struct{}),
 	}
+	apps := []apdu.Application{tagApp{d}, mdocApp{d}}
 	if o.JPKI != nil {
-		d.jpkiAID = []byte(jpkiAppletAID)
+		apps = append(apps, jpkiApp{d})
+	}
+	if d.router, err = apdu.NewRouter(apps...); err != nil {
+		return nil, fmt.Errorf("walletsim: NFC applications: %w", err)
 	}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	return d, nil
 }
+
+// The three applications the phone hosts behind its router.
+type (
+	tagApp  struct{ d *NFCDevice }
+	mdocApp struct{ d *NFCDevice }
+	jpkiApp struct{ d *NFCDevice }
+)
+
+func (tagApp) AID() []byte  { return aidNDEF }
+func (mdocApp) AID() []byte { return aidMdoc }
+func (jpkiApp) AID() []byte { return []byte(jpkiAppletAID) }
+
+func (a tagApp) Process(command []byte) []byte { return a.d.tag(command) }
+func (a mdocApp) Process(command []byte) []byte {
+	return a.d.mdocApp(command)
+}
+func (a jpkiApp) Process(command []byte) []byte { return a.d.jpki(command) }
+
+// Deselect forgets the selected file.
+func (a tagApp) Deselect() {
+	a.d.mu.Lock()
+	a.d.file = 0
+	a.d.mu.Unlock()
+}
+
+// Deselect drops a half-received ENVELOPE chain and unfetched response
+// bytes; a session in progress goes on (a reader may come back to it).
+func (a mdocApp) Deselect() {
+	a.d.mu.Lock()
+	a.d.env, a.d.pending = nil, nil
+	a.d.mu.Unlock()
+}
+
+// Deselect: the applet ends its own session at the next SELECT.
+func (jpkiApp) Deselect() {}
 
 // jpkiAppletAID is the JPKI AP's AID on cards and GP-SE phones.
 const jpkiAppletAID = "\xD3\x92\xF0\x00\x26\x01\x00\x00\x00\x01"
@@ -175,12 +214,7 @@ func (d *NFCDevice) ATR() []byte { return []byte{0x3B, 0x80, 0x80, 0x01, 0x01} }
 // Reset is a power-on or reset of the field: every application is
 // deselected. A session in progress is not ended by it (a reader may
 // reset between engagement and data transfer).
-func (d *NFCDevice) Reset() {
-	d.mu.Lock()
-	d.app, d.file, d.pending = nil, 0, nil
-	d.env = nil
-	d.mu.Unlock()
-}
+func (d *NFCDevice) Reset() { d.router.Reset() }
 
 // Remove ends the tap: the phone left the field. A session in progress
 // ends as "closed".
@@ -225,63 +259,31 @@ func (d *NFCDevice) Exchanges() int {
 
 func sw(code uint16) []byte { return []byte{byte(code >> 8), byte(code)} }
 
-// Process answers one command APDU (ISO/IEC 7816-4).
+// Process answers one command APDU (ISO/IEC 7816-4): the router passes
+// it to the selected application.
 func (d *NFCDevice) Process(command []byte) []byte {
 	d.mu.Lock()
 	d.exchange++
 	d.mu.Unlock()
-	cmd, err := apdu.ParseCommand(command)
-	if err != nil {
-		return sw(apdu.SWWrongLength)
-	}
-	if cmd.CLA&0x80 == 0 && cmd.INS == 0xA4 && cmd.P1 == 0x04 {
-		return d.selectApplication(cmd, command)
-	}
-	d.mu.Lock()
-	app := d.app
-	d.mu.Unlock()
-	switch {
-	case app == nil:
-		return sw(apdu.SWConditionsNotSatisfied)
-	case bytes.Equal(app, aidNDEF):
-		return d.tag(cmd)
-	case bytes.Equal(app, aidMdoc):
-		return d.mdocApp(cmd, command)
-	default:
-		return d.jpki(command)
-	}
-}
-
-// selectApplication handles SELECT by DF name (ISO/IEC 7816-4 §11.2.2).
-func (d *NFCDevice) selectApplication(cmd *apdu.Command, raw []byte) []byte {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.file = 0
-	switch {
-	case bytes.Equal(cmd.Data, aidNDEF):
-		d.app = aidNDEF
-	case bytes.Equal(cmd.Data, aidMdoc):
-		d.app = aidMdoc
-	case d.jpkiAID != nil && bytes.Equal(cmd.Data, d.jpkiAID):
-		d.app = d.jpkiAID
-		d.mu.Unlock()
-		resp := d.jpki(raw)
-		d.mu.Lock()
-		return resp
-	default:
-		d.app = nil
-		return sw(apdu.SWFileNotFound)
-	}
-	return sw(apdu.SWOK)
+	return d.router.Process(command)
 }
 
 // tag serves the read-only NFC Forum Type 4 Tag (T4T §5.4): SELECT of the
 // CC or NDEF file by identifier, and READ BINARY within the file.
-func (d *NFCDevice) tag(cmd *apdu.Command) []byte {
+func (d *NFCDevice) tag(command []byte) []byte {
+	cmd, err := apdu.ParseCommand(command)
+	if err != nil {
+		return sw(apdu.SWWrongLength)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch cmd.INS {
-	case 0xA4: // SELECT by file identifier
+	case apdu.InsSelect:
+		if cmd.P1 == apdu.SelectByDFName {
+			d.file = 0 // the application itself, selected by the router
+			return sw(apdu.SWOK)
+		}
+		// SELECT by file identifier
 		if cmd.P1 != 0x00 || len(cmd.Data) != 2 {
 			return sw(apdu.SWIncorrectP1P2)
 		}
@@ -337,8 +339,14 @@ func (d *NFCDevice) jpki(command []byte) []byte {
 
 // mdocApp handles ENVELOPE and GET RESPONSE of the mdoc application
 // (ISO/IEC 18013-5:2021 §8.3.3.1.2).
-func (d *NFCDevice) mdocApp(cmd *apdu.Command, raw []byte) []byte {
+func (d *NFCDevice) mdocApp(raw []byte) []byte {
+	cmd, err := apdu.ParseCommand(raw)
+	if err != nil {
+		return sw(apdu.SWWrongLength)
+	}
 	switch cmd.INS {
+	case apdu.InsSelect:
+		return sw(apdu.SWOK)
 	case mdoc.InsEnvelope:
 		return d.envelope(cmd, raw)
 	case mdoc.InsGetResponse:

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/mynumber-mdoc/mnc/jpki/apdu"
+	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 

@@ -69,8 +69,8 @@ type JPKIApplet interface {
 // applet. Process answers one command APDU; the session runs the same
 // consent, ReaderAuth enforcement and element rules as over BLE.
 type NFCDevice struct {
-	p       *Proximity
-	opts    NFCOptions
+	p    *Proximity
+	opts NFCOptions
 
 	cc, ndefFile []byte
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
 
 // NFC limits of the simulated phone (ISO/IEC 18013-5:2021 §8.3.3.1.2).
@@ -48,16 +49,11 @@ type NFCOptions struct {
 	MaxCommandData, MaxResponseData int
 	// AnswerTimeout zero means DefaultNFCAnswerTimeout.
 	AnswerTimeout time.Duration
-	// JPKI, when set, is the phone's JPKI applet (the GP-SE token) served
-	// beside the mdoc application under its AID, as Android phones do for
-	// clinic readers.
-	JPKI JPKIApplet
-}
-
-// JPKIApplet is the secure element's JPKI applet as the NFC front end
-// reaches it.
-type JPKIApplet interface {
-	Transmit(ctx context.Context, command []byte) ([]byte, error)
+	// JPKI serves the secure element's JPKI applet (the GP-SE token, with
+	// its own PIN counters) beside the mdoc application under the JPKI
+	// AID, as Android phones do for clinic readers. The wallet must hold
+	// JPKI phone certificates.
+	JPKI bool
 }
 
 // NFCDevice is the phone in an NFC reader's field: a card-emulated
@@ -75,6 +71,7 @@ type NFCDevice struct {
 	cc, ndefFile []byte
 
 	router *apdu.Router
+	applet *se.JPKIApplet // nil unless NFCOptions.JPKI
 
 	mu       sync.Mutex
 	file     uint16 // selected Type 4 Tag file, 0 for none
@@ -155,7 +152,10 @@ func (w *Wallet) StartNFC(ctx context.Context, o NFCOptions) (*NFCDevice, error)
 		endedCh: make(chan struct{}), removed: make(chan struct{}), done: make(chan struct{}),
 	}
 	apps := []apdu.Application{tagApp{d}, mdocApp{d}}
-	if o.JPKI != nil {
+	if o.JPKI {
+		if d.applet, err = w.el.OpenJPKI(); err != nil {
+			return nil, &Error{Op: op, Code: CodeJPKI, Err: err}
+		}
 		apps = append(apps, jpkiApp{d})
 	}
 	if d.router, err = apdu.NewRouter(apps...); err != nil {
@@ -247,6 +247,9 @@ func (d *NFCDevice) Wait(ctx context.Context) (*SessionResult, error) {
 func (d *NFCDevice) Close() error {
 	d.Remove()
 	d.cancel()
+	if d.applet != nil {
+		return d.applet.Close()
+	}
 	return nil
 }
 
@@ -330,7 +333,7 @@ func (d *NFCDevice) tag(command []byte) []byte {
 }
 
 func (d *NFCDevice) jpki(command []byte) []byte {
-	resp, err := d.opts.JPKI.Transmit(d.ctx, command)
+	resp, err := d.applet.Transmit(d.ctx, command)
 	if err != nil || len(resp) < 2 {
 		return sw(apdu.SWMemoryFailure)
 	}

@@ -68,6 +68,8 @@ type env struct {
 	servers []*http.Server
 
 	st         storyState
+	nfc        *nfcRig  // the PC/SC reader of the --nfc story, opened at its first tap
+	taps       []string // artefact directories of JPKI taps (expected-tap.json)
 	artifacts  []string
 	artifactNo map[string]int
 }
@@ -268,6 +270,9 @@ func (e *env) close() {
 	}
 	if e.keys != nil {
 		e.keys.Close()
+	}
+	if e.nfc != nil {
+		e.nfc.pc.Close()
 	}
 	if e.temp && !e.o.Keep {
 		removeAll(e.work)

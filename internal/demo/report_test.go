@@ -14,7 +14,7 @@ func TestStepAndReportVerdicts(t *testing.T) {
 	ok := Check{What: "x", Expected: "valid", Got: "valid", OK: true}
 	bad := Check{What: "y", Expected: "invalid: revoked", Got: "valid"}
 	full := func(mod func(*Step)) *Report {
-		r := &Report{}
+		r := &Report{Planned: len(story)}
 		for i := range story {
 			s := &Step{N: i + 1, Checks: []Check{ok}}
 			if i == 4 && mod != nil {
@@ -34,7 +34,7 @@ func TestStepAndReportVerdicts(t *testing.T) {
 		{"a failed check", full(func(s *Step) { s.Checks = append(s.Checks, bad) }), false, "step 5"},
 		{"a step without checks", full(func(s *Step) { s.Checks = nil }), false, "step 5"},
 		{"a step that stopped", full(func(s *Step) { s.Error = "boom" }), false, "step 5"},
-		{"steps not run", &Report{Steps: full(nil).Steps[:3]}, false, "steps 4–10 not run"},
+		{"steps not run", &Report{Planned: len(story), Steps: full(nil).Steps[:3]}, false, "steps 4–10 not run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -350,13 +349,4 @@ func removed(err error) error {
 		return err
 	}
 	return &Error{Code: CodeRemoved, Err: err}
-}
-
-// ReaderChain returns the DER chain of reader credentials for a Qualifier.
-func ReaderChain(certs []*x509.Certificate) [][]byte {
-	out := make([][]byte, len(certs))
-	for i, c := range certs {
-		out[i] = c.Raw
-	}
-	return out
 }

@@ -162,7 +162,7 @@ func (e *env) mdocCounter(check string) counter.Config {
 func (e *env) jpkiCounter(pin string) counter.Config {
 	chain := e.clinic.Chain
 	return counter.Config{Mode: counter.KindJPKI, JPKI: e.jpki,
-		PIN: func(context.Context, int) (string, error) { return pin, nil },
+		PIN:       func(context.Context, int) (string, error) { return pin, nil },
 		Qualifier: &counter.Qualifier{Client: &oid4vci.Client{BaseURL: e.issuerURL}, IssuerURL: e.issuerURL, Chain: chain, Key: e.clinic.Key}}
 }
 

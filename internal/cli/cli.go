@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,9 @@ type Error struct {
 	Exit int    // process exit status
 	Code string // stable, machine-readable code
 	Err  error
+	// Silent says the command already told the user (a verdict printed
+	// on stdout): only the exit status remains to be given.
+	Silent bool
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -136,7 +140,7 @@ func Group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 		}
 		c.SetOut(c.ErrOrStderr())
 		_ = c.Help()
-		return Usagef("%s needs a command", c.CommandPath())
+		return Usagef("a command is needed")
 	}
 	return cmd
 }
@@ -192,6 +196,9 @@ func (p *Program) Run(ctx context.Context, args []string, stdin io.Reader, stdou
 	if code == "" {
 		code = CodeError
 	}
+	if e.Silent {
+		return e.Exit
+	}
 	if cmd == nil {
 		cmd = root
 	}
@@ -241,4 +248,30 @@ func Main(p *Program) {
 	code := p.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// DataDir is the default data directory of a component (the issuer, the
+// verifier): $XDG_DATA_HOME/mnc/NAME, else ~/.local/share/mnc/NAME (the XDG
+// base directory default). It keeps keys and tokens out of whatever
+// directory the command happens to run in — a repository checkout, often.
+func DataDir(name string) (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "mnc", name), nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no default data directory (set --data-dir, XDG_DATA_HOME or HOME): %w", err)
+	}
+	return filepath.Join(h, ".local", "share", "mnc", name), nil
+}
+
+// DefaultDataDir is DataDir for a flag default; when no home directory is
+// known it falls back to a relative directory named after the component,
+// which the flag's help and the command's start-up line then show.
+func DefaultDataDir(name string) string {
+	d, err := DataDir(name)
+	if err != nil {
+		return "mnc-" + name + "-data"
+	}
+	return d
 }

@@ -58,7 +58,8 @@ func TestExitCodes(t *testing.T) {
 		notInErrs string
 	}{
 		{[]string{"echo", "hi", "--times", "2"}, 0, "hihi", "", ""},
-		{[]string{}, 2, "", "needs a command", ""},
+		{[]string{}, 2, "", "Available Commands", ""},
+		{[]string{}, 2, "", "prog: a command is needed", ""},
 		{[]string{"bogus"}, 2, "", `unknown command "bogus"`, ""},
 		{[]string{"echo"}, 2, "", "accepts 1 arg", ""},
 		{[]string{"echo", "a", "b"}, 2, "", "accepts 1 arg", ""},
@@ -66,7 +67,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"echo", "a", "--times", "x"}, 2, "", "invalid argument", ""},
 		{[]string{"echo", "a", "--times", "-1"}, 2, "", "Run 'prog echo --help' for usage.", ""},
 		{[]string{"fail"}, 1, "", "prog fail: it broke\n  → fix it (code broken)", "--help"},
-		{[]string{"grp"}, 2, "", "prog grp needs a command", ""},
+		{[]string{"grp"}, 2, "", "prog grp: a command is needed", ""},
 		{[]string{"grp", "nope"}, 2, "", `unknown command "nope" for "prog grp"`, ""},
 		{[]string{"grp", "ask"}, 2, "", "stdin is not a terminal: pass --pin", ""},
 		{[]string{"echo", "--help"}, 0, "Usage:\n  prog echo WORD", "", ""},
@@ -115,5 +116,18 @@ func TestExitCodeAndIsTerminal(t *testing.T) {
 	defer f.Close()
 	if IsTerminal(f) || IsTerminal(strings.NewReader("")) {
 		t.Fatal("IsTerminal true for /dev/null or a reader")
+	}
+}
+
+func TestDataDir(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/xdg")
+	if d, err := DataDir("issuer"); err != nil || d != "/xdg/mnc/issuer" {
+		t.Fatalf("XDG: %q %v", d, err)
+	}
+	// XDG says a relative XDG_DATA_HOME is invalid and must be ignored.
+	t.Setenv("XDG_DATA_HOME", "rel")
+	t.Setenv("HOME", "/home/u")
+	if d, err := DataDir("verifier"); err != nil || d != "/home/u/.local/share/mnc/verifier" {
+		t.Fatalf("HOME: %q %v", d, err)
 	}
 }

@@ -9,23 +9,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/policy"
 	"github.com/mynumber-mdoc/mnc/verifier/reader"
-	"github.com/mynumber-mdoc/mnc/verifier/trust"
 	"github.com/spf13/cobra"
 )
 
 // readerOptions are the flags of reader.
 type readerOptions struct {
-	tf                                trustFlags
-	qr, qrFile, readerCert, readerKey string
-	docType, elements, bleDir         string
-	ageOver                           int
-	timeout                           time.Duration
-	asJSON, verbose                   bool
+	tf                                 trustFlags
+	qr, qrFile, readerCert, readerKey  string
+	docType, elements, bleDir, dataDir string
+	ageOver                            int
+	timeout                            time.Duration
+	asJSON, verbose, noReaderAuth      bool
 }
 
 func newReaderCmd() *cobra.Command {
@@ -36,6 +36,10 @@ func newReaderCmd() *cobra.Command {
 		Long: `Reader plays the in-person reader: it takes the wallet's QR engagement (an mdoc: URI),
 runs the ISO/IEC 18013-5 session over the simulated BLE transport, verifies the response
 and prints the verdict. With --age-over it prints only the yes/no answer.
+
+The request carries ReaderAuth, signed with --reader-cert/--reader-key or else with the
+development reader certificate in --data-dir (made on first use, as serve does); wallets
+release elements only to readers whose CA they trust.
 
 Exit status: 0 valid (or the age check holds), 1 invalid, 2 usage error.`,
 		Example: `  wallet-sim present --qr --approve-all --engagement-out qr.txt &
@@ -49,8 +53,10 @@ Exit status: 0 valid (or the age check holds), 1 invalid, 2 usage error.`,
 	o.tf.register(f)
 	f.StringVar(&o.qr, "qr", "", "the scanned QR code content, mdoc:…")
 	f.StringVar(&o.qrFile, "qr-file", "", "read the QR code content from this file (as written by wallet-sim present --engagement-out)")
-	f.StringVar(&o.readerCert, "reader-cert", "", "reader authentication certificate (PEM) for ReaderAuth; without it the request is unauthenticated")
-	f.StringVar(&o.readerKey, "reader-key", "", "private key of the reader certificate (PEM)")
+	f.StringVar(&o.readerCert, "reader-cert", "", "reader authentication certificate (PEM, leaf first) for ReaderAuth (default: the development certificate in --data-dir)")
+	f.StringVar(&o.readerKey, "reader-key", "", "private key of --reader-cert (PEM)")
+	f.StringVar(&o.dataDir, "data-dir", cli.DefaultDataDir("verifier"), "data directory: the development reader certificate when --reader-cert is not given (shared with serve)")
+	f.BoolVar(&o.noReaderAuth, "no-reader-auth", false, "send the request without ReaderAuth (wallets may refuse it)")
 	f.StringVar(&o.docType, "doctype", mdoc.DocTypeMNC, "docType to request")
 	f.StringVar(&o.elements, "elements", "", "elements to request: NAMESPACE:ID,… (default: age_over_NN with --age-over, else family_name,given_name,birth_date)")
 	f.IntVar(&o.ageOver, "age-over", 0, "run an age check: request age_over_NN and print only the yes/no answer")
@@ -62,6 +68,7 @@ Exit status: 0 valid (or the age check holds), 1 invalid, 2 usage error.`,
 	cmd.MarkFlagsOneRequired("qr", "qr-file")
 	cmd.MarkFlagsMutuallyExclusive("qr", "qr-file")
 	cmd.MarkFlagsRequiredTogether("reader-cert", "reader-key")
+	cmd.MarkFlagsMutuallyExclusive("reader-cert", "no-reader-auth")
 	cmd.MarkFlagsMutuallyExclusive("age-over", "elements")
 	return cmd
 }
@@ -87,9 +94,10 @@ func runReader(ctx context.Context, o *readerOptions, stdout, stderr io.Writer) 
 	if o.bleDir != "" {
 		cfg.Radio.Dir = o.bleDir
 	}
-	if o.readerCert != "" {
-		if cfg.Credentials, err = trust.LoadReaderCredentials(o.readerCert, o.readerKey); err != nil {
-			return usagef("--reader-cert: %v", err)
+	if !o.noReaderAuth {
+		// Progress and paths go to stderr: stdout is the verdict.
+		if cfg.Credentials, err = loadReaderCredentials(o.readerCert, o.readerKey, o.dataDir, stderr); err != nil {
+			return err
 		}
 	}
 	req, err := parseElements(o.docType, o.elements, o.ageOver)

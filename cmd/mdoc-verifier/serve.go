@@ -101,17 +101,22 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	return nil
 }
 
-// readerCredentials loads --reader-cert/--reader-key, or the development
-// credentials of the data directory, saying which it uses.
-func readerCredentials(o *serveOptions, stdout io.Writer) (*trust.ReaderCredentials, error) {
-	if o.readerCert != "" {
-		creds, err := trust.LoadReaderCredentials(o.readerCert, o.readerKey)
+// readerCredentials loads the reader credentials of serve.
+func readerCredentials(o *serveOptions, w io.Writer) (*trust.ReaderCredentials, error) {
+	return loadReaderCredentials(o.readerCert, o.readerKey, o.dataDir, w)
+}
+
+// loadReaderCredentials loads certPath/keyPath, or the development
+// credentials of dataDir, saying on w which it uses.
+func loadReaderCredentials(certPath, keyPath, dataDir string, w io.Writer) (*trust.ReaderCredentials, error) {
+	if certPath != "" {
+		creds, err := trust.LoadReaderCredentials(certPath, keyPath)
 		if err != nil {
 			return nil, usagef("--reader-cert: %v", err)
 		}
 		return creds, nil
 	}
-	creds, paths, created, err := trust.DevReaderCredentials(o.dataDir)
+	creds, paths, created, err := trust.DevReaderCredentials(dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +125,8 @@ func readerCredentials(o *serveOptions, stdout io.Writer) (*trust.ReaderCredenti
 	if created {
 		verb = "created"
 	}
-	fmt.Fprintf(stdout, "mdoc-verifier: %s the development reader certificate %s (not for production: pass --reader-cert/--reader-key)\n", verb, abs(paths.Cert))
-	fmt.Fprintf(stdout, "  reader CA for wallets (wallet-sim trust --reader-roots): %s\n", abs(paths.CA))
+	fmt.Fprintf(w, "mdoc-verifier: %s the development reader certificate %s (not for production: pass --reader-cert/--reader-key)\n", verb, abs(paths.Cert))
+	fmt.Fprintf(w, "  reader CA for wallets (wallet-sim trust --reader-roots): %s\n", abs(paths.CA))
 	return creds, nil
 }
 

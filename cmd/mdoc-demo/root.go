@@ -102,7 +102,7 @@ shop and a clinic, and prints the wallet-sim, jpki-sim and mdoc-verifier command
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.DataDir, "data-dir", demo.DefaultServeDataDir, "demo data directory: issuer/ (SQLite, keys, dev PKI, JPKI test CA, as mdoc-issuer --data-dir) and verifier/ (reader certificates and keys); reused across runs")
+	f.StringVar(&o.DataDir, "data-dir", cli.DefaultDataDir("demo"), "demo data directory: issuer/ (SQLite, keys, dev PKI, JPKI test CA, as mdoc-issuer --data-dir) and verifier/ (reader certificates and keys); reused across runs")
 	f.StringVar(&o.IssuerListen, "issuer-listen", demo.DefaultIssuerListen, "issuer listen address (loopback)")
 	f.StringVar(&o.VerifierListen, "verifier-listen", demo.DefaultVerifierListen, "verifier listen address (loopback)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")

@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -274,4 +275,38 @@ func DefaultDataDir(name string) string {
 		return "mnc-" + name + "-data"
 	}
 	return d
+}
+
+// Lint lists what the project's command-line style asks of every command
+// and root's tree lacks: a one-line summary, a longer description and an
+// example, and for a command that takes flags, flags with help texts. Each
+// binary's tests call it, so that a command added later meets the style too.
+func Lint(root *cobra.Command) []string {
+	var problems []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Name() == "completion" || c.Hidden {
+			return
+		}
+		path := c.CommandPath()
+		if c.Short == "" {
+			problems = append(problems, path+": no one-line summary (Short)")
+		}
+		if c.Long == "" {
+			problems = append(problems, path+": no description (Long)")
+		}
+		if c.Example == "" && c.HasParent() {
+			problems = append(problems, path+": no example (Example)")
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Usage == "" {
+				problems = append(problems, path+": flag --"+f.Name+" has no help text")
+			}
+		})
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	return problems
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,5 +130,21 @@ func TestDataDir(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
 	if d, err := DataDir("verifier"); err != nil || d != "/home/u/.local/share/mnc/verifier" {
 		t.Fatalf("HOME: %q %v", d, err)
+	}
+}
+
+func TestLint(t *testing.T) {
+	root := testProgram().Root()
+	got := Lint(root)
+	// The test program is terse on purpose: every shortfall is reported.
+	for _, want := range []string{"prog echo: no description (Long)", "prog echo: no example (Example)", "prog grp: no description (Long)"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("Lint lacks %q: %v", want, got)
+		}
+	}
+	ok := &cobra.Command{Use: "x", Short: "s", Long: "l", Example: "  x"}
+	ok.Flags().Bool("quiet", false, "")
+	if got := Lint(NewRoot("p", "s", "l", ok)); len(got) != 1 || !strings.Contains(got[0], "--quiet") {
+		t.Errorf("Lint: %v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -102,10 +103,16 @@ func cborError(err error) *Error {
 	var maxNest *cbor.MaxNestedLevelError
 	var maxArr *cbor.MaxArrayElementsError
 	var maxMap *cbor.MaxMapPairsError
-	if errors.As(err, &maxNest) || errors.As(err, &maxArr) || errors.As(err, &maxMap) {
-		return &Error{Code: CodeLimitExceeded, Detail: "cbor", Err: err}
+	// fxamacker/cbor's messages start with "cbor: " already; a Detail of
+	// "cbor" on top of them read "cbor: cbor: …".
+	detail := "cbor"
+	if strings.HasPrefix(err.Error(), "cbor: ") {
+		detail = ""
 	}
-	return &Error{Code: CodeMalformed, Detail: "cbor", Err: err}
+	if errors.As(err, &maxNest) || errors.As(err, &maxArr) || errors.As(err, &maxMap) {
+		return &Error{Code: CodeLimitExceeded, Detail: detail, Err: err}
+	}
+	return &Error{Code: CodeMalformed, Detail: detail, Err: err}
 }
 
 // TDate is a tdate (#6.0(tstr)): an instant with whole seconds, encoded in

@@ -3,6 +3,7 @@ package mdoc
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code is a stable, machine-readable reason for a failed parse or check.
@@ -46,18 +47,46 @@ type Error struct {
 	Err     error
 }
 
-func (e *Error) Error() string {
-	msg := "mdoc: " + string(e.Code)
-	if e.DocType != "" {
-		msg += " (" + e.DocType + ")"
+func (e *Error) Error() string { return "mdoc: " + e.text("", "") }
+
+// text renders e without the package prefix. code and docType are what an
+// enclosing *Error has already said: a step that wraps a lower step's
+// error for the same reason ("DeviceResponse" around a CBOR failure, both
+// malformed) must not repeat the prefix and the code, which made messages
+// like "mdoc: malformed: DeviceResponse: mdoc: malformed: cbor: …".
+func (e *Error) text(code Code, docType string) string {
+	var parts []string
+	head := ""
+	if e.Code != code {
+		head = string(e.Code)
 	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
+	if e.DocType != "" && e.DocType != docType {
+		if head != "" {
+			head += " "
+		}
+		head += "(" + e.DocType + ")"
+	}
+	for _, p := range []string{head, e.Detail} {
+		if p != "" {
+			parts = append(parts, p)
+		}
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		var inner string
+		if in, ok := e.Err.(*Error); ok {
+			inner = in.text(e.Code, e.DocType)
+		} else {
+			// A foreign error that wraps one of ours (fmt.Errorf("…: %w"))
+			// still starts its message with our prefix at most once.
+			inner = strings.TrimPrefix(e.Err.Error(), "mdoc: ")
+		}
+		if inner != "" {
+			parts = append(parts, inner)
+		}
 	}
-	return msg
+	// At the top the code is never said already, so parts is never empty
+	// there; nested, an error that adds nothing renders as nothing.
+	return strings.Join(parts, ": ")
 }
 
 func (e *Error) Unwrap() error { return e.Err }

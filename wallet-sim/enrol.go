@@ -237,6 +237,18 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 	if err != nil {
 		return nil, err
 	}
+	// AddCredential leaves a credential that names a status list in state
+	// unknown: the MSO cannot say whether its entry is set. Read the lists
+	// now, as sync does, so that the wallet shows the real state right
+	// after enrolment. A list that cannot be fetched leaves the state
+	// unknown (never read as valid) and does not undo the enrolment.
+	sr := &SyncResult{States: map[string]string{}}
+	w.checkStatuses(ctx, cl, "", sr)
+	for i := range res.Credentials {
+		if st, ok := sr.States[res.Credentials[i].ID]; ok {
+			res.Credentials[i].State = st
+		}
+	}
 	return res, nil
 }
 

@@ -386,6 +386,14 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	if !res.JPKI || len(res.Credentials) != 1 || res.ReplacedDeviceID != "" {
 		t.Fatalf("enrol result %+v", res)
 	}
+	// The state is known right after enrolment, before any sync: the
+	// credential names a status list, which enrolment has already read.
+	if res.Credentials[0].StatusList == nil || res.Credentials[0].State != StateValid {
+		t.Fatalf("state after enrolment: %q (status list %v)", res.Credentials[0].State, res.Credentials[0].StatusList)
+	}
+	if cs := a.Credentials(); len(cs) != 1 || cs[0].State != StateValid || cs[0].StatusCheckedAt.IsZero() {
+		t.Fatalf("stored state after enrolment: %+v", cs)
+	}
 	r, resp, _, _ := present(t, a, EngagementQR, Rules{ApproveAll: true}, []docReq{{docType: mdoc.DocTypeMNC, items: ageRequest, signer: p.readers["shop"]}})
 	if v := r.verify(resp, p); !v.Valid {
 		t.Fatalf("enrolled credential does not verify: %v", v.Errors)

@@ -13,8 +13,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -24,127 +22,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/card"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
+	"github.com/spf13/pflag"
 )
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// Exit codes.
-const (
-	exitOK    = 0
-	exitFail  = 1 // the operation failed (verification refused, file missing, …)
-	exitUsage = 2 // bad command line
-)
-
-// errUsage marks command-line mistakes, which exit with exitUsage.
-var errUsage = errors.New("usage")
-
-type command struct {
-	name    string
-	args    string // positional arguments, for the help text
-	summary string
-	flags   func(fs *flag.FlagSet) func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error
-}
-
-var commands = []command{
-	{"init", "", "create a CA directory with signature and auth roots (RSA-2048, 10 years)", cmdInit},
-	{"rollover", "", "add a new root generation (same DNs, new keys); later certificates use it", cmdRollover},
-	{"person", "", "issue card certificates for a test person and write a simulated card", cmdPerson},
-	{"phone", "", "issue smartphone certificates from a simulated card and write a phone token", cmdPhone},
-	{"phone-cert", "", "issue one smartphone certificate for a public key generated elsewhere", cmdPhoneCert},
-	{"revoke", "", "revoke a certificate by serial (linked: its phone certificates too)", cmdRevoke},
-	{"crl", "", "publish one CRL per distribution point into the CRL directory", cmdCRL},
-	{"list", "", "list issued certificates and their revocation state", cmdList},
-	{"show", "CARD.json", "show a simulated card: token, certificates, facts, tries left", cmdShow},
-	{"auth", "", "run a user authentication on a simulated card and verify it (chain + CRL)", cmdAuth},
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name != args[0] {
-			continue
-		}
-		fs := flag.NewFlagSet("jpki-sim "+c.name, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		action := c.flags(fs)
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "usage: jpki-sim %s\n  %s\n", strings.TrimSpace(c.name+" [flags] "+c.args), c.summary)
-			fs.PrintDefaults()
-		}
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		err := action(context.Background(), fs, stdout)
-		switch {
-		case err == nil:
-			return exitOK
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "jpki-sim %s: %v\n", c.name, err)
-			fs.Usage()
-			return exitUsage
-		default:
-			fmt.Fprintf(stderr, "jpki-sim %s: %v\n", c.name, err)
-			return exitFail
-		}
-	}
-	fmt.Fprintf(stderr, "jpki-sim: unknown command %q (see jpki-sim --help)\n", args[0])
-	return exitUsage
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `jpki-sim: a local JPKI test CA and card simulator (stands in for J-LIS).
-
-Usage: jpki-sim COMMAND [flags]
-
-A CA directory holds ca.json (root keys and records, mode 0600), roots.pem
-(the roots for a verifier) and crl/ (CRLs named after their distribution
-point, the layout jpki.CRLDir reads). Card files are simulated JPKI applets:
-they hold private keys. All of it is test material.
-
-Typical session:
-  jpki-sim init --dir ca
-  jpki-sim person --dir ca --name "山田　太郎" --birth 1990-04-01 --sex 1 \
-      --address "東京都千代田区千代田1-1" --out card.json \
-      --sign-password ABC123 --auth-pin 1234
-  jpki-sim crl --dir ca
-  jpki-sim auth --card card.json --pin 1234 --roots ca/roots.pem --crl-dir ca/crl --test-roots
-  jpki-sim revoke --dir ca --serial 1002 --reason keyCompromise
-  jpki-sim crl --dir ca
-  jpki-sim auth ...            # now fails: revoked
-
-Exit status: 0 success, 1 the operation failed, 2 usage error.
-
-Commands:
-`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "\n  %s\n      %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
-		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		c.flags(fs)
-		var b strings.Builder
-		fs.SetOutput(&b)
-		fs.PrintDefaults()
-		for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-			if line != "" {
-				fmt.Fprintf(w, "    %s\n", line)
-			}
-		}
-	}
-}
+func main() { cli.Main(program()) }
 
 // dn renders a DER name RDN by RDN (pkix.Name.String merges repeated OUs).
 func dn(raw []byte) string {
@@ -165,6 +51,8 @@ func (f *timeFlag) String() string {
 	return f.t.Format(time.RFC3339)
 }
 
+func (f *timeFlag) Type() string { return "time" }
+
 func (f *timeFlag) Set(s string) error {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -183,19 +71,19 @@ func (f *timeFlag) now() func() time.Time {
 
 func need(name, v string) error {
 	if v == "" {
-		return fmt.Errorf("%w: --%s is required", errUsage, name)
+		return cli.Usagef("--%s is required", name)
 	}
 	return nil
 }
 
-func cmdInit(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdInit(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory to create (required)")
 	fs.Bool("test", true, "make O=JPKI-TEST roots (the default; refused by verifiers in production mode)")
 	prodDN := fs.Bool("production-dn", false, "make roots with the production DN O=JPKI instead (still local keys, trusted only where configured)")
 	ocspURL := fs.String("ocsp-url", "", "OCSP responder URL to put into issued certificates")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		if err := need("dir", *dir); err != nil {
 			return err
 		}
@@ -218,11 +106,11 @@ func openCA(dir string, now *timeFlag) (*testca.CA, error) {
 	return testca.Open(dir, testca.Options{Now: now.now()})
 }
 
-func cmdRollover(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdRollover(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		ca, err := openCA(*dir, now)
 		if err != nil {
 			return err
@@ -240,13 +128,13 @@ func cmdRollover(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Write
 func parseBirth(s, era string) (jpki.BirthDate, error) {
 	parts := strings.Split(s, "-")
 	if len(parts) != 3 || len(parts[0]) != 4 || len(parts[1]) != 2 || len(parts[2]) != 2 {
-		return jpki.BirthDate{}, fmt.Errorf("%w: --birth %q: want YYYY-MM-DD", errUsage, s)
+		return jpki.BirthDate{}, cli.Usagef("--birth %q: want YYYY-MM-DD", s)
 	}
 	var n [3]int
 	for i, p := range parts {
 		v, err := strconv.Atoi(p)
 		if err != nil {
-			return jpki.BirthDate{}, fmt.Errorf("%w: --birth %q: want YYYY-MM-DD", errUsage, s)
+			return jpki.BirthDate{}, cli.Usagef("--birth %q: want YYYY-MM-DD", s)
 		}
 		n[i] = v
 	}
@@ -259,12 +147,12 @@ func parseBirth(s, era string) (jpki.BirthDate, error) {
 	default:
 		e, err := jpki.ParseEra(era)
 		if err != nil {
-			return jpki.BirthDate{}, fmt.Errorf("%w: --era: %v", errUsage, err)
+			return jpki.BirthDate{}, cli.Usagef("--era: %v", err)
 		}
 		b.Era = e
 	}
 	if err := b.Validate(); err != nil {
-		return jpki.BirthDate{}, fmt.Errorf("%w: --birth %s --era %s: %v", errUsage, s, era, err)
+		return jpki.BirthDate{}, cli.Usagef("--birth %s --era %s: %v", s, era, err)
 	}
 	return b, nil
 }
@@ -277,7 +165,7 @@ func parseIndices(s string) ([]int, error) {
 	for _, p := range strings.Split(s, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || v < 0 {
-			return nil, fmt.Errorf("%w: %q is not a list of character indices", errUsage, s)
+			return nil, cli.Usagef("%q is not a list of character indices", s)
 		}
 		out = append(out, v)
 	}
@@ -286,7 +174,7 @@ func parseIndices(s string) ([]int, error) {
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
-func cmdPerson(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdPerson(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
 	name := fs.String("name", "", "氏名, family and given name separated by U+3000 (required)")
 	nameSubs := fs.String("name-substitutes", "", "comma-separated character indices of the name that are substitute characters (name mask)")
@@ -303,7 +191,7 @@ func cmdPerson(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer)
 	token := fs.String("token", "card", "token: card (JPKIAPICCTOKEN2), gpse (JPKIAPGPSETOKEN) or ios (JPKIAPIOSTOKEN)")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		for _, f := range []struct{ n, v string }{{"name", *name}, {"birth", *birth}, {"sex", *sex}, {"address", *address}, {"out", *outPath}, {"sign-password", *signPW}, {"auth-pin", *authPIN}} {
 			if err := need(f.n, f.v); err != nil {
 				return err
@@ -315,17 +203,17 @@ func cmdPerson(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer)
 		}
 		sx, err := jpki.ParseSex(*sex)
 		if err != nil {
-			return fmt.Errorf("%w: --sex: %v", errUsage, err)
+			return cli.Usagef("--sex: %v", err)
 		}
 		tok, err := jpki.ParseToken(*token)
 		if err != nil {
-			return fmt.Errorf("%w: --token: %v", errUsage, err)
+			return cli.Usagef("--token: %v", err)
 		}
 		if err := jpki.ValidateSignPassword(*signPW); err != nil {
-			return fmt.Errorf("%w: --sign-password: %v", errUsage, err)
+			return cli.Usagef("--sign-password: %v", err)
 		}
 		if err := jpki.ValidateAuthPIN(*authPIN); err != nil {
-			return fmt.Errorf("%w: --auth-pin: %v", errUsage, err)
+			return cli.Usagef("--auth-pin: %v", err)
 		}
 		ns, err := parseIndices(*nameSubs)
 		if err != nil {
@@ -336,7 +224,7 @@ func cmdPerson(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer)
 			return err
 		}
 		if *validity <= 0 {
-			return fmt.Errorf("%w: --validity-days must be positive", errUsage)
+			return cli.Usagef("--validity-days must be positive")
 		}
 		if _, err := os.Stat(*outPath); err == nil {
 			return fmt.Errorf("%s exists; refusing to overwrite a card", *outPath)
@@ -361,7 +249,7 @@ func cmdPerson(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer)
 	}
 }
 
-func cmdPhone(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdPhone(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
 	cardPath := fs.String("card", "", "the person's card file (required)")
 	cardPW := fs.String("card-password", "", "the card's signature password, to read its signature certificate (required)")
@@ -372,7 +260,7 @@ func cmdPhone(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) 
 	validity := fs.Int("validity-days", 5*365, "requested lifetime in days; capped at the card certificate's notAfter")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		for _, f := range []struct{ n, v string }{{"card", *cardPath}, {"card-password", *cardPW}, {"out", *outPath}, {"sign-password", *signPW}, {"auth-pin", *authPIN}} {
 			if err := need(f.n, f.v); err != nil {
 				return err
@@ -380,13 +268,13 @@ func cmdPhone(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) 
 		}
 		tok, err := jpki.ParseToken(*token)
 		if err != nil || !tok.Phone() {
-			return fmt.Errorf("%w: --token must be gpse or ios", errUsage)
+			return cli.Usagef("--token must be gpse or ios")
 		}
 		if err := jpki.ValidateSignPassword(*signPW); err != nil {
-			return fmt.Errorf("%w: --sign-password: %v", errUsage, err)
+			return cli.Usagef("--sign-password: %v", err)
 		}
 		if err := jpki.ValidateAuthPIN(*authPIN); err != nil {
-			return fmt.Errorf("%w: --auth-pin: %v", errUsage, err)
+			return cli.Usagef("--auth-pin: %v", err)
 		}
 		if _, err := os.Stat(*outPath); err == nil {
 			return fmt.Errorf("%s exists; refusing to overwrite a token", *outPath)
@@ -447,7 +335,7 @@ func readPEM(path, typ string) ([]byte, error) {
 	}
 }
 
-func cmdPhoneCert(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdPhoneCert(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
 	cardCert := fs.String("card-cert", "", "PEM card certificate the phone certificate derives from (the signature one for --kind sign) (required)")
 	kind := fs.String("kind", "", "sign or auth (required)")
@@ -456,7 +344,7 @@ func cmdPhoneCert(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writ
 	validity := fs.Int("validity-days", 5*365, "requested lifetime in days; capped at the card certificate's notAfter")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		for _, f := range []struct{ n, v string }{{"card-cert", *cardCert}, {"kind", *kind}, {"pubkey", *pubPath}, {"out", *outPath}} {
 			if err := need(f.n, f.v); err != nil {
 				return err
@@ -469,7 +357,7 @@ func cmdPhoneCert(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writ
 		case "auth":
 			k = jpki.KindAuth
 		default:
-			return fmt.Errorf("%w: --kind must be sign or auth", errUsage)
+			return cli.Usagef("--kind must be sign or auth")
 		}
 		certDER, err := readPEM(*cardCert, "CERTIFICATE")
 		if err != nil {
@@ -507,7 +395,7 @@ func cmdPhoneCert(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writ
 	}
 }
 
-func cmdRevoke(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdRevoke(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
 	serial := fs.String("serial", "", "decimal serial number to revoke (required; see list)")
 	reason := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, … or its number")
@@ -515,17 +403,17 @@ func cmdRevoke(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer)
 	fs.Var(when, "at", "revocation time (RFC 3339); default now")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		if err := need("serial", *serial); err != nil {
 			return err
 		}
 		n, ok := new(big.Int).SetString(*serial, 10)
 		if !ok {
-			return fmt.Errorf("%w: --serial %q is not a decimal number", errUsage, *serial)
+			return cli.Usagef("--serial %q is not a decimal number", *serial)
 		}
 		r, err := jpki.ParseReason(*reason)
 		if err != nil {
-			return fmt.Errorf("%w: --reason: %v", errUsage, err)
+			return cli.Usagef("--reason: %v", err)
 		}
 		ca, err := openCA(*dir, now)
 		if err != nil {
@@ -543,7 +431,7 @@ func cmdRevoke(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer)
 	}
 }
 
-func cmdCRL(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdCRL(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
 	outDir := fs.String("out", "", "CRL directory; default DIR/crl")
 	validity := fs.Duration("validity", testca.DefaultCRLValidity, "time from thisUpdate to nextUpdate")
@@ -551,9 +439,9 @@ func cmdCRL(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) er
 	fs.Var(this, "this-update", "thisUpdate (RFC 3339); default now")
 	now := &timeFlag{}
 	fs.Var(now, "now", "CA clock (RFC 3339); default the current time")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		if *validity <= 0 {
-			return fmt.Errorf("%w: --validity must be positive", errUsage)
+			return cli.Usagef("--validity must be positive")
 		}
 		ca, err := openCA(*dir, now)
 		if err != nil {
@@ -575,9 +463,9 @@ func cmdCRL(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) er
 	}
 }
 
-func cmdList(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdList(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	dir := fs.String("dir", "", "CA directory (required)")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		ca, err := openCA(*dir, &timeFlag{})
 		if err != nil {
 			return err
@@ -599,11 +487,8 @@ func cmdList(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) e
 	}
 }
 
-func cmdShow(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
-		if fs.NArg() != 1 {
-			return fmt.Errorf("%w: give exactly one card file", errUsage)
-		}
+func cmdShow(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		a, err := applet.Open(fs.Arg(0))
 		if err != nil {
 			return err
@@ -634,7 +519,7 @@ func cmdShow(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) e
 	}
 }
 
-func cmdAuth(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+func cmdAuth(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
 	cardPath := fs.String("card", "", "card or phone token file (required)")
 	pin := fs.String("pin", "", "auth PIN (required)")
 	rootsPath := fs.String("roots", "", "PEM file of trusted JPKI roots, e.g. CA/roots.pem (required)")
@@ -643,7 +528,7 @@ func cmdAuth(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) e
 	grace := fs.Duration("crl-grace", 0, "accept CRLs this long past nextUpdate")
 	now := &timeFlag{}
 	fs.Var(now, "now", "verification time (RFC 3339); default now")
-	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
 		for _, f := range []struct{ n, v string }{{"card", *cardPath}, {"pin", *pin}, {"roots", *rootsPath}, {"crl-dir", *crlDir}} {
 			if err := need(f.n, f.v); err != nil {
 				return err

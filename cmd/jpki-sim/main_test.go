@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/card"
+	"github.com/spf13/pflag"
 )
 
 // sim runs the CLI and returns its exit code and output.
@@ -196,20 +196,23 @@ func TestUsage(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("--help exit %d", code)
 	}
-	// Every command and every flag is documented.
-	for _, c := range commands {
-		if !strings.Contains(out, "\n  "+c.name) {
-			t.Errorf("--help lacks command %s", c.name)
+	// Every command is listed, and every command's own help documents
+	// each of its flags, with a summary and an example.
+	for _, c := range newRootCmd().Commands() {
+		if !strings.Contains(out, "\n  "+c.Name()) {
+			t.Errorf("--help lacks command %s", c.Name())
 		}
-		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		c.flags(fs)
-		fs.VisitAll(func(f *flag.Flag) {
-			if !strings.Contains(out, "-"+f.Name) {
-				t.Errorf("--help lacks %s --%s", c.name, f.Name)
+		code, help, _ := sim(t, c.Name(), "--help")
+		if code != exitOK || !strings.Contains(help, "Examples:") || !strings.Contains(out, c.Short) || c.Long == "" {
+			t.Errorf("%s --help: exit %d %q", c.Name(), code, help)
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if !strings.Contains(help, "--"+f.Name) {
+				t.Errorf("%s --help lacks --%s", c.Name(), f.Name)
 			}
 		})
 	}
-	for _, args := range [][]string{{}, {"nope"}, {"init"}, {"person", "--dir", t.TempDir()}, {"revoke", "--dir", "x", "--serial", "abc"}, {"init", "--bogus"}, {"show"}} {
+	for _, args := range [][]string{{}, {"nope"}, {"init"}, {"person", "--dir", t.TempDir()}, {"revoke", "--dir", "x", "--serial", "abc"}, {"init", "--bogus"}, {"show"}, {"show", "a", "b"}, {"init", "--dir", "x", "--now", "yesterday"}} {
 		if code, _, _ := sim(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}

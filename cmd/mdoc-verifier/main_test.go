@@ -135,16 +135,23 @@ func TestUsageErrors(t *testing.T) {
 		{"verify", "--trust", filepath.Join(d.dir, "missing.pem"), "--session-transcript", d.st, d.resp},
 		{"verify", "--trust", d.iaca, "--session-transcript", d.st, filepath.Join(d.dir, "missing.cbor")},
 		{"verify", "--no-such-flag"},
-		{"serve", "--trust", d.iaca},
+		{"verify", "--trust", d.iaca, "--session-transcript", d.st, "--json=maybe", d.resp},
+		{"serve"},
+		{"serve", "--trust", d.iaca, "--reader-cert", d.iaca},
+		{"serve", "--trust", d.iaca, "extra"},
 		{"reader", "--trust", d.iaca},
+		{"reader", "--trust", d.iaca, "--qr", "mdoc:x", "--qr-file", d.resp},
+		{"reader", "--trust", d.iaca, "--qr-file", filepath.Join(d.dir, "missing.txt")},
+		{"reader", "--trust", d.iaca, "--qr", "mdoc:x", "--age-over", "20", "--elements", "a:b"},
 	}
 	for _, args := range cases {
-		if code, out, errs := runCLI(t, args...); code != exitUsage {
+		// Usage errors exit 2, say what is wrong on stderr and print nothing on stdout.
+		if code, out, errs := runCLI(t, args...); code != exitUsage || out != "" || !strings.Contains(errs, "mdoc-verifier") {
 			t.Errorf("%v: exit %d (%s %s)", args, code, out, errs)
 		}
 	}
 	for _, args := range [][]string{{"--help"}, {"verify", "--help"}, {"serve", "-h"}, {"reader", "--help"}} {
-		if code, out, _ := runCLI(t, args...); code != exitValid || !strings.Contains(out, "usage") {
+		if code, out, _ := runCLI(t, args...); code != exitValid || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Example") && len(args) > 1 {
 			t.Errorf("%v: exit %d %q", args, code, out)
 		}
 	}

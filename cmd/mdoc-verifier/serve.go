@@ -3,53 +3,89 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"log/slog"
 
+	"github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	"github.com/spf13/cobra"
 )
 
-func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var tf trustFlags
-	tf.register(fs)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	base := fs.String("base-url", "", "externally visible base URL (default http://ADDR); its origin is the Annex C origin")
-	readerCert := fs.String("reader-cert", "", "reader authentication certificate (PEM, leaf first; required): signs request objects and ReaderAuth")
-	readerKey := fs.String("reader-key", "", "private key of the reader certificate (PEM; required)")
-	prefix := fs.String("client-id-prefix", "x509_hash", "OpenID4VP client identifier prefix: x509_hash or x509_san_dns (the certificate must name the base URL host)")
-	ttl := fs.Duration("ttl", online.DefaultTTL, "how long a presentation request waits for the wallet")
-	reload := fs.Duration("trust-reload", 10*time.Second, "how often the --trust files are checked for changes")
-	var jpkiRoots listFlag
-	fs.Var(&jpkiRoots, "jpki-roots", "JPKI root certificates (file or directory, repeatable); enables /jpki endpoints")
-	jpkiCRL := fs.String("jpki-crl-dir", "", "directory of JPKI CRLs named by distribution point (jpki.CRLFileName); required with --jpki-roots")
-	jpkiTest := fs.Bool("jpki-test", false, "accept JPKI-TEST roots (never in production)")
-	verbose := fs.Bool("v", false, "debug logging")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mdoc-verifier serve --trust PEM_OR_DIR --reader-cert FILE --reader-key FILE [flags]")
-		fmt.Fprintln(fs.Output(), "\nRuns the online verifier: a web page at / that asks a wallet by QR code (OpenID4VP 1.0 or ISO 18013-7 Annex C)\nand shows the verdict; JSON API at /api/transactions.\n\nflags:")
-		fs.PrintDefaults()
+// defaultServeAddr differs from the issuer's 127.0.0.1:8080 so that both
+// run side by side on their defaults.
+const defaultServeAddr = "127.0.0.1:8081"
+
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	tf                          trustFlags
+	addr, base, dataDir, prefix string
+	readerCert, readerKey       string
+	ttl, reload                 time.Duration
+	jpkiRoots                   listFlag
+	jpkiCRL                     string
+	jpkiTest, verbose           bool
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve --trust PEM_OR_DIR [flags]",
+		Short: "Run the online verifier (OpenID4VP 1.0, ISO/IEC 18013-7 Annex C, JPKI login) with a web page",
+		Long: `Serve runs the online verifier: a web page at / asks a wallet by QR code (OpenID4VP 1.0
+or ISO/IEC 18013-7 Annex C) and shows the verdict; the JSON API is at /api/transactions.
+
+Requests are signed with the reader certificate of --reader-cert/--reader-key. Without
+them serve uses a development reader certificate kept in --data-dir, made on first run;
+it prints where, and the reader CA a wallet must trust for ReaderAuth.`,
+		Example: `  mdoc-verifier serve --trust iaca.pem
+  mdoc-verifier serve --trust iacas/ --addr 0.0.0.0:8443 --base-url https://verifier.example \
+      --reader-cert reader.pem --reader-key reader-key.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), &o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
-		return code
-	}
-	logger := newLogger(stderr, *verbose)
-	srv, ln, iacas, err := buildServer(&tf, *addr, *base, *readerCert, *readerKey, *prefix, *ttl, jpkiRoots, *jpkiCRL, *jpkiTest, logger)
+	f := cmd.Flags()
+	o.tf.register(f)
+	f.StringVar(&o.addr, "addr", defaultServeAddr, "listen address")
+	f.StringVar(&o.base, "base-url", "", "externally visible base URL (default http://ADDR); its origin is the Annex C origin")
+	f.StringVar(&o.dataDir, "data-dir", cli.DefaultDataDir("verifier"), "data directory: the development reader certificate when --reader-cert is not given")
+	f.StringVar(&o.readerCert, "reader-cert", "", "reader authentication certificate (PEM, leaf first): signs request objects and ReaderAuth (default: a development certificate in --data-dir)")
+	f.StringVar(&o.readerKey, "reader-key", "", "private key of --reader-cert (PEM)")
+	f.StringVar(&o.prefix, "client-id-prefix", "x509_hash", "OpenID4VP client identifier prefix: x509_hash or x509_san_dns (the certificate must name the base URL host)")
+	f.DurationVar(&o.ttl, "ttl", online.DefaultTTL, "how long a presentation request waits for the wallet")
+	f.DurationVar(&o.reload, "trust-reload", 10*time.Second, "how often the --trust files are checked for changes")
+	f.Var(&o.jpkiRoots, "jpki-roots", "JPKI root certificates (file or directory, repeatable); enables /jpki endpoints")
+	f.StringVar(&o.jpkiCRL, "jpki-crl-dir", "", "directory of JPKI CRLs named by distribution point (jpki.CRLFileName); required with --jpki-roots")
+	f.BoolVar(&o.jpkiTest, "jpki-test", false, "accept JPKI-TEST roots (never in production)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+	_ = cmd.MarkFlagRequired("trust")
+	cmd.MarkFlagsRequiredTogether("reader-cert", "reader-key")
+	cmd.MarkFlagsRequiredTogether("jpki-roots", "jpki-crl-dir")
+	return cmd
+}
+
+func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
+	logger := newLogger(stderr, o.verbose)
+	creds, err := readerCredentials(o, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "mdoc-verifier serve: %v\n", err)
-		return exitUsage
+		return err
 	}
-	go iacas.Watch(ctx, *reload)
+	srv, ln, iacas, err := buildServer(&o.tf, o.addr, o.base, creds, o.prefix, o.ttl, o.jpkiRoots, o.jpkiCRL, o.jpkiTest, logger)
+	if err != nil {
+		return err
+	}
+	go iacas.Watch(ctx, o.reload)
 	go srv.Run(ctx, 30*time.Second)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -60,23 +96,44 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}()
 	fmt.Fprintf(stdout, "mdoc-verifier: serving on http://%s\n", ln.Addr())
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "mdoc-verifier serve: %v\n", err)
-		return exitInvalid
+		return err
 	}
-	return exitValid
+	return nil
 }
 
-func buildServer(tf *trustFlags, addr, base, certPath, keyPath, prefix string, ttl time.Duration, jpkiRoots []string, jpkiCRL string, jpkiTest bool, logger *slog.Logger) (*online.Server, net.Listener, *trust.IACAs, error) {
-	if certPath == "" || keyPath == "" {
-		return nil, nil, nil, usagef("--reader-cert and --reader-key are required")
+// readerCredentials loads the reader credentials of serve.
+func readerCredentials(o *serveOptions, w io.Writer) (*trust.ReaderCredentials, error) {
+	return loadReaderCredentials(o.readerCert, o.readerKey, o.dataDir, w)
+}
+
+// loadReaderCredentials loads certPath/keyPath, or the development
+// credentials of dataDir, saying on w which it uses.
+func loadReaderCredentials(certPath, keyPath, dataDir string, w io.Writer) (*trust.ReaderCredentials, error) {
+	if certPath != "" {
+		creds, err := trust.LoadReaderCredentials(certPath, keyPath)
+		if err != nil {
+			return nil, usagef("--reader-cert: %v", err)
+		}
+		return creds, nil
 	}
+	creds, paths, created, err := trust.DevReaderCredentials(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	verb := "using"
+	if created {
+		verb = "created"
+	}
+	fmt.Fprintf(w, "mdoc-verifier: %s the development reader certificate %s (not for production: pass --reader-cert/--reader-key)\n", verb, abs(paths.Cert))
+	fmt.Fprintf(w, "  reader CA for wallets (wallet-sim trust --reader-roots): %s\n", abs(paths.CA))
+	return creds, nil
+}
+
+func buildServer(tf *trustFlags, addr, base string, creds *trust.ReaderCredentials, prefix string, ttl time.Duration, jpkiRoots []string, jpkiCRL string, jpkiTest bool, logger *slog.Logger) (*online.Server, net.Listener, *trust.IACAs, error) {
 	iacas, sc, err := tf.load(logger)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	creds, err := trust.LoadReaderCredentials(certPath, keyPath)
-	if err != nil {
-		return nil, nil, nil, usagef("%v", err)
 	}
 	var p string
 	switch prefix {
@@ -108,7 +165,9 @@ func buildServer(tf *trustFlags, addr, base, certPath, keyPath, prefix string, t
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, nil, usagef("listen: %v", err)
+		// A busy or unusable address is a failure to run, not a bad
+		// command line.
+		return nil, nil, nil, fmt.Errorf("listen: %w", err)
 	}
 	if base == "" {
 		base = "http://" + ln.Addr().String()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"io"
@@ -10,9 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/verifier/trust"
 	vt "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
 
@@ -29,7 +35,11 @@ func TestBuildServer(t *testing.T) {
 	iaca, cert, key := w("iaca.pem", "CERTIFICATE", is.IACA.Raw), w("reader.pem", "CERTIFICATE", rd.Cert.Raw), w("reader.key", "EC PRIVATE KEY", keyDER)
 	tf := trustFlags{trust: listFlag{iaca}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", cert, key, "x509_hash", 0, nil, "", false, log)
+	creds, err := readerCredentials(&serveOptions{readerCert: cert, readerKey: key}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, nil, "", false, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +51,73 @@ func TestBuildServer(t *testing.T) {
 		t.Fatalf("create: %v %v", err, resp.Status)
 	}
 	// Misconfigurations are usage errors.
-	for _, c := range []struct{ cert, key, prefix string }{{cert, iaca, "x509_hash"}, {cert, key, "redirect_uri"}, {cert, key, "x509_san_dns"}, {"", key, "x509_hash"}} {
-		if _, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", c.cert, c.key, c.prefix, 0, nil, "", false, log); err == nil {
-			ln.Close()
-			t.Errorf("%v accepted", c)
+	if _, err := readerCredentials(&serveOptions{readerCert: cert, readerKey: iaca}, io.Discard); cli.ExitCode(err) != exitUsage {
+		t.Errorf("mismatched reader key: %v", err)
+	}
+	for _, prefix := range []string{"redirect_uri", "x509_san_dns"} {
+		if _, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, prefix, 0, nil, "", false, log); cli.ExitCode(err) != exitUsage {
+			if ln != nil {
+				ln.Close()
+			}
+			t.Errorf("%s: %v", prefix, err)
 		}
 	}
-	if _, _, _, err := buildServer(&tf, "127.0.0.1:0", "", cert, key, "x509_hash", 0, []string{iaca}, "", false, log); err == nil {
+	if _, _, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, []string{iaca}, "", false, log); err == nil {
 		t.Error("JPKI roots without CRL dir accepted")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeWithoutReaderFlags: serve needs only --trust. It makes a
+// development reader certificate in its data directory on the first run,
+// says where, and reuses it on the next.
+func TestServeWithoutReaderFlags(t *testing.T) {
+	is, _ := vt.NewIssuer("srv")
+	iaca := filepath.Join(t.TempDir(), "iaca.pem")
+	os.WriteFile(iaca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: is.IACA.Raw}), 0o644)
+	data := filepath.Join(t.TempDir(), "verifier")
+	for i, want := range []string{"created the development reader certificate", "using the development reader certificate"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb syncBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), "serving on http://") {
+			select {
+			case code := <-done:
+				t.Fatalf("run %d: serve ended with %d: %s %s", i, code, out.String(), errb.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: serve did not start: %s %s", i, out.String(), errb.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if code := <-done; code != exitValid {
+			t.Fatalf("run %d: exit %d after shutdown: %s", i, code, errb.String())
+		}
+		if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), filepath.Join(data, trust.DevReaderCAFile)) {
+			t.Fatalf("run %d: output %q lacks %q and the CA path", i, out.String(), want)
+		}
 	}
 }

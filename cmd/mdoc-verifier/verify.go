@@ -3,17 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/status"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // trustFlags are the issuer-trust flags shared by all commands.
@@ -27,7 +29,7 @@ type trustFlags struct {
 	statusLists listFlag
 }
 
-func (t *trustFlags) register(fs *flag.FlagSet) {
+func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.Var(&t.trust, "trust", "IACA root certificates: a PEM/DER file or a directory of .pem/.crt/.cer/.der files (repeatable; required)")
 	fs.BoolVar(&t.strict, "strict", false, "enforce the full ISO 18013-5 Annex B profile on IACA and Document Signer certificates")
 	fs.StringVar(&t.rules, "issuer-rules", "", `JSON file restricting IACAs to docTypes: {"rules":[{"iaca":"<sha256 hex>","docTypes":["…"]}]}`)
@@ -73,53 +75,61 @@ func (t *trustFlags) load(logger *slog.Logger) (*trust.IACAs, *status.Client, er
 	return iacas, sc, nil
 }
 
-func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	var tf trustFlags
-	tf.register(fs)
-	transcript := fs.String("session-transcript", "", "file holding SessionTranscriptBytes (#6.24 tag-24 wrapped), binary or hex (required)")
-	readerKey := fs.String("reader-key", "", "the reader's ephemeral private key (PEM, or 32-byte hex), needed to check a deviceMac")
-	at := fs.String("at", "", "verification time, RFC 3339 (default: now)")
-	request := fs.String("request", "", "DeviceRequest (CBOR, binary or hex) to compare requested with returned elements")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	verbose := fs.Bool("v", false, "log progress to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mdoc-verifier verify --trust PEM_OR_DIR --session-transcript FILE [--reader-key FILE] [--at RFC3339] [--request FILE] [--json] RESPONSE.cbor")
-		fmt.Fprintln(fs.Output(), "\nVerifies a DeviceResponse. Exit status: 0 valid, 1 invalid, 2 usage error.\n\nflags:")
-		fs.PrintDefaults()
+func newVerifyCmd() *cobra.Command {
+	var (
+		tf                                 trustFlags
+		transcript, readerKey, at, request string
+		asJSON, verbose                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --trust PEM_OR_DIR --session-transcript FILE [flags] RESPONSE.cbor",
+		Short: "Verify a recorded DeviceResponse (CBOR) against IACA roots and a session transcript",
+		Long: `Verify checks a DeviceResponse: issuer signatures and chains to the --trust roots,
+digests, validity, device authentication over the session transcript, and the
+credentials' status lists. Inputs are binary CBOR, hex or base64url; "-" reads stdin.
+
+Exit status: 0 valid, 1 invalid, 2 usage error (including unreadable or malformed input files).`,
+		Example: `  mdoc-verifier verify --trust iaca.pem --session-transcript st.cbor --json response.cbor
+  mdoc-verifier verify --trust iacas/ --session-transcript st.hex --reader-key rk.pem \
+      --at 2025-06-01T09:00:00Z --request request.cbor response.cbor`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger := newLogger(cmd.ErrOrStderr(), verbose)
+			res, err := verifyCommand(cmd.Context(), args[0], &tf, transcript, readerKey, at, request, cmd.InOrStdin(), logger)
+			if err != nil {
+				return err
+			}
+			stdout := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				_ = res.WriteText(stdout)
+			}
+			if !res.Valid {
+				// The verdict is the output; the exit status repeats it.
+				return errInvalid
+			}
+			return nil
+		},
 	}
-	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
-		return code
-	}
-	logger := newLogger(stderr, *verbose)
-	res, err := verifyCommand(ctx, fs, &tf, *transcript, *readerKey, *at, *request, stdin, logger)
-	if err != nil {
-		fmt.Fprintf(stderr, "mdoc-verifier verify: %v\n", err)
-		return exitUsage
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "mdoc-verifier verify: %v\n", err)
-			return exitUsage
-		}
-	} else {
-		_ = res.WriteText(stdout)
-	}
-	if res.Valid {
-		return exitValid
-	}
-	return exitInvalid
+	f := cmd.Flags()
+	tf.register(f)
+	f.StringVar(&transcript, "session-transcript", "", "file holding SessionTranscriptBytes (#6.24 tag-24 wrapped), binary or hex (required)")
+	f.StringVar(&readerKey, "reader-key", "", "the reader's ephemeral private key (PEM, or 32-byte hex), needed to check a deviceMac")
+	f.StringVar(&at, "at", "", "verification time, RFC 3339 (default: now)")
+	f.StringVar(&request, "request", "", "DeviceRequest (CBOR, binary or hex) to compare requested with returned elements")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
+	_ = cmd.MarkFlagRequired("trust")
+	_ = cmd.MarkFlagRequired("session-transcript")
+	return cmd
 }
 
-func verifyCommand(ctx context.Context, fs *flag.FlagSet, tf *trustFlags, transcriptPath, readerKeyPath, at, requestPath string, stdin io.Reader, logger *slog.Logger) (*verifier.Result, error) {
-	if fs.NArg() != 1 {
-		return nil, usagef("want exactly one RESPONSE.cbor argument, got %d", fs.NArg())
-	}
-	if transcriptPath == "" {
-		return nil, usagef("--session-transcript is required")
-	}
+func verifyCommand(ctx context.Context, responsePath string, tf *trustFlags, transcriptPath, readerKeyPath, at, requestPath string, stdin io.Reader, logger *slog.Logger) (*verifier.Result, error) {
 	iacas, sc, err := tf.load(logger)
 	if err != nil {
 		return nil, err
@@ -166,17 +176,13 @@ func verifyCommand(ctx context.Context, fs *flag.FlagSet, tf *trustFlags, transc
 		}
 		o.Request = verifier.RequestFromDeviceRequest(dr)
 	}
-	resp, err := readInput(fs.Arg(0), stdin)
+	resp, err := readInput(responsePath, stdin)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
 	return verifier.Verify(ctx, resp, o), nil
 }
 
-func newLogger(w io.Writer, verbose bool) *slog.Logger {
-	lvl := slog.LevelWarn
-	if verbose {
-		lvl = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
-}
+// errInvalid is the failure of a check whose verdict was already printed:
+// exit 1 with no second message.
+var errInvalid = &cli.Error{Exit: cli.ExitFailure, Code: "invalid", Err: errors.New("not valid"), Silent: true}

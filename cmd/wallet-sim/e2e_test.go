@@ -319,6 +319,10 @@ func TestE2ETwoWalletsAgainstRealIssuerAndVerifier(t *testing.T) {
 		t.Fatalf("android enrol output: %s", out)
 	}
 	androidDevice := deviceID(t, out)
+	// The state is known right after enrolment, without a sync.
+	if out := e.mustWallet("list", "--home", android); !strings.Contains(out, "VALID") || strings.Contains(out, "UNKNOWN") {
+		t.Fatalf("list right after enrolment: %s", out)
+	}
 
 	wantAge := map[string][]string{mdoc.NameSpaceISO23220: {"age_over_20", "family_name"}}
 	t.Run("android/qr", func(t *testing.T) {
@@ -337,6 +341,15 @@ func TestE2ETwoWalletsAgainstRealIssuerAndVerifier(t *testing.T) {
 	out = e.mustWallet(append([]string{"enroll", "--home", apple, "--card", e.card, "--issuer", e.issuerURL, "--card-password", e2eCardPassword}, bioUV...)...)
 	if !strings.Contains(out, "previous phone "+androidDevice+" was revoked") {
 		t.Fatalf("apple enrol did not report the device change of %s: %s", androidDevice, out)
+	}
+	// Without a terminal and without --pin, sync fails naming the flag
+	// (exit 2) and uses up no try of the secure element: the wallet once
+	// took end-of-input for failed biometric matches.
+	if code, _, errs := e.wallet(context.Background(), "sync", "--home", android); code != 2 || !strings.Contains(errs, "pass --pin PIN or --biometric") {
+		t.Fatalf("sync without user verification: exit %d %s", code, errs)
+	}
+	if out := e.mustWallet("show", "--home", android); !strings.Contains(out, "PIN: 5 of 5 tries left") || !strings.Contains(out, "biometric: 0 failed") {
+		t.Fatalf("tries used by a sync without user verification: %s", out)
 	}
 	out = e.mustWallet(append([]string{"sync", "--home", android}, pinUV...)...)
 	if !strings.Contains(out, "remote delete received") {

@@ -3,18 +3,19 @@
 // enrolment against mdoc-issuer, proximity presentation by QR or NFC
 // engagement over a simulated BLE transport, online presentation by
 // OpenID4VP and ISO/IEC 18013-7 Annex C, and the JPKI smartphone
-// certificates. Run `wallet-sim --help`.
+// certificates. Run `wallet-sim --help`; the commands live in
+// wallet-sim/cli.
 package main
 
 import (
 	"context"
 	"os"
 
+	icli "github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/cli"
 )
 
 func main() {
-	fi, err := os.Stdin.Stat()
-	interactive := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	os.Exit(cli.Run(context.Background(), os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive}))
+	env := cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: icli.IsTerminal(os.Stdin)}
+	os.Exit(cli.Run(context.Background(), os.Args[1:], env))
 }

@@ -233,10 +233,10 @@ func printNext(w io.Writer, dataDir string, a *app.App, issuerURL, verifierURL, 
 		fmt.Sprintf("curl -s %s/api/transactions/<id>     # the verdict", verifierURL),
 		"# 5. in person: the phone shows a QR engagement, the shop's reader scans it (simulated BLE)",
 		"go run ./cmd/wallet-sim present --home phone --qr --approve-all --pin 135790 --engagement-out qr.txt &",
-		fmt.Sprintf("go run ./cmd/mdoc-verifier reader --trust %s --qr \"$(cat qr.txt)\" --reader-cert %s --reader-key %s --age-over 20", q(iaca), q(abs(filepath.Join(vdir, "shop.pem"))), q(abs(filepath.Join(vdir, "shop-key.pem")))),
+		fmt.Sprintf("go run ./cmd/mdoc-verifier reader --trust %s --qr-file qr.txt --reader-cert %s --reader-key %s --age-over 20", q(iaca), q(abs(filepath.Join(vdir, "shop.pem"))), q(abs(filepath.Join(vdir, "shop-key.pem")))),
 		"# 6. lifecycle: suspend, resume, revoke (admin), then see it in the wallet",
 		fmt.Sprintf("go run ./cmd/mdoc-issuer suspend --data-dir %s --person <person id from: mdoc-issuer list-devices --data-dir %s>", q(abs(filepath.Join(dataDir, "issuer"))), q(abs(filepath.Join(dataDir, "issuer")))),
-		"go run ./cmd/wallet-sim sync --home phone && go run ./cmd/wallet-sim list --home phone",
+		"go run ./cmd/wallet-sim sync --home phone --pin 135790 && go run ./cmd/wallet-sim list --home phone",
 	}
 	for _, l := range lines {
 		fmt.Fprintf(w, "  %s\n", l)

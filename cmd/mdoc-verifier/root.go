@@ -23,10 +23,11 @@ func newRootCmd() *cobra.Command {
 	return cli.NewRoot("mdoc-verifier", "Verify ISO/IEC 18013-5 mdoc presentations",
 		`mdoc-verifier checks mdoc presentations against trusted IACA roots: a recorded
 DeviceResponse (verify), online presentations with a web page (serve), and
-in-person presentations from a scanned QR code (reader).
+in-person presentations from a scanned QR code (reader), and taps on a PC/SC NFC
+reader: phones with mdocs and My Number Cards (nfc).
 
 Exit status: 0 valid, 1 invalid, 2 usage error.`,
-		newVerifyCmd(), newServeCmd(), newReaderCmd())
+		newVerifyCmd(), newServeCmd(), newReaderCmd(), newNFCCmd())
 }
 
 func program() *cli.Program {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/jpki"
@@ -241,8 +242,9 @@ func tapJPKI(ctx context.Context, t reader.Transmitter, cfg Config) (*Verdict, e
 	}
 	pin, err := cfg.PIN(ctx, tries)
 	if err != nil {
-		v.Code, v.Message = CodePINRequired, err.Error()
-		return v, nil
+		// No PIN is no verdict: the caller's input is missing (e.g. no
+		// terminal to ask at), so the error goes back as it is.
+		return nil, fmt.Errorf("counter: PIN: %w", err)
 	}
 	if err := cl.VerifyAuthPIN(ctx, pin); err != nil {
 		if left, ok := card.TriesLeft(err); ok {
@@ -349,4 +351,50 @@ func removed(err error) error {
 		return err
 	}
 	return &Error{Code: CodeRemoved, Err: err}
+}
+
+// Text renders the verdict for a person at the counter: the decision
+// first, then what it rests on.
+func (v *Verdict) Text() string {
+	var b strings.Builder
+	mark := "NG"
+	if v.OK {
+		mark = "OK"
+	}
+	what := v.Check
+	if v.Kind != "" {
+		what = v.Kind + " " + v.Check
+	}
+	fmt.Fprintf(&b, "%s  %s: %s", mark, what, v.Code)
+	if v.Message != "" && !v.OK {
+		fmt.Fprintf(&b, " (%s)", v.Message)
+	}
+	b.WriteString("\n")
+	if v.JPKI != nil && v.JPKI.Token != "" {
+		fmt.Fprintf(&b, "  token %s, PIN tries left %d\n", v.JPKI.Token, v.JPKI.TriesLeft)
+	}
+	if v.Result != nil {
+		for _, d := range v.Result.Documents {
+			state := "valid"
+			if !d.Valid {
+				state = "invalid"
+			}
+			fmt.Fprintf(&b, "  %s: %s", d.DocType, state)
+			if d.DeviceAuthMethod != "" {
+				fmt.Fprintf(&b, ", device authentication %s", d.DeviceAuthMethod)
+			}
+			b.WriteString("\n")
+			for _, e := range d.Errors {
+				fmt.Fprintf(&b, "    %s: %s\n", e.Code, e.Message)
+			}
+		}
+		for _, e := range v.Result.Errors {
+			fmt.Fprintf(&b, "  %s: %s\n", e.Code, e.Message)
+		}
+	}
+	if q := v.Qualification; q != nil && q.Qualification != nil {
+		x := q.Qualification
+		fmt.Fprintf(&b, "  qualification: insurer %s, %s to %s, copayment %d%%\n", x.InsurerNumber, x.ValidFrom, x.ValidUntil, x.CopaymentRatio)
+	}
+	return b.String()
 }

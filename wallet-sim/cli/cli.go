@@ -23,6 +23,7 @@ import (
 
 	icli "github.com/mynumber-mdoc/mnc/internal/cli"
 	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/internal/vpcd"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
 	walletsim "github.com/mynumber-mdoc/mnc/wallet-sim"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
@@ -548,20 +549,32 @@ func newShowCmd(c *cmd) *cobra.Command {
 
 func newPresentCmd(c *cmd) *cobra.Command {
 	cc := &cobra.Command{
-		Use:   "present (--qr | --nfc | --request URL) [flags]",
+		Use:   "present (--qr | --nfc | --nfc-ble | --request URL) [flags]",
 		Short: "Present credentials in person (QR, NFC) or online (OpenID4VP, Annex C)",
-		Long: `Present answers a reader. In person (--qr, --nfc) it prints the device engagement and
-serves the ISO/IEC 18013-5 session on mdoc/blesim, a loopback stand-in for Bluetooth LE
-(mdoc peripheral server mode): the reader 'scans' for the service UUID in the engagement.
-There is no real radio. Online (--request) it answers an openid4vp:// or org-iso-mdoc://
-link. Consent is per element: --approve, --deny, --approve-all, or a prompt at a terminal.`,
+		Long: `Present answers a reader.
+
+--nfc taps the phone on a PC/SC NFC reader: the phone becomes a virtual card of the
+vsmartcard vpcd driver (--vpcd, default 127.0.0.1:35963; apt-get install -y pcscd
+vsmartcard-vpcd) and answers as an NFC Forum Type 4 Tag (engagement by static handover)
+and as the ISO/IEC 18013-5 mdoc application (session messages in ENVELOPE / GET RESPONSE),
+with the same consent, ReaderAuth enforcement and element rules as every other way.
+--jpki also serves the phone's JPKI applet (its own PIN counters) for clinic readers.
+
+--qr and --nfc-ble print the device engagement (QR text, or the NFC Handover Select) and
+serve the session on mdoc/blesim, a loopback stand-in for Bluetooth LE (mdoc peripheral
+server mode). Online (--request) it answers an openid4vp:// or org-iso-mdoc:// link.
+Consent is per element: --approve, --deny, --approve-all, or a prompt at a terminal.`,
 		Example: `  wallet-sim present --home phone --qr --approve-all --pin 135790 --engagement-out qr.txt
+  wallet-sim present --home phone --nfc --jpki --approve-all --pin 135790
   wallet-sim present --home phone --request 'openid4vp://?client_id=…' --approve age_over_20 --pin 135790`,
 		Args: cobra.NoArgs,
 	}
 	f := cc.Flags()
 	qr := f.Bool("qr", false, "device engagement by QR code (mdoc: URI), then the session over the simulated BLE transport")
-	nfc := f.Bool("nfc", false, "device engagement by NFC static handover (Handover Select printed in hex / written to --ndef-out), session over simulated BLE")
+	nfc := f.Bool("nfc", false, "tap a PC/SC NFC reader: serve engagement and session as a virtual card of the vpcd driver (--vpcd)")
+	nfcBLE := f.Bool("nfc-ble", false, "device engagement by NFC static handover (Handover Select printed in hex / written to --ndef-out), session over simulated BLE")
+	vpcdAddr := f.String("vpcd", vpcd.DefaultAddr, "with --nfc: address of the vpcd driver (reader \"Virtual PCD 00 00\"; port 35964 is reader 01)")
+	withJPKI := f.Bool("jpki", false, "with --nfc: also serve the phone's JPKI applet (GP-SE token) for JPKI readers")
 	request := f.String("request", "", "online request link: openid4vp://… (OpenID4VP 1.0) or org-iso-mdoc://… (ISO 18013-7 Annex C)")
 	var approve, deny stringList
 	f.Var(&approve, "approve", "release this element without asking (identifier, namespace/identifier, namespace/*); repeatable")
@@ -570,18 +583,21 @@ link. Consent is per element: --approve, --deny, --approve-all, or a prompt at a
 	mac := f.Bool("mac", false, "device authentication by MAC (deviceMac) instead of a signature")
 	timeout := f.Duration("timeout", 5*time.Minute, "how long to wait for a reader")
 	dir := f.String("blesim-dir", "", "rendezvous directory of the simulated BLE radio (default $MNC_BLESIM_DIR, else <tmp>/mnc-blesim); the reader must use the same")
-	ndefOut := f.String("ndef-out", "", "with --nfc: write the Handover Select NDEF message to this file")
+	ndefOut := f.String("ndef-out", "", "with --nfc-ble: write the Handover Select NDEF message to this file")
 	engOut := f.String("engagement-out", "", "write the engagement (QR text or NDEF hex) to this file too, for a reader to pick up")
 	c.uvFlags(f)
 	cc.RunE = c.runE("present", func(ctx context.Context, args []string) error {
 		n := 0
-		for _, b := range []bool{*qr, *nfc, *request != ""} {
+		for _, b := range []bool{*qr, *nfc, *nfcBLE, *request != ""} {
 			if b {
 				n++
 			}
 		}
 		if n != 1 {
-			return icli.Usagef("give exactly one of --qr, --nfc, --request URL")
+			return icli.Usagef("give exactly one of --qr, --nfc, --nfc-ble, --request URL")
+		}
+		if *withJPKI && !*nfc {
+			return icli.Usagef("--jpki goes with --nfc")
 		}
 		var consent walletsim.Consent = walletsim.Rules{ApproveAll: *approveAll, Approve: approve, Deny: deny}
 		if !*approveAll && len(approve) == 0 && len(deny) == 0 {
@@ -606,8 +622,11 @@ link. Consent is per element: --approve, --deny, --approve-all, or a prompt at a
 			c.out(res, describe(res.Entry)+redirect(res.RedirectURI))
 			return nil
 		}
-		o := walletsim.ProximityOptions{Engagement: walletsim.EngagementQR, Consent: consent, MAC: *mac}
 		if *nfc {
+			return c.presentNFC(ctx, w, walletsim.NFCOptions{Consent: consent, MAC: *mac, JPKI: *withJPKI}, *vpcdAddr, *timeout)
+		}
+		o := walletsim.ProximityOptions{Engagement: walletsim.EngagementQR, Consent: consent, MAC: *mac}
+		if *nfcBLE {
 			o.Engagement = walletsim.EngagementNFC
 		}
 		if *dir != "" {
@@ -619,7 +638,7 @@ link. Consent is per element: --approve, --deny, --approve-all, or a prompt at a
 		}
 		defer p.Close()
 		engagement := p.QR()
-		if *nfc {
+		if *nfcBLE {
 			engagement = hex.EncodeToString(p.HandoverSelect())
 			if *ndefOut != "" {
 				if err := os.WriteFile(*ndefOut, p.HandoverSelect(), 0o644); err != nil {
@@ -636,7 +655,7 @@ link. Consent is per element: --approve, --deny, --approve-all, or a prompt at a
 			json.NewEncoder(c.env.Stdout).Encode(map[string]string{"engagement": engagement, "ble_uuid": hex.EncodeToString(p.ServiceUUID())})
 		} else {
 			label := "QR code content"
-			if *nfc {
+			if *nfcBLE {
 				label = "NFC Handover Select (hex)"
 			}
 			fmt.Fprintf(c.env.Stdout, "%s:\n%s\n", label, engagement)
@@ -661,6 +680,59 @@ link. Consent is per element: --approve, --deny, --approve-all, or a prompt at a
 		return nil
 	})
 	return cc
+}
+
+// presentNFC taps the phone on the vpcd reader until the mdoc session
+// ends (or the JPKI reader is done and the phone is taken away: Ctrl-C or
+// --timeout).
+func (c *cmd) presentNFC(ctx context.Context, w *walletsim.Wallet, o walletsim.NFCOptions, addr string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dev, err := w.StartNFC(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	conn, err := vpcd.Dial(ctx, addr, vpcd.WithLogger(slog.New(slog.NewTextHandler(c.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	served := make(chan error, 1)
+	go func() { served <- conn.Serve(ctx, dev) }()
+	if !c.json {
+		fmt.Fprintf(c.env.Stderr, "phone on the NFC reader (vpcd %s); waiting for a reader's session (Ctrl-C to take it away)…\n", addr)
+	}
+	var res *walletsim.SessionResult
+	select {
+	case <-dev.Done():
+		res, err = dev.Result()
+	case err = <-served:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return fmt.Errorf("the phone left the reader before an mdoc session ended: %w", err)
+	case <-ctx.Done():
+		if o.JPKI {
+			// A JPKI reader leaves no mdoc session to wait for.
+			return nil
+		}
+		return fmt.Errorf("no mdoc session: %w", ctx.Err())
+	}
+	if res != nil && !c.json {
+		for _, h := range res.Presentations {
+			fmt.Fprint(c.env.Stdout, describe(h))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if c.json {
+		json.NewEncoder(c.env.Stdout).Encode(res)
+	} else {
+		fmt.Fprintf(c.env.Stdout, "session ended (%s)\n", res.EndedBy)
+	}
+	return nil
 }
 
 func redirect(u string) string {

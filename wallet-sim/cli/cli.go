@@ -22,8 +22,8 @@ import (
 	"time"
 
 	icli "github.com/mynumber-mdoc/mnc/internal/cli"
-	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/internal/vpcd"
+	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
 	walletsim "github.com/mynumber-mdoc/mnc/wallet-sim"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"

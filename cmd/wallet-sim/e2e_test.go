@@ -39,6 +39,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/pcsc"
+	"github.com/mynumber-mdoc/mnc/internal/pcsc/pcsctest"
 	"github.com/mynumber-mdoc/mnc/issuer"
 	"github.com/mynumber-mdoc/mnc/issuer/app"
 	"github.com/mynumber-mdoc/mnc/jpki"
@@ -46,7 +48,9 @@ import (
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/verifier"
+	"github.com/mynumber-mdoc/mnc/verifier/counter"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
 	"github.com/mynumber-mdoc/mnc/verifier/reader"
 	"github.com/mynumber-mdoc/mnc/verifier/status"
@@ -419,4 +423,110 @@ func checkOnline(t *testing.T, st *online.Status, walletOut string) {
 	if st.State != online.StateDone || !st.Valid || st.Decision == nil || !st.Decision.Allowed {
 		t.Fatalf("verifier verdict: state %s valid %v codes %v decision %+v\nwallet: %s", st.State, st.Valid, st.Codes, st.Decision, walletOut)
 	}
+}
+
+// TestE2ENFCPresentOverPCSC: `wallet-sim present --nfc` puts the enrolled
+// phone on the vpcd reader of the real PC/SC stack; a shop counter checks
+// the age by mdoc, then a clinic counter reads the phone's JPKI applet
+// (`--jpki`) and asks the real issuer for the qualification linked to the
+// phone's auth certificate.
+func TestE2ENFCPresentOverPCSC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end with the real issuer (RSA key generation)")
+	}
+	slot := pcsctest.Require(t)
+	e := newE2EWorld(t)
+	ctx := context.Background()
+	if _, err := e.app.Service.ImportInsurance(ctx, strings.NewReader(strings.Join(issuer.InsuranceCSVHeader, ",")+"\n"+
+		"番号\u3000花子,1990-04-01,2,東京都千代田区霞が関2-1-2,06139999,千代,12345,01,1,2020-04-01,,30\n"), "e2e-test"); err != nil {
+		t.Fatal(err)
+	}
+	android := filepath.Join(e.dir, "android")
+	pinUV := []string{"--pin", e2eAndroidPIN}
+	e.mustWallet("init", "--home", android, "--profile", "android", "--model", "Pixel 9", "--pin", e2eAndroidPIN)
+	e.mustWallet("trust", "--home", android, "--reader-roots", e.app.PKI.ReaderCAPath, "--iaca", e.app.PKI.IACAPath)
+	e.mustWallet(append([]string{"enroll", "--home", android, "--card", e.card, "--issuer", e.issuerURL, "--card-password", e2eCardPassword,
+		"--jpki-password", "PHONEPW1", "--jpki-pin", "4321"}, pinUV...)...)
+
+	quiet := slog.New(slog.DiscardHandler)
+	tap := func(args []string, cfg counter.Config) (*counter.Verdict, int, string) {
+		t.Helper()
+		type result struct {
+			code      int
+			out, errs string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, out, errs := e.wallet(ctx, append([]string{"present", "--home", android, "--nfc", "--approve-all", "--vpcd", slot.Addr}, append(args, pinUV...)...)...)
+			done <- result{code, out, errs}
+		}()
+		pc, err := pcsc.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		c, err := pc.Wait(wctx, slot.Reader)
+		if err != nil {
+			r := <-done
+			t.Fatalf("no phone on the reader: %v\nwallet exit %d\n%s\n%s", err, r.code, r.out, r.errs)
+		}
+		defer c.Close()
+		v, err := counter.Tap(wctx, c, cfg)
+		if err != nil {
+			t.Fatalf("tap: %v", err)
+		}
+		r := <-done
+		// The phone has left: wait until pcscd has seen it go, so the
+		// next tap is a new card and not this one.
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer rcancel()
+		if err := c.WaitRemoved(rctx); err != nil {
+			t.Fatalf("phone never left the reader: %v", err)
+		}
+		return v, r.code, r.out + r.errs
+	}
+
+	age := counter.Config{Check: counter.CheckAge, AgeOver: 20, Logger: quiet, Reader: reader.NFCConfig{Config: reader.Config{Credentials: e.shop, Logger: quiet,
+		Verify: verifier.Options{Trust: e.iacas, Status: e.status, Logger: quiet}}}}
+	v, code, out := tap([]string{"--timeout", "30s"}, age)
+	if !v.OK || v.Kind != counter.KindMdoc || code != 0 || !strings.Contains(out, "session ended (reader_status_20)") || !strings.Contains(out, "[nfc]") {
+		t.Fatalf("age tap: %+v; wallet exit %d\n%s", v, code, out)
+	}
+
+	clinic := e.medicalReader("E2E Clinic")
+	jp := counter.Config{Mode: counter.KindJPKI, Logger: quiet,
+		JPKI: &jpki.Verifier{Roots: e.app.TestCA.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.app.TestCA.CRLDir())}},
+		PIN:  func(context.Context, int) (string, error) { return "4321", nil },
+		Qualifier: &counter.Qualifier{Client: &oid4vci.Client{BaseURL: e.issuerURL}, IssuerURL: e.issuerURL, Chain: clinic.Chain, Key: clinic.Key}}
+	v, code, out = tap([]string{"--jpki", "--timeout", "8s"}, jp)
+	if !v.OK || v.JPKI.Token != string(jpki.TokenGPSE) || v.Qualification == nil || v.Qualification.Qualification.InsurerNumber != "06139999" || code != 0 {
+		t.Fatalf("phone JPKI tap: %+v %+v; wallet exit %d\n%s", v, v.Qualification, code, out)
+	}
+}
+
+// medicalReader is a reader certificate with the medical-institution role
+// from the issuer's reader CA (mdoc-issuer reader-cert --medical).
+func (e *e2eWorld) medicalReader(cn string) *trust.ReaderCredentials {
+	e.t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(k.Public())
+	p, err := e.app.Service.IssueReaderCertificate(context.Background(), issuer.ReaderCertificateRequest{
+		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), CommonName: cn, Medical: true}, "e2e-test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	certs, err := trust.ParseCertificates(p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rc, err := trust.NewReaderCredentials(certs, k)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rc
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/mynumber-mdoc/mnc/internal/apdu"
+	"github.com/mynumber-mdoc/mnc/internal/pcsc"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
@@ -39,7 +40,8 @@ var (
 const MaxNFCExchanges = mdoc.MaxMessageSize / 256
 
 // NFCConfig configures an NFC session: Config without its Radio, and the
-// reader's APDU limits (zero: ExtendedLimits).
+// reader's APDU limits (zero: ExtendedLimits; a *pcsc.Card's own Limits
+// always bound them).
 type NFCConfig struct {
 	Config
 	Limits Limits
@@ -268,6 +270,12 @@ func RunNFC(ctx context.Context, t Transmitter, items []mdoc.ItemsRequest, cfg N
 	lim := cfg.Limits
 	if lim.MaxCommandData <= 0 || lim.MaxResponseData <= 0 {
 		lim = ExtendedLimits
+	}
+	// A PC/SC card knows what its reader and stack can carry: never ask
+	// for more.
+	if c, ok := t.(interface{ Limits() pcsc.Limits }); ok {
+		l := c.Limits()
+		lim = Limits{MaxCommandData: min(lim.MaxCommandData, l.MaxCommandData), MaxResponseData: min(lim.MaxResponseData, l.MaxResponseData)}
 	}
 	eng, err := ReadEngagement(ctx, t)
 	if err != nil {

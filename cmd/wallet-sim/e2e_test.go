@@ -497,8 +497,8 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 
 	clinic := e.medicalReader("E2E Clinic")
 	jp := counter.Config{Mode: counter.KindJPKI, Logger: quiet,
-		JPKI: &jpki.Verifier{Roots: e.app.TestCA.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.app.TestCA.CRLDir())}},
-		PIN:  func(context.Context, int) (string, error) { return "4321", nil },
+		JPKI:      &jpki.Verifier{Roots: e.app.TestCA.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.app.TestCA.CRLDir())}},
+		PIN:       func(context.Context, int) (string, error) { return "4321", nil },
 		Qualifier: &counter.Qualifier{Client: &oid4vci.Client{BaseURL: e.issuerURL}, IssuerURL: e.issuerURL, Chain: clinic.Chain, Key: clinic.Key}}
 	v, code, out = tap([]string{"--jpki", "--timeout", "8s"}, jp)
 	if !v.OK || v.JPKI.Token != string(jpki.TokenGPSE) || v.Qualification == nil || v.Qualification.Qualification.InsurerNumber != "06139999" || code != 0 {

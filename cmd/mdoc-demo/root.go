@@ -24,6 +24,7 @@ wallets, verifier — and prints a narrated transcript with a verdict per step. 
 if any verdict is unexpected. serve starts the issuer and the verifier for hands-on use.`,
 		Example: `  mdoc-demo
   mdoc-demo --artifacts out --json
+  mdoc-demo --nfc --artifacts out     # the counter story over PC/SC (pcscd + vsmartcard-vpcd)
   mdoc-demo serve`,
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
@@ -61,6 +62,9 @@ func storyFlags(cmd *cobra.Command) func(*cobra.Command, []string) error {
 	f.DurationVar(&o.Timeout, "timeout", demo.DefaultTimeout, "abort the story after this long")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the components (issuer, wallets, verifier) to stderr")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON after the transcript")
+	f.BoolVar(&o.NFC, "nfc", false, "play the counter story over PC/SC instead: phone and card taps on the vpcd reader of a running pcscd (apt-get install -y pcscd vsmartcard-vpcd; start pcscd as root)")
+	f.StringVar(&o.NFCReader, "nfc-reader", "", "with --nfc: the PC/SC reader (default the first \"Virtual PCD\" reader)")
+	f.StringVar(&o.VPCDAddr, "vpcd", "", "with --nfc: the vpcd driver address of that reader (default 127.0.0.1:35963)")
 	return func(cmd *cobra.Command, _ []string) error {
 		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 		o.Out = stdout

@@ -83,7 +83,7 @@ type Report struct {
 
 // OK reports whether all ten steps ran and met their expectations.
 func (r *Report) OK() bool {
-	if len(r.Steps) != r.Planned {
+	if r.Planned == 0 || len(r.Steps) != r.Planned {
 		return false
 	}
 	for _, s := range r.Steps {

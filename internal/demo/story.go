@@ -66,17 +66,6 @@ type storyState struct {
 	// shopAge is the android phone's in-person age presentation (step 3),
 	// replayed after the device change (step 7).
 	shopAge *Presentation
-	// qualifications links JPKI auth certificate ids to insurance
-	// qualifications: the stand-in for the online qualification system
-	// (オンライン資格確認) that a clinic queries with the auth certificate.
-	qualifications map[string]qualification
-}
-
-// qualification is a linked insurance qualification.
-type qualification struct {
-	InsurerNumber string
-	ValidFrom     string // YYYY-MM-DD, JST
-	ValidUntil    string
 }
 
 // step1: the card and the two wallets.
@@ -190,14 +179,6 @@ func (e *env) step2(ctx context.Context, s *Step) error {
 		}
 		e.record(c.what+" (derived from the card, chain + CRL)", "valid "+jpki.FormSmartphone.String(), got)
 	}
-	// The holder links the phone's auth certificate to her insurance (the
-	// マイナ保険証 registration), which the clinic's JPKI path looks up.
-	ac, err := jpki.ParseCertificate(info.AuthCert)
-	if err != nil {
-		return fmt.Errorf("phone auth certificate: %w", err)
-	}
-	e.st.qualifications = map[string]qualification{ac.ID: {InsurerNumber: insurerNumber, ValidFrom: qualificationFrom, ValidUntil: qualificationUntil}}
-	e.n.info("she registers the phone's JPKI auth certificate (id %s) for health-insurance use", ac.ID)
 	return nil
 }
 
@@ -313,28 +294,36 @@ func (e *env) step5(ctx context.Context, s *Step) error {
 		return err
 	}
 
-	e.n.info("clinic JPKI path: the reader sends a challenge, the phone signs it with the JPKI auth key after its PIN")
-	svc := jpkiauth.New(e.jpki, 0, nil)
-	id, nonce, err := svc.Challenge()
+	e.n.info("clinic JPKI path: the reader fetches a nonce from the issuer, the phone signs it with the JPKI auth key after its PIN")
+	client := &oid4vci.Client{BaseURL: e.issuerURL}
+	nonce, err := client.Nonce(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("issuer nonce: %w", err)
 	}
-	ar, err := e.st.android.JPKIAuth(ctx, phonePIN, nonce)
+	ar, err := e.st.android.JPKIAuth(ctx, phonePIN, []byte(nonce))
 	if err != nil {
 		e.record("JPKI authentication at the clinic", "valid", "failed: "+mdocCode(err))
 		return err
 	}
-	res := svc.Login(ctx, id, ar.Certificate, ar.Signature)
+	res := jpkiauth.VerifyAuth(ctx, e.jpki, []byte(nonce), ar.Certificate, ar.Signature, time.Now())
 	e.record("verifier verdict (JPKI auth: signature, chain, CRL)", "valid", verdict(res.Valid, res.Codes(), ""))
-	got := "no linked qualification"
-	if res.Valid {
-		authID, _ := res.Documents[0].Elements[jpkiauth.NameSpace]["id"].(string)
-		today := time.Now().In(jst).Format(time.DateOnly)
-		if q, ok := e.st.qualifications[authID]; ok && q.ValidFrom <= today && today <= q.ValidUntil {
-			got = "qualified (insurer " + q.InsurerNumber + ")"
-		}
+	// Online qualification confirmation: the clinic's reader certificate
+	// signs the question; the issuer links the phone's auth certificate
+	// to the person it issued it to.
+	req := &oid4vci.QualificationRequest{Audience: oid4vci.Audience{e.issuerURL}, Nonce: nonce, AuthProof: oid4vci.NewAuthProof(ar.Certificate, ar.Signature)}
+	compact, err := oid4vci.SignQualificationRequest(req, e.clinic.Chain, e.clinic.Key)
+	if err != nil {
+		return err
 	}
-	e.record("qualification linked to the auth certificate", "qualified (insurer "+insurerNumber+")", got)
+	got := "no answer"
+	if q, err := client.ConfirmQualification(ctx, compact); err != nil {
+		got = "refused: " + err.Error()
+	} else if q.Qualified && q.Qualification != nil {
+		got = "qualified (insurer " + q.Qualification.InsurerNumber + ")"
+	} else {
+		got = "not qualified: " + q.Code
+	}
+	e.record("online qualification confirmation (issuer)", "qualified (insurer "+insurerNumber+")", got)
 
 	e.n.info("a shop reader (no medical role) asks the same phone for the insurance document")
 	hic := insuranceItems[:1]

@@ -201,10 +201,12 @@ func (s Slot) waitEmpty(t testing.TB, pc *pcsc.Context) {
 
 // Insert connects card to the slot's vpcd driver and serves it until the
 // test ends or the returned connection is closed (which removes the
-// card). It returns once pcscd sees the card, so a reader-side Wait that
-// follows connects to this card and not to an earlier one.
+// card). It first waits until pcscd has seen an earlier card go, and
+// returns once pcscd sees this one, so a reader-side Wait that follows
+// connects to this card and not to an earlier one.
 func (s Slot) Insert(t testing.TB, card vpcd.Card) *vpcd.Conn {
 	t.Helper()
+	s.WaitEmpty(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	conn, err := vpcd.Dial(ctx, s.Addr, vpcd.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -223,8 +225,15 @@ func (s Slot) Insert(t testing.TB, card vpcd.Card) *vpcd.Conn {
 	return conn
 }
 
-// WaitCard waits until pcscd reports a card in the slot's reader.
-func (s Slot) WaitCard(t testing.TB) {
+// WaitEmpty waits until pcscd reports no card in the slot's reader.
+func (s Slot) WaitEmpty(t testing.TB) {
+	t.Helper()
+	pc := s.open(t)
+	defer pc.Close()
+	s.waitEmpty(t, pc)
+}
+
+func (s Slot) open(t testing.TB) *pcsc.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -232,6 +241,15 @@ func (s Slot) WaitCard(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pc
+}
+
+// WaitCard waits until pcscd reports a card in the slot's reader.
+func (s Slot) WaitCard(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	pc := s.open(t)
 	defer pc.Close()
 	c, err := pc.Wait(ctx, s.Reader)
 	if err != nil {

@@ -17,16 +17,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/card"
+	"github.com/mynumber-mdoc/mnc/jpki/cardsim"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 )
 
@@ -62,6 +66,7 @@ var commands = []command{
 	{"list", "", "list issued certificates and their revocation state", cmdList},
 	{"show", "CARD.json", "show a simulated card: token, certificates, facts, tries left", cmdShow},
 	{"auth", "", "run a user authentication on a simulated card and verify it (chain + CRL)", cmdAuth},
+	{"serve", "", "put a simulated card into the vpcd virtual reader (pcscd + vsmartcard-vpcd) until interrupted", cmdServe},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -684,5 +689,18 @@ func cmdAuth(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) e
 				res.Revocation.ThisUpdate.Format(time.RFC3339), res.Revocation.NextUpdate.Format(time.RFC3339))
 		}
 		return nil
+	}
+}
+
+func cmdServe(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, io.Writer) error {
+	cardPath := fs.String("card", "", "card or phone token file (required); PIN tries are written back to it")
+	addr := fs.String("vpcd", "127.0.0.1:35963", "vpcd driver address (35963: reader \"Virtual PCD 00 00\", 35964: \"00 01\")")
+	return func(ctx context.Context, fs *flag.FlagSet, out io.Writer) error {
+		if err := need("card", *cardPath); err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cardsim.Serve(ctx, *cardPath, cardsim.Options{Addr: *addr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	}
 }

@@ -8,6 +8,8 @@
 //   - Transport is the reader side: send one command APDU, get the
 //     response APDU. The JPKI client (jpki/card), the mdoc NFC reader and
 //     the PC/SC reader (internal/pcsc) all speak it.
+//   - Chain and GetResponse build command chains (ISO/IEC 7816-4 §5.4.1)
+//     and GET RESPONSE commands within a reader's limits.
 //   - Trace decorates a Transport with a hex log of every exchange,
 //     masking PINs and passwords.
 //   - Router is the card side of a virtual card hosting several

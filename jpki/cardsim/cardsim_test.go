@@ -155,7 +155,9 @@ func TestReadCardOverPCSC(t *testing.T) {
 		t.Fatalf("signature certificate: %d bytes, %v", len(got), err)
 	}
 	nonce := []byte("challenge from the verifier")
+	before, start := strings.Count(trace.String(), "\n> "), time.Now()
 	certDER, sig, err := c.Authenticate(ctx, pin, nonce)
+	t.Logf("user authentication over pcscd+vpcd: %d APDUs in %v", strings.Count(trace.String(), "\n> ")-before, time.Since(start).Round(time.Microsecond))
 	if err != nil || !bytes.Equal(certDER, cr.AuthCert.Raw) {
 		t.Fatalf("Authenticate: %v", err)
 	}

@@ -464,7 +464,8 @@ const (
 	// InsGetResponse fetches the rest of a response announced by SW 61XX.
 	InsGetResponse = apdu.InsGetResponse
 	// claChaining marks a command that is followed by more of the same
-	// message (ISO/IEC 7816-4 §5.4.1 command chaining); claLast ends it.
+	// message (ISO/IEC 7816-4 §5.3.3 command chaining, CLA bit b5);
+	// claLast ends it.
 	claChaining = apdu.CLAChaining
 	claLast     = 0x00
 	// envelopeTag is the BER-TLV tag of the data object holding a session

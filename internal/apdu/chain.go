@@ -3,16 +3,16 @@ package apdu
 import "fmt"
 
 // CLAChaining is the command-chaining bit of an interindustry CLA
-// (ISO/IEC 7816-4 §5.4.1, bit 5): set on every command of a chain but
-// the last.
+// (ISO/IEC 7816-4 §5.4.1, bit b5; chaining itself is §5.3.3): set on
+// every command of a chain but the last.
 const CLAChaining = 0x10
 
-// InsGetResponse is GET RESPONSE (ISO/IEC 7816-4:2013 §11.4.2), which
+// InsGetResponse is the ISO/IEC 7816-4 GET RESPONSE command, which
 // fetches the bytes a 61XX status word announced.
 const InsGetResponse = 0xC0
 
 // Chain splits one command whose data is longer than a reader or card
-// takes into a chain of commands (ISO/IEC 7816-4 §5.4.1 command
+// takes into a chain of commands (ISO/IEC 7816-4 §5.3.3 command
 // chaining): each carries at most maxData bytes (1 to MaxExtendedNc),
 // all but the last have CLAChaining set in cmd.CLA, and only the last
 // carries cmd.Ne. Each command uses the short form when its lengths fit

@@ -462,10 +462,11 @@ const (
 	// InsEnvelope is the ENVELOPE instruction carrying session messages.
 	InsEnvelope = 0xC3
 	// InsGetResponse fetches the rest of a response announced by SW 61XX.
-	InsGetResponse = 0xC0
+	InsGetResponse = apdu.InsGetResponse
 	// claChaining marks a command that is followed by more of the same
-	// message (ISO/IEC 7816-4 §5.4.1 command chaining); claLast ends it.
-	claChaining = 0x10
+	// message (ISO/IEC 7816-4 §5.3.3 command chaining, CLA bit b5);
+	// claLast ends it.
+	claChaining = apdu.CLAChaining
 	claLast     = 0x00
 	// envelopeTag is the BER-TLV tag of the data object holding a session
 	// message in ENVELOPE commands and their responses.
@@ -570,21 +571,10 @@ func EncodeEnvelopes(payload []byte, maxChunk int) [][]byte {
 	if maxChunk <= 0 || maxChunk > apdu.MaxExtendedNc {
 		maxChunk = apdu.MaxExtendedNc
 	}
-	tlv := appendEnvelopeTLV(nil, payload)
-	var cmds [][]byte
-	for len(tlv) > 0 {
-		n := min(len(tlv), maxChunk)
-		cmd := apdu.Command{CLA: claChaining, INS: InsEnvelope, Data: tlv[:n]}
-		if n == len(tlv) {
-			cmd.CLA, cmd.Ne = claLast, apdu.MaxExtendedNe
-		}
-		b, err := cmd.Bytes()
-		if err != nil {
-			// n ≤ MaxExtendedNc and Ne ≤ MaxExtendedNe by construction.
-			panic("mdoc: " + err.Error())
-		}
-		cmds = append(cmds, b)
-		tlv = tlv[n:]
+	cmds, err := apdu.Chain(apdu.Command{CLA: claLast, INS: InsEnvelope, Data: appendEnvelopeTLV(nil, payload), Ne: apdu.MaxExtendedNe}, maxChunk)
+	if err != nil {
+		// The chunk size is clamped and the class is interindustry.
+		panic("mdoc: " + err.Error())
 	}
 	return cmds
 }
@@ -616,15 +606,7 @@ func EncodeEnvelopeResponses(payload []byte, maxChunk int) [][]byte {
 // GetResponseAPDU returns the GET RESPONSE command for a 61XX status word:
 // a short Le of XX, or an extended Le of 0000 (65,536) when XX is 00.
 func GetResponseAPDU(sw2 byte) []byte {
-	ne := int(sw2)
-	if sw2 == 0 {
-		ne = apdu.MaxExtendedNe
-	}
-	b, err := (&apdu.Command{CLA: claLast, INS: InsGetResponse, Ne: ne}).Bytes()
-	if err != nil {
-		panic("mdoc: " + err.Error()) // 1 ≤ ne ≤ MaxExtendedNe
-	}
-	return b
+	return apdu.GetResponse(sw2, apdu.MaxExtendedNe)
 }
 
 // EnvelopeReader reassembles one session message received in pieces over

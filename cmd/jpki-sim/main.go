@@ -15,17 +15,22 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/internal/cli"
+	"github.com/mynumber-mdoc/mnc/internal/vpcd"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/card"
+	"github.com/mynumber-mdoc/mnc/jpki/cardsim"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 	"github.com/spf13/pflag"
 )
@@ -569,5 +574,18 @@ func cmdAuth(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer)
 				res.Revocation.ThisUpdate.Format(time.RFC3339), res.Revocation.NextUpdate.Format(time.RFC3339))
 		}
 		return nil
+	}
+}
+
+func cmdServe(fs *pflag.FlagSet) func(context.Context, *pflag.FlagSet, io.Writer) error {
+	cardPath := fs.String("card", "", "card or phone token file (required); PIN tries are written back to it")
+	addr := fs.String("vpcd", vpcd.DefaultAddr, "vpcd driver address (35963: reader \"Virtual PCD 00 00\", 35964: \"00 01\")")
+	return func(ctx context.Context, fs *pflag.FlagSet, out io.Writer) error {
+		if err := need("card", *cardPath); err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cardsim.Serve(ctx, *cardPath, cardsim.Options{Addr: *addr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	}
 }

@@ -40,7 +40,7 @@ Typical session:
 
 Exit status: 0 success, 1 the operation failed, 2 usage error.`,
 		newInitCmd(), newRolloverCmd(), newPersonCmd(), newPhoneCmd(), newPhoneCertCmd(),
-		newRevokeCmd(), newCRLCmd(), newListCmd(), newShowCmd(), newAuthCmd())
+		newRevokeCmd(), newCRLCmd(), newListCmd(), newShowCmd(), newAuthCmd(), newServeCmd())
 }
 
 func program() *cli.Program { return &cli.Program{Root: newRootCmd} }
@@ -133,4 +133,16 @@ func newAuthCmd() *cobra.Command {
 		"Auth signs a fresh nonce with the card's authentication key and verifies signature, chain and revocation as a relying party would.",
 		"  jpki-sim auth --card card.json --pin 1234 --roots ca/roots.pem --crl-dir ca/crl --test-roots",
 		cobra.NoArgs, cmdAuth)
+}
+
+func newServeCmd() *cobra.Command {
+	return leaf("serve --card CARD.json [--vpcd ADDR]",
+		"Put a simulated card into the vpcd virtual reader (pcscd + vsmartcard-vpcd) until interrupted",
+		`Serve taps a simulated My Number Card (or phone token) on a PC/SC reader: the card becomes
+a virtual card of the vsmartcard vpcd driver that pcscd loads (apt-get install -y pcscd
+vsmartcard-vpcd; start pcscd as root), and answers as the JPKI AP with its real PIN
+counters, written back to the card file after each change. Readers such as
+mdoc-verifier nfc then see it as any card in "Virtual PCD 00 00". Ctrl-C takes it away.`,
+		"  jpki-sim serve --card card.json &\n  mdoc-verifier nfc --trust iaca.pem --jpki-roots ca/roots.pem --jpki-crl-dir ca/crl --jpki-test --pin 1234",
+		cobra.NoArgs, cmdServe)
 }

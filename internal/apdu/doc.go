@@ -8,10 +8,12 @@
 //   - Transport is the reader side: send one command APDU, get the
 //     response APDU. The JPKI client (jpki/card), the mdoc NFC reader and
 //     the PC/SC reader (internal/pcsc) all speak it.
+//   - Chain and GetResponse build command chains (ISO/IEC 7816-4 §5.3.3)
+//     and GET RESPONSE commands within a reader's limits.
 //   - Trace decorates a Transport with a hex log of every exchange,
 //     masking PINs and passwords.
 //   - Router is the card side of a virtual card hosting several
-//     applications, selected by AID with SELECT (ISO/IEC 7816-4:2013
-//     §11.1.1), as a phone does for NFC: the Type 4 Tag NDEF application,
+//     applications, selected by AID with the ISO/IEC 7816-4 SELECT
+//     command, as a phone does for NFC: the Type 4 Tag NDEF application,
 //     the mdoc application and the JPKI applet.
 package apdu

@@ -24,7 +24,7 @@ type Application interface {
 	Deselect()
 }
 
-// SELECT by DF name (ISO/IEC 7816-4:2013 §11.1.1, Table 39: P1 04).
+// SELECT by DF name: the ISO/IEC 7816-4 SELECT command with P1 04.
 const (
 	InsSelect      = 0xA4
 	SelectByDFName = 0x04
@@ -53,10 +53,10 @@ const (
 // application not found) and leaves the current application selected, so
 // a reader probing for an application the card lacks does not break the
 // session in progress. AIDs match exactly: selection by a truncated DF
-// name and P2 "next occurrence" (ISO/IEC 7816-4:2013 §11.1.1) are not
-// supported. Commands whose
-// CLA names a logical channel other than 0 (§5.4.1) get 6881. A command
-// shorter than its four header bytes gets 6700.
+// name and P2 "next occurrence" (ISO/IEC 7816-4 SELECT) are not
+// supported. Commands whose CLA names a logical channel other than 0
+// (§5.4.1, §5.4.2) get 6881. A command shorter than its four header
+// bytes gets 6700.
 //
 // A Router is safe for concurrent use; it processes one command at a
 // time, as a card does.

@@ -9,8 +9,8 @@ import (
 	"sync"
 )
 
-// Instructions whose command data is a secret (ISO/IEC 7816-4:2013
-// §11.5.6 VERIFY, §11.5.7 CHANGE REFERENCE DATA): PINs and passwords.
+// Instructions whose command data is a secret, PINs and passwords: the
+// ISO/IEC 7816-4 VERIFY and CHANGE REFERENCE DATA commands.
 const (
 	InsVerify              = 0x20
 	InsChangeReferenceData = 0x24

@@ -81,6 +81,8 @@ type config struct {
 	limits Limits
 	poll   time.Duration
 	log    *slog.Logger
+
+	resetOnClose bool
 }
 
 // WithSocket sets pcscd's socket path (default DefaultSocket).
@@ -93,6 +95,11 @@ func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 // WithPollInterval sets how often Wait and WaitRemoved poll (default
 // DefaultPollInterval).
 func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithResetOnClose makes Card.Close reset the card (SCARD_RESET_CARD)
+// instead of leaving it as it is; see Card.Close for why that is not the
+// default.
+func WithResetOnClose() Option { return func(c *config) { c.resetOnClose = true } }
 
 // WithLogger sets the logger for card arrivals and departures (default
 // slog.Default()).
@@ -346,6 +353,10 @@ func connectable(err error) bool {
 // connects to it (shared mode, T=0 or T=1). It polls (see the package
 // documentation) until ctx ends, which gives ErrNoCard; a reader that
 // does not exist gives ErrNoReader at once.
+//
+// After a card was removed, call its WaitRemoved before waiting for the
+// next one: until pcscd has polled the reader, it still reports the old
+// card, and Wait would connect to it.
 func (c *Context) Wait(ctx context.Context, reader string) (*Card, error) {
 	const op = "wait for card"
 	name, err := c.resolve(ctx, op, reader)
@@ -380,7 +391,9 @@ func (c *Context) Wait(ctx context.Context, reader string) (*Card, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			s.release()
-			return nil, &Error{Op: op, Reader: name, Code: CodeNoCard, Err: ctx.Err()}
+			// The last answer tells "empty reader" from "a card that
+			// does not power up".
+			return nil, &Error{Op: op, Reader: name, Code: CodeNoCard, Err: errors.Join(ctx.Err(), err)}
 		}
 	}
 }
@@ -442,7 +455,13 @@ func (c *Card) Transmit(ctx context.Context, command []byte) ([]byte, error) {
 		return nil, err
 	}
 	if len(resp) < 2 {
-		return nil, &Error{Op: op, Reader: c.reader, Code: CodeFailed, Err: fmt.Errorf("response of %d bytes has no status word", len(resp))}
+		// Every response APDU ends in SW1-SW2 (ISO/IEC 7816-4 §5.1); a
+		// reader returning less lost the card mid-exchange (the vpcd
+		// driver returns an empty response when the virtual card
+		// disconnects before answering).
+		c.removed = &Error{Op: op, Reader: c.reader, Code: CodeCardRemoved, Err: fmt.Errorf("response of %d bytes has no status word", len(resp))}
+		c.cfg.log.Info("pcsc: card removed", "reader", c.reader)
+		return nil, c.removed
 	}
 	return resp, nil
 }
@@ -547,10 +566,17 @@ func (c *Context) CardPresent(ctx context.Context, reader string) (bool, error) 
 	return c.s.present(ctx, op, name)
 }
 
-// Close ends the session: it disconnects, resetting the card
-// (SCARD_RESET_CARD) so that no verified PIN or selected application
-// outlives the session, and releases the PC/SC context. Closing a
-// removed card is not an error.
+// Close ends the session: it disconnects and releases the PC/SC context.
+// Closing a removed card is not an error.
+//
+// By default the card is left as it is (SCARD_LEAVE_CARD): resetting a
+// card that has just left a vpcd reader, before pcscd noticed, stops
+// pcscd 1.9.9 from seeing the next card in that reader at all (observed
+// with vsmartcard-vpcd; a new card was still not seen 40 s later). The
+// applications the project talks to start every session with SELECT,
+// which clears a JPKI applet's verification, and a contactless card loses
+// its state when it leaves the field. On a shared contact reader, use
+// WithResetOnClose so that a verified PIN never outlives the session.
 func (c *Card) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -560,7 +586,11 @@ func (c *Card) Close() error {
 	var err error
 	if c.removed == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = c.s.do(ctx, "disconnect", c.reader, func() error { return c.h.Disconnect(lib.ResetCard) })
+		disposition := uint32(lib.LeaveCard)
+		if c.cfg.resetOnClose {
+			disposition = lib.ResetCard
+		}
+		err = c.s.do(ctx, "disconnect", c.reader, func() error { return c.h.Disconnect(disposition) })
 		cancel()
 		if errors.Is(err, ErrCardRemoved) {
 			err = nil

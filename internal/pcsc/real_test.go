@@ -244,3 +244,24 @@ func TestRealCancel(t *testing.T) {
 		t.Fatalf("new session: % X %v", resp, err)
 	}
 }
+
+// TestRealNewTapAfterClose removes a card, closes its session before
+// pcscd has noticed, and taps again: the new card must show up (a reset
+// in Close would have hidden it; see Card.Close).
+func TestRealNewTapAfterClose(t *testing.T) {
+	slot := pcsctest.Require(t)
+	conn := slot.Insert(t, vpcd.NewCard(nil, &testCard{}))
+	pc := open(t)
+	card := connect(t, pc, slot.Reader)
+	conn.Close()
+	if err := card.Close(); err != nil {
+		t.Fatalf("Close after removal: %v", err)
+	}
+	start := time.Now()
+	slot.Insert(t, vpcd.NewCard(nil, &testCard{}))
+	card2 := connect(t, pc, slot.Reader)
+	t.Logf("second tap seen after %v", time.Since(start).Round(time.Millisecond))
+	if resp, err := card2.Transmit(context.Background(), []byte{0x00, 0x01, 0x00, 0x00}); err != nil || !bytes.Equal(resp, []byte{0x90, 0x00}) {
+		t.Fatalf("second tap: % X %v", resp, err)
+	}
+}

@@ -36,7 +36,7 @@ func (e *Error) Error() string {
 	case CodeWrongPIN:
 		msg += fmt.Sprintf("wrong PIN or password, %d tries left", e.TriesLeft)
 	case CodeLocked:
-		msg += "PIN or password locked (too many wrong tries)"
+		msg += "PIN or password blocked (too many wrong tries)"
 	case CodeNotFound:
 		msg += "not found"
 	case CodeSecurityStatus:

@@ -24,3 +24,6 @@ func (s Slot) Insert(t testing.TB, card vpcd.Card) *vpcd.Conn { t.Helper(); t.Sk
 
 // WaitCard is unreachable after Require skips.
 func (s Slot) WaitCard(t testing.TB) { t.Helper(); t.SkipNow() }
+
+// WaitEmpty is unreachable after Require skips.
+func (s Slot) WaitEmpty(t testing.TB) { t.Helper(); t.SkipNow() }

@@ -12,24 +12,13 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/internal/pcsc/pcsctest"
-	"github.com/mynumber-mdoc/mnc/internal/vpcd"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
+	"github.com/mynumber-mdoc/mnc/jpki/cardsim"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 	"github.com/mynumber-mdoc/mnc/verifier/counter"
 	"github.com/mynumber-mdoc/mnc/verifier/verifiertest"
 )
-
-type appletCard struct{ c *applet.Card }
-
-func (a appletCard) Process(cmd []byte) []byte {
-	r, err := a.c.Transmit(cmd)
-	if err != nil {
-		return []byte{0x6F, 0x00}
-	}
-	return r
-}
-func (a appletCard) Reset() { a.c.Reset() }
 
 // TestNFCCommandCardTaps runs `mdoc-verifier nfc` against a simulated My
 // Number Card on the real PC/SC stack (pcscd + vpcd): the right PIN gives
@@ -59,7 +48,11 @@ func TestNFCCommandCardTaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slot.Insert(t, vpcd.NewCard(nil, appletCard{ap}))
+	sim, err := cardsim.NewCard(ap, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot.Insert(t, sim)
 	base := []string{"nfc", "--trust", iaca, "--reader", slot.Reader, "--data-dir", filepath.Join(dir, "verifier"),
 		"--jpki-roots", roots, "--jpki-crl-dir", crlDir, "--jpki-test", "--timeout", "20s"}
 

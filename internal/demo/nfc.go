@@ -18,6 +18,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/internal/vpcd"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/card"
+	"github.com/mynumber-mdoc/mnc/jpki/cardsim"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/counter"
@@ -268,30 +269,15 @@ func (e *env) writeTrace(trace string) error {
 }
 
 // cardDevice is the holder's My Number Card as a virtual card: the JPKI
-// applet from her card file, its PIN counters persisted there.
+// applet from her card file (cardsim), its PIN counters persisted there.
 func (e *env) cardDevice() (vpcd.Card, func(), error) {
-	c, err := applet.Open(e.st.cardFile)
+	a, err := applet.Open(e.st.cardFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the card file: %w", err)
 	}
-	return vpcd.NewCard(cardATR, cardProcessor{c}), func() {}, nil
+	c, err := cardsim.NewCard(a, e.log)
+	return c, func() {}, err
 }
-
-// cardATR is a PC/SC pseudo-ATR of an ISO/IEC 14443 Type B card (PC/SC
-// Part 3 §3.1.3.2.3.2: 3B 88 80 01, ATQB application data and protocol
-// info, MBLI, TCK), as a reader reports the My Number Card.
-var cardATR = []byte{0x3B, 0x88, 0x80, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09}
-
-type cardProcessor struct{ c *applet.Card }
-
-func (p cardProcessor) Process(cmd []byte) []byte {
-	resp, err := p.c.Transmit(cmd)
-	if err != nil {
-		return []byte{0x6F, 0x00}
-	}
-	return resp
-}
-func (p cardProcessor) Reset() { p.c.Reset() }
 
 // step: the card at the clinic.
 func (e *env) nfcClinicCard(ctx context.Context, s *Step) error {

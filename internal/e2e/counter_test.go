@@ -23,6 +23,13 @@ import (
 // real PIN counters) reached in process, and a verifier trusting its CA.
 func newCardTransport(t testing.TB) (reader.Transmitter, *jpki.Verifier) {
 	t.Helper()
+	ap, v := newCardApplet(t)
+	return card.InMemory(ap), v
+}
+
+// newCardApplet is the card's applet itself, for serving it through vpcd.
+func newCardApplet(t testing.TB) (*applet.Card, *jpki.Verifier) {
+	t.Helper()
 	ca, err := testca.New(testca.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func newCardTransport(t testing.TB) (reader.Transmitter, *jpki.Verifier) {
 	if _, err := ca.PublishCRLs(dir, time.Now(), 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	return card.InMemory(ap), &jpki.Verifier{Roots: ca.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(dir)}}
+	return ap, &jpki.Verifier{Roots: ca.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(dir)}}
 }
 
 func pinOf(pin string) counter.PINSource {

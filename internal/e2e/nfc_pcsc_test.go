@@ -17,8 +17,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/internal/pcsc"
 	"github.com/mynumber-mdoc/mnc/internal/pcsc/pcsctest"
-	"github.com/mynumber-mdoc/mnc/internal/vpcd"
-	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/jpki/cardsim"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/counter"
 	"github.com/mynumber-mdoc/mnc/verifier/reader"
@@ -86,16 +85,12 @@ func readerLimits(c *pcsc.Card) reader.Limits {
 
 func TestPCSCCardPINAndRemoval(t *testing.T) {
 	slot := pcsctest.Require(t)
-	tr, v := newCardTransport(t)
-	// The virtual card answers through the in-memory applet transport.
-	proc := processorFunc(func(cmd []byte) []byte {
-		resp, err := tr.Transmit(context.Background(), cmd)
-		if err != nil {
-			return []byte{0x6F, 0x00}
-		}
-		return resp
-	})
-	conn := slot.Insert(t, vpcd.NewCard(nil, proc))
+	ap, v := newCardApplet(t)
+	sim, err := cardsim.NewCard(ap, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := slot.Insert(t, sim)
 	c := cardOn(t, slot)
 	var trace bytes.Buffer
 	ctx := context.Background()
@@ -111,10 +106,4 @@ func TestPCSCCardPINAndRemoval(t *testing.T) {
 	if got, err := counter.Tap(ctx, c, counter.Config{JPKI: v, PIN: pinOf("1234"), Logger: quiet}); err == nil || counter.CodeOf(err) != counter.CodeRemoved {
 		t.Fatalf("after removal: %+v %v", got, err)
 	}
-	_ = mdoc.NDEFApplicationAID
 }
-
-type processorFunc func([]byte) []byte
-
-func (f processorFunc) Process(cmd []byte) []byte { return f(cmd) }
-func (f processorFunc) Reset()                    {}

@@ -68,9 +68,12 @@ type Options struct {
 	EReaderKey ecdh.KeyExchanger
 	// Request, when set, is compared with what was returned: a requested
 	// docType or element that is missing is element_not_returned, an
-	// element returned without being requested is malformed. A request
-	// for age_over_NN is satisfied by any age_over_MM, the substitution
-	// ISO/IEC 18013-5 §7.2.5 prescribes.
+	// element returned without being requested is element_not_requested.
+	// A request for age_over_NN is answered by age_over_NN or by an
+	// age_over_MM whose value settles it (true with MM ≥ NN, false with
+	// MM ≤ NN; ISO/IEC 18013-5 §7.2.5) — age_over_18 = true does not
+	// answer age_over_20. Which answer suffices for a decision is the
+	// policy's (package policy).
 	Request Request
 	// Strict rejects the tolerated deviations listed in the package
 	// documentation: each becomes an error with its own code. False (the

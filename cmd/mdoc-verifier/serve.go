@@ -88,7 +88,7 @@ func buildServer(tf *trustFlags, addr, base, certPath, keyPath, prefix string, t
 		return nil, nil, nil, usagef("--client-id-prefix %q (x509_hash, x509_san_dns)", prefix)
 	}
 	cfg := online.Config{Credentials: creds, ClientIDPrefix: p, TTL: ttl, Logger: logger,
-		Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Logger: logger}}
+		Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Strict: tf.strict, Logger: logger}}
 	if sc != nil {
 		cfg.Verify.Status = sc
 	}

@@ -33,11 +33,13 @@ type env struct {
 	dev    *ecdsa.PrivateKey
 	mnc    *mdoc.IssuerSigned
 	hic    *mdoc.IssuerSigned
+	// secrets are the read secrets of the transactions this test created.
+	secrets map[string]string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t}
+	e := &env{t: t, secrets: map[string]string{}}
 	e.clock.Store(testpki.Now.UnixNano())
 	var err error
 	if e.is, err = testpki.NewIssuer("online"); err != nil {
@@ -84,6 +86,7 @@ func (e *env) create(protocol string, p online.Purpose) *online.Created {
 	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&c) != nil {
 		e.t.Fatalf("create: %d", resp.StatusCode)
 	}
+	e.secrets[c.ID] = c.Secret
 	return &c
 }
 
@@ -101,13 +104,35 @@ func (e *env) get(u string) []byte {
 	return b
 }
 
+// statusOf reads a transaction as its creator (with its secret).
 func (e *env) statusOf(id string) *online.Status {
 	e.t.Helper()
+	code, b := e.read(id, "Bearer "+e.secrets[id], "")
+	if code != http.StatusOK {
+		e.t.Fatalf("status of %s: %d %s", id, code, b)
+	}
 	var st online.Status
-	if err := json.Unmarshal(e.get(e.ts.URL+"/api/transactions/"+id), &st); err != nil {
+	if err := json.Unmarshal(b, &st); err != nil {
 		e.t.Fatal(err)
 	}
 	return &st
+}
+
+// read GETs a transaction's status with an Authorization header and a
+// query, both optional.
+func (e *env) read(id, authorization, query string) (int, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/api/transactions/"+id+query, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 func post(t *testing.T, u, ctype string, body []byte) (int, map[string]any) {
@@ -181,7 +206,7 @@ func TestOpenID4VPAgeRoundTrip(t *testing.T) {
 	}
 
 	code, m := post(t, ru, formType, form)
-	if code != http.StatusOK || m["redirect_uri"] != e.ts.URL+"/tx/"+c.ID {
+	if ruri, _ := m["redirect_uri"].(string); code != http.StatusOK || !strings.HasPrefix(ruri, e.ts.URL+"/tx/"+c.ID+"#response_code=") {
 		t.Fatalf("post: %d %v", code, m)
 	}
 	st := e.statusOf(c.ID)

@@ -51,7 +51,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	go iacas.Watch(ctx, *reload)
 	go srv.Run(ctx, 30*time.Second)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := online.NewHTTPServer(srv.Handler(), online.ServerLimits{}, logger)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

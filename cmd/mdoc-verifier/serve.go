@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"log/slog"
@@ -23,10 +24,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var tf trustFlags
 	tf.register(fs)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	addr := fs.String("addr", online.DefaultListen, "listen address (the issuer's default is 127.0.0.1:8080)")
 	base := fs.String("base-url", "", "externally visible base URL (default http://ADDR); its origin is the Annex C origin")
-	readerCert := fs.String("reader-cert", "", "reader authentication certificate (PEM, leaf first; required): signs request objects and ReaderAuth")
-	readerKey := fs.String("reader-key", "", "private key of the reader certificate (PEM; required)")
+	readerCert := fs.String("reader-cert", "", "reader authentication certificate (PEM, leaf first): signs request objects and ReaderAuth (default: a development reader certificate in --data-dir)")
+	readerKey := fs.String("reader-key", "", "private key of the reader certificate (PEM; with --reader-cert)")
+	dataDir := fs.String("data-dir", online.DefaultDataDir, "where the development defaults keep the reader certificate made for this verifier (used only without --trust, --reader-cert and --reader-key)")
 	prefix := fs.String("client-id-prefix", "x509_hash", "OpenID4VP client identifier prefix: x509_hash or x509_san_dns (the certificate must name the base URL host)")
 	ttl := fs.Duration("ttl", online.DefaultTTL, "how long a presentation request waits for the wallet")
 	reload := fs.Duration("trust-reload", 10*time.Second, "how often the --trust files are checked for changes")
@@ -36,7 +38,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	jpkiTest := fs.Bool("jpki-test", false, "accept JPKI-TEST roots (never in production)")
 	verbose := fs.Bool("v", false, "debug logging")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mdoc-verifier serve --trust PEM_OR_DIR --reader-cert FILE --reader-key FILE [flags]")
+		fmt.Fprintln(fs.Output(), "usage: mdoc-verifier serve [--trust PEM_OR_DIR --reader-cert FILE --reader-key FILE] [flags]")
+		fmt.Fprintln(fs.Output(), "\nWithout --trust, --reader-cert and --reader-key it runs on development defaults: it trusts the development\nissuer's IACA ("+online.DefaultIssuerIACA+") and signs with a reader certificate made for it in --data-dir.")
 		fmt.Fprintln(fs.Output(), "\nRuns the online verifier: a web page at / that asks a wallet by QR code (OpenID4VP 1.0 or ISO 18013-7 Annex C)\nand shows the verdict; JSON API at /api/transactions.\n\nflags:")
 		fs.PrintDefaults()
 	}
@@ -44,6 +47,23 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return code
 	}
 	logger := newLogger(stderr, *verbose)
+	if len(tf.trust) == 0 && *readerCert == "" && *readerKey == "" {
+		dev, err := online.Development(ctx, online.DevOptions{Dir: *dataDir,
+			Waiting: func(p string) {
+				fmt.Fprintf(stdout, "mdoc-verifier: waiting for the development issuer's IACA at %s\n", p)
+			}})
+		if err != nil {
+			fmt.Fprintf(stderr, "mdoc-verifier serve: %v\n", err)
+			return exitUsage
+		}
+		tf.trust, *readerCert, *readerKey = listFlag{dev.IssuerIACA}, dev.ReaderCert, dev.ReaderKey
+		made := "made earlier"
+		if dev.Created {
+			made = "made now"
+		}
+		fmt.Fprintf(stdout, "mdoc-verifier: development defaults\n  trusting IACA:      %s\n  reader certificate: %s (%s; key %s)\n  reader CA:          %s (wallets must trust it for reader authentication)\n",
+			abs(dev.IssuerIACA), abs(dev.ReaderCert), made, abs(dev.ReaderKey), abs(dev.ReaderCA))
+	}
 	srv, ln, iacas, err := buildServer(&tf, *addr, *base, *readerCert, *readerKey, *prefix, *ttl, jpkiRoots, *jpkiCRL, *jpkiTest, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "mdoc-verifier serve: %v\n", err)
@@ -64,6 +84,13 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitInvalid
 	}
 	return exitValid
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func buildServer(tf *trustFlags, addr, base, certPath, keyPath, prefix string, ttl time.Duration, jpkiRoots []string, jpkiCRL string, jpkiTest bool, logger *slog.Logger) (*online.Server, net.Listener, *trust.IACAs, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -366,14 +367,39 @@ func TestPagesAndQR(t *testing.T) {
 	if !bytes.Contains(e.get(e.ts.URL+"/"), []byte("<form")) {
 		t.Fatal("index page")
 	}
-	c := e.create(online.ProtocolOpenID4VP, online.Purpose{Kind: online.PurposeAge, AgeOver: 18})
-	page := e.get(c.Page)
-	if !bytes.Contains(page, []byte("qr.svg")) || !bytes.Contains(page, []byte("openid4vp://")) {
-		t.Fatalf("tx page: %s", page)
+	for _, proto := range []string{online.ProtocolOpenID4VP, online.ProtocolAnnexC} {
+		c := e.create(proto, online.Purpose{Kind: online.PurposeAge, AgeOver: 18})
+		page := string(e.get(c.Page))
+		// The wallet link is the invocation itself (html/template turns
+		// unknown schemes into #ZgotmplZ unless told otherwise).
+		want := `id="wallet" class="wallet" href="` + html.EscapeString(c.Invocation) + `"`
+		if !strings.Contains(page, want) || strings.Contains(page, "ZgotmplZ") {
+			t.Fatalf("%s: wallet link missing; want %s in\n%s", proto, want, page)
+		}
+		if !strings.Contains(page, "/tx/"+c.ID+"/qr.svg") || strings.Contains(page, c.Secret) {
+			t.Fatalf("%s: tx page: %s", proto, page)
+		}
+		svg := e.get(c.Page + "/qr.svg")
+		if !bytes.HasPrefix(svg, []byte("<svg")) {
+			t.Fatal("qr")
+		}
 	}
-	svg := e.get(c.Page + "/qr.svg")
-	if !bytes.HasPrefix(svg, []byte("<svg")) {
-		t.Fatal("qr")
+	// The language follows the browser.
+	c := e.create(online.ProtocolOpenID4VP, online.Purpose{Kind: online.PurposeAge, AgeOver: 20})
+	for accept, want := range map[string]string{"": "確認", "en-US,en;q=0.9": "Present with your wallet", "ja,en;q=0.5": "ウォレットで提示", "fr, en;q=0.3": "Present with your wallet", "en;q=0.2, ja;q=0.8": "ウォレットで提示"} {
+		req, _ := http.NewRequest(http.MethodGet, c.Page, nil)
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Accept-Language %q: page lacks %q", accept, want)
+		}
 	}
 	_ = context.Background()
 }

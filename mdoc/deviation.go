@@ -2,8 +2,7 @@ package mdoc
 
 import (
 	"regexp"
-
-	"github.com/fxamacker/cbor/v2"
+	"strings"
 )
 
 // Deviation is a departure from ISO/IEC 18013-5 (or a standard it cites)
@@ -40,27 +39,15 @@ const (
 // strictTDate is the §9.1.2.4 profile of a tdate: UTC, whole seconds.
 var strictTDate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
 
-// msoDeviations lists the tolerated deviations of a parsed MSO; msoData is
-// the MSO's encoding as signed.
-func msoDeviations(mso *MobileSecurityObject, msoData []byte) []Deviation {
+// msoDeviations lists the tolerated deviations of a parsed MSO.
+func msoDeviations(mso *MobileSecurityObject) []Deviation {
 	var out []Deviation
 	if mso.DeviceKeyInfo.DeviceKey.KidText {
 		out = append(out, Deviation{Code: DeviationKidText, Detail: "MSO deviceKey kid is a text string, not a byte string (RFC 9052 §7.1)"})
 	}
-	var w struct {
-		ValidityInfo map[string]cbor.RawTag `cbor:"validityInfo"`
-	}
-	if decMode.Unmarshal(msoData, &w) == nil {
-		for _, name := range []string{"signed", "validFrom", "validUntil", "expectedUpdate"} {
-			t, ok := w.ValidityInfo[name]
-			if !ok {
-				continue
-			}
-			var s string
-			if decMode.Unmarshal(t.Content, &s) == nil && !strictTDate.MatchString(s) {
-				out = append(out, Deviation{Code: DeviationTDateForm, Detail: "MSO validityInfo." + name + " is " + s + ", not YYYY-MM-DDThh:mm:ssZ (ISO 18013-5 §9.1.2.4)"})
-			}
-		}
+	for _, nv := range mso.ValidityInfo.offProfile {
+		name, text, _ := strings.Cut(nv, "=")
+		out = append(out, Deviation{Code: DeviationTDateForm, Detail: "MSO validityInfo." + name + " is " + text + ", not YYYY-MM-DDThh:mm:ssZ (ISO 18013-5 §9.1.2.4)"})
 	}
 	return out
 }

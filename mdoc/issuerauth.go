@@ -69,7 +69,7 @@ func ParseIssuerAuth(data []byte) (*IssuerAuth, error) {
 	if err := a.MSO.check(); err != nil {
 		return nil, err
 	}
-	a.Deviations = msoDeviations(&a.MSO, msoBytes.Data)
+	a.Deviations = msoDeviations(&a.MSO)
 	return a, nil
 }
 

@@ -152,6 +152,9 @@ func (o *Options) log(ctx context.Context, r *Result) {
 	if l == nil {
 		l = slog.Default()
 	}
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		return // the line below is built only when it is written
+	}
 	types := make([]string, 0, len(r.Documents))
 	for _, d := range r.Documents {
 		types = append(types, d.DocType)

@@ -25,7 +25,7 @@ import (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *online.Server
 	ts     *httptest.Server
 	clock  atomic.Int64
@@ -38,7 +38,7 @@ type env struct {
 	secrets map[string]string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, secrets: map[string]string{}}
 	e.clock.Store(testpki.Now.UnixNano())

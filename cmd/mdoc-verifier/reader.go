@@ -49,7 +49,7 @@ func runReader(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		fmt.Fprintf(stderr, "mdoc-verifier reader: %v\n", err)
 		return exitUsage
 	}
-	cfg := reader.Config{Radio: blesim.DefaultRadio(), Logger: logger, Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Logger: logger}}
+	cfg := reader.Config{Radio: blesim.DefaultRadio(), Logger: logger, Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Strict: tf.strict, Logger: logger}}
 	if sc != nil {
 		cfg.Verify.Status = sc
 	}

@@ -70,6 +70,10 @@ func init() {
 		IntDec:            cbor.IntDecConvertSignedOrFail,
 		UTF8:              cbor.UTF8RejectInvalid,
 		ExtraReturnErrors: cbor.ExtraDecErrorNone,
+		// Map keys are matched to struct fields exactly: the CDDL names
+		// are case-sensitive text, and "DOCTYPE" is not "docType"
+		// (RFC 8949 §5.6: keys are compared by their encoded bytes).
+		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
 	}
 	if decMode, err = do.DecModeWithTags(tags); err != nil {
 		panic(err)

@@ -33,8 +33,12 @@ type COSEKey struct {
 	X   []byte
 	Y   []byte // empty for OKP; for EC2 always the full y coordinate
 	Kid []byte
-	Alg int64 // 0 when absent
-	Raw []byte
+	// KidText is set when the key carried kid as a text string (the
+	// text's bytes are in Kid). RFC 9052 §7.1 makes kid a bstr; see
+	// DeviationKidText.
+	KidText bool
+	Alg     int64 // 0 when absent
+	Raw     []byte
 
 	pub crypto.PublicKey // parsed once, on decode or construction
 }
@@ -44,6 +48,18 @@ type COSEKey struct {
 type coseKeyWire struct {
 	Kty int64           `cbor:"1,keyasint"`
 	Kid []byte          `cbor:"2,keyasint,omitempty"`
+	Alg int64           `cbor:"3,keyasint,omitempty"`
+	Crv int64           `cbor:"-1,keyasint"`
+	X   []byte          `cbor:"-2,keyasint"`
+	Y   cbor.RawMessage `cbor:"-3,keyasint,omitempty"`
+	D   cbor.RawMessage `cbor:"-4,keyasint,omitempty"`
+}
+
+// coseKeyDecodeWire reads a COSE_Key; kid stays raw so that a text-string
+// kid, which published wallets emit, can be told apart and reported.
+type coseKeyDecodeWire struct {
+	Kty int64           `cbor:"1,keyasint"`
+	Kid cbor.RawMessage `cbor:"2,keyasint,omitempty"`
 	Alg int64           `cbor:"3,keyasint,omitempty"`
 	Crv int64           `cbor:"-1,keyasint"`
 	X   []byte          `cbor:"-2,keyasint"`
@@ -142,14 +158,27 @@ func (k COSEKey) MarshalCBOR() ([]byte, error) {
 // point must be on its curve, so later ECDH and signature checks never see
 // an invalid key.
 func (k *COSEKey) UnmarshalCBOR(data []byte) error {
-	var w coseKeyWire
+	var w coseKeyDecodeWire
 	if err := decMode.Unmarshal(data, &w); err != nil {
 		return cborError(err)
 	}
 	if len(w.D) > 0 {
 		return newError(CodeMalformed, "COSE_Key carries private parameter d")
 	}
-	nk := COSEKey{Kty: w.Kty, Crv: w.Crv, X: w.X, Kid: w.Kid, Alg: w.Alg, Raw: bytes.Clone(data)}
+	nk := COSEKey{Kty: w.Kty, Crv: w.Crv, X: w.X, Alg: w.Alg, Raw: bytes.Clone(data)}
+	if len(w.Kid) > 0 {
+		// kid is only a hint for finding a key (RFC 9052 §3.1); nothing
+		// here looks a key up by it, so a text kid changes no check. It
+		// is kept, flagged, and reported as DeviationKidText.
+		var text string
+		switch {
+		case decMode.Unmarshal(w.Kid, &nk.Kid) == nil && w.Kid[0]>>5 == 2:
+		case decMode.Unmarshal(w.Kid, &text) == nil && w.Kid[0]>>5 == 3:
+			nk.Kid, nk.KidText = []byte(text), true
+		default:
+			return newError(CodeMalformed, "COSE_Key kid is neither bstr nor tstr")
+		}
+	}
 	switch w.Kty {
 	case KeyTypeEC2:
 		curve, _, size, ok := curveByID(w.Crv)

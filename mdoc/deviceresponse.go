@@ -40,6 +40,9 @@ func ParseDeviceResponse(b []byte) (*DeviceResponse, error) {
 	if err := Unmarshal(b, &r); err != nil {
 		return nil, wrapError(CodeMalformed, err, "DeviceResponse")
 	}
+	if err := checkTags(b, deviceResponseTags); err != nil {
+		return nil, err
+	}
 	if r.Version == "" {
 		return nil, newError(CodeMalformed, "DeviceResponse without version")
 	}

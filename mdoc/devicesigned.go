@@ -30,6 +30,9 @@ func (d *DeviceSigned) DeviceNameSpaces() (map[string]map[string]cbor.RawMessage
 	if err := d.NameSpaces.Decode(&ns); err != nil {
 		return nil, wrapError(CodeMalformed, err, "DeviceNameSpaces")
 	}
+	if err := checkTags(d.NameSpaces.Data, deviceNameSpacesTags); err != nil {
+		return nil, err
+	}
 	return ns, nil
 }
 

@@ -32,6 +32,7 @@ const (
 	CodeStatusSuspended        Code = "suspended"                // status list says 2 (suspended)
 	CodeStatusUnavailable      Code = "status_unavailable"       // status list could not be obtained or verified
 	CodeStatusListInvalid      Code = "status_list_invalid"      // status list token malformed, wrongly signed, expired or mismatched
+	CodeStatusStale            Code = "status_stale"             // only a status list token older than its ttl (plus grace), or older than one already seen, could be had
 	CodeElementNotReturned     Code = "element_not_returned"     // a requested element was not in the response
 	CodeElementNotRequested    Code = "element_not_requested"    // an element was returned that the reader did not ask for
 	CodeNotMdocDevice          Code = "not_mdoc_device"          // NFC: the tapped device answers neither the NDEF nor the mdoc application
@@ -122,6 +123,7 @@ var (
 	ErrStatusSuspended        = &Error{Code: CodeStatusSuspended}
 	ErrStatusUnavailable      = &Error{Code: CodeStatusUnavailable}
 	ErrStatusListInvalid      = &Error{Code: CodeStatusListInvalid}
+	ErrStatusStale            = &Error{Code: CodeStatusStale}
 	ErrElementNotReturned     = &Error{Code: CodeElementNotReturned}
 	ErrElementNotRequested    = &Error{Code: CodeElementNotRequested}
 )

@@ -13,7 +13,10 @@ type IssuerAuth struct {
 	MSOBytes EncodedCBOR // the payload, MobileSecurityObjectBytes
 	MSO      MobileSecurityObject
 	X5Chain  [][]byte // DER certificates, Document Signer first, as received
-	sign1    *Sign1
+	// Deviations are the tolerated departures from the standard found
+	// while parsing (see Deviation); empty for a conforming IssuerAuth.
+	Deviations []Deviation
+	sign1      *Sign1
 }
 
 // MarshalCBOR emits Raw verbatim.
@@ -41,6 +44,10 @@ func ParseIssuerAuth(data []byte) (*IssuerAuth, error) {
 	if err != nil {
 		return nil, wrapError(CodeMalformed, err, "issuerAuth")
 	}
+	if msg.Tagged {
+		// §9.1.2.4: IssuerAuth is COSE_Sign1 without tag 18.
+		return nil, newError(CodeMalformed, "issuerAuth is a tagged COSE_Sign1 (tag 18); ISO 18013-5 sends it untagged")
+	}
 	if msg.Payload == nil {
 		return nil, newError(CodeMalformed, "issuerAuth has a detached payload")
 	}
@@ -56,9 +63,13 @@ func ParseIssuerAuth(data []byte) (*IssuerAuth, error) {
 	if err := msoBytes.Decode(&a.MSO); err != nil {
 		return nil, wrapError(CodeMalformed, err, "MobileSecurityObject")
 	}
+	if err := checkTags(msoBytes.Data, msoTags); err != nil {
+		return nil, err
+	}
 	if err := a.MSO.check(); err != nil {
 		return nil, err
 	}
+	a.Deviations = msoDeviations(&a.MSO)
 	return a, nil
 }
 

@@ -53,6 +53,9 @@ func (b *IssuerSignedItemBytes) UnmarshalCBOR(data []byte) error {
 	if err := decMode.Unmarshal(inner, &it); err != nil {
 		return wrapError(CodeMalformed, cborError(err), "IssuerSignedItem")
 	}
+	if err := checkTags(inner, issuerSignedItemTags); err != nil {
+		return err
+	}
 	if it.ElementIdentifier == "" || len(it.ElementValue) == 0 {
 		return newError(CodeMalformed, "IssuerSignedItem without elementIdentifier or elementValue")
 	}
@@ -107,6 +110,9 @@ func ParseIssuerSigned(b []byte) (*IssuerSigned, error) {
 	var is IssuerSigned
 	if err := Unmarshal(b, &is); err != nil {
 		return nil, wrapError(CodeMalformed, err, "IssuerSigned")
+	}
+	if err := checkTags(b, issuerSignedTags); err != nil {
+		return nil, err
 	}
 	if len(is.IssuerAuth.Raw) == 0 {
 		return nil, newError(CodeMalformed, "IssuerSigned without issuerAuth")

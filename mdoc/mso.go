@@ -2,6 +2,8 @@ package mdoc
 
 import (
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // MSOVersion is the MobileSecurityObject version this package emits and
@@ -62,6 +64,36 @@ type ValidityInfo struct {
 	ValidFrom      TDate  `cbor:"validFrom"`
 	ValidUntil     TDate  `cbor:"validUntil"`
 	ExpectedUpdate *TDate `cbor:"expectedUpdate,omitempty"`
+
+	// offProfile lists "name=text" for each received tdate that is not
+	// in the §9.1.2.4 form (DeviationTDateForm).
+	offProfile []string
+}
+
+// UnmarshalCBOR implements cbor.Unmarshaler. Beside decoding, it notes the
+// tdates that are valid RFC 3339 but not "YYYY-MM-DDThh:mm:ssZ", while the
+// text is at hand, so that the deviation is reported without decoding the
+// MSO a second time.
+func (v *ValidityInfo) UnmarshalCBOR(data []byte) error {
+	type plain ValidityInfo // without this method
+	var p plain
+	if err := decMode.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	var raw map[string]cbor.RawMessage
+	if err := decMode.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	p.offProfile = nil
+	for _, name := range []string{"signed", "validFrom", "validUntil", "expectedUpdate"} {
+		r := raw[name]
+		var s string
+		if len(r) > 1 && r[0] == 0xc0 && decMode.Unmarshal(r[1:], &s) == nil && !strictTDate.MatchString(s) {
+			p.offProfile = append(p.offProfile, name+"="+s)
+		}
+	}
+	*v = ValidityInfo(p)
+	return nil
 }
 
 // StatusReference is the MSO `status` entry pointing at a Token Status List.

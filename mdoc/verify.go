@@ -31,6 +31,10 @@ type VerifyOptions struct {
 	// the holder may refuse consent) and returned elements that were not
 	// requested make the document invalid.
 	Request map[string][]string
+	// Strict rejects the tolerated deviations (Deviation): each becomes
+	// an error with its own code. False (the default) reports them in
+	// DocumentResult.Warnings and lets the document pass.
+	Strict bool
 }
 
 func (o *VerifyOptions) now() time.Time {
@@ -64,6 +68,9 @@ type DocumentResult struct {
 	Elements         []ElementResult
 	NotReturned      map[string][]string // requested but absent (holder refusal or not held)
 	Errors           []*Error
+	// Warnings are the tolerated deviations of the document (empty under
+	// VerifyOptions.Strict, where they are Errors instead).
+	Warnings []Deviation
 }
 
 func (r *DocumentResult) fail(err error) {
@@ -286,6 +293,13 @@ func VerifyDocument(doc *Document, opts *VerifyOptions) *DocumentResult {
 	} else {
 		r.IssuerAuthValid = true
 	}
+	for _, d := range ia.Deviations {
+		if opts.Strict {
+			r.fail(&Error{Code: d.Code, Detail: d.Detail + " (rejected in strict mode)"})
+		} else {
+			r.Warnings = append(r.Warnings, d)
+		}
+	}
 	r.Elements = VerifyDigests(doc.IssuerSigned.NameSpaces, &ia.MSO)
 	method, devElems, err := VerifyDeviceAuth(doc, &ia.MSO, opts)
 	r.DeviceAuthMethod = method
@@ -307,36 +321,50 @@ func VerifyDocument(doc *Document, opts *VerifyOptions) *DocumentResult {
 	return r
 }
 
-// checkRequested compares returned elements with the request. An element
-// returned but not requested makes the document invalid (the holder's
-// wallet released more than asked). A requested age_over_NN may be answered
-// by another age_over_MM (ISO/IEC 18013-5:2021 §7.2.5); such an answer is
-// accepted and the request is not listed as not returned. Requested
-// elements that are absent are listed in NotReturned: the holder may refuse.
+// checkRequested compares returned elements with the request, exactly.
+// An element returned but not requested makes the document invalid (the
+// holder's wallet released more than asked). A requested age_over_NN is
+// answered by age_over_NN itself or by a returned age_over_MM whose value
+// settles the question (ISO/IEC 18013-5:2021 §7.2.5): true with MM ≥ NN
+// (older than MM, so older than NN) or false with MM ≤ NN (not yet MM, so
+// not yet NN). age_over_18 = true does not answer age_over_20: the request
+// is then not returned, and the age_over_18 is an element that was not
+// requested. Which substitute a relying party accepts for its decision
+// stays with its policy (package verifier/policy); this is only the
+// requested-vs-returned question. Requested elements that are absent are
+// listed in NotReturned: the holder may refuse.
 func checkRequested(r *DocumentResult, request map[string][]string) {
 	returned := map[string]map[string]bool{}
-	ageAnswered := map[string]bool{}
+	ages := map[string]map[int]any{} // namespace → MM → value of returned age_over_MM
 	for _, e := range r.Elements {
 		if returned[e.NameSpace] == nil {
 			returned[e.NameSpace] = map[string]bool{}
 		}
 		returned[e.NameSpace][e.Identifier] = true
-		if _, ok := ParseAgeOver(e.Identifier); ok {
-			ageAnswered[e.NameSpace] = true
+		if mm, ok := ParseAgeOver(e.Identifier); ok && e.Valid {
+			if ages[e.NameSpace] == nil {
+				ages[e.NameSpace] = map[int]any{}
+			}
+			ages[e.NameSpace][mm] = e.Value
 		}
 	}
 	requested := map[string]map[string]bool{}
-	ageAsked := map[string]bool{}
+	substitutes := map[string]map[int]bool{} // returned age_over_MM that answered a request
 	for ns, ids := range request {
 		requested[ns] = map[string]bool{}
 		for _, id := range ids {
 			requested[ns][id] = true
-			_, isAge := ParseAgeOver(id)
-			if isAge {
-				ageAsked[ns] = true
-			}
-			if returned[ns][id] || (isAge && ageAnswered[ns]) {
+			if returned[ns][id] {
 				continue
+			}
+			if nn, isAge := ParseAgeOver(id); isAge {
+				if mm, ok := answersAgeOver(nn, ages[ns]); ok {
+					if substitutes[ns] == nil {
+						substitutes[ns] = map[int]bool{}
+					}
+					substitutes[ns][mm] = true
+					continue
+				}
 			}
 			if r.NotReturned == nil {
 				r.NotReturned = map[string][]string{}
@@ -348,11 +376,32 @@ func checkRequested(r *DocumentResult, request map[string][]string) {
 		if requested[e.NameSpace][e.Identifier] {
 			continue
 		}
-		if _, isAge := ParseAgeOver(e.Identifier); isAge && ageAsked[e.NameSpace] {
+		if mm, isAge := ParseAgeOver(e.Identifier); isAge && substitutes[e.NameSpace][mm] {
 			continue
 		}
 		r.fail(&Error{Code: CodeElementNotRequested, Detail: "element " + e.NameSpace + "/" + e.Identifier + " returned but not requested"})
 	}
+}
+
+// answersAgeOver returns the returned age_over_MM that settles a request
+// for age_over_NN: the nearest true MM ≥ NN, else the nearest false
+// MM ≤ NN (§7.2.5). Values that are not booleans answer nothing.
+func answersAgeOver(nn int, ages map[int]any) (int, bool) {
+	best, found := 0, false
+	for mm, v := range ages {
+		if b, ok := v.(bool); ok && b && mm >= nn && (!found || mm < best) {
+			best, found = mm, true
+		}
+	}
+	if found {
+		return best, true
+	}
+	for mm, v := range ages {
+		if b, ok := v.(bool); ok && !b && mm <= nn && (!found || mm > best) {
+			best, found = mm, true
+		}
+	}
+	return best, found
 }
 
 // ResponseResult is the outcome of verifying a DeviceResponse.

@@ -418,3 +418,32 @@ func TestParseCertificates(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestedAgeOverExact: a returned age_over_MM answers a request for
+// age_over_NN only when its value settles the question.
+func TestRequestedAgeOverExact(t *testing.T) {
+	cases := []struct {
+		name     string
+		returned []ElementResult
+		asked    string
+		ok       bool
+	}{
+		{"same element", []ElementResult{{Identifier: "age_over_20", Value: false, Valid: true}}, "age_over_20", true},
+		{"true above", []ElementResult{{Identifier: "age_over_21", Value: true, Valid: true}}, "age_over_20", true},
+		{"false below", []ElementResult{{Identifier: "age_over_18", Value: false, Valid: true}}, "age_over_20", true},
+		{"true below does not answer", []ElementResult{{Identifier: "age_over_18", Value: true, Valid: true}}, "age_over_20", false},
+		{"false above does not answer", []ElementResult{{Identifier: "age_over_21", Value: false, Valid: true}}, "age_over_20", false},
+		{"not a boolean", []ElementResult{{Identifier: "age_over_21", Value: "yes", Valid: true}}, "age_over_20", false},
+	}
+	for _, c := range cases {
+		r := &DocumentResult{DocType: DocTypeMNC}
+		for _, e := range c.returned {
+			e.NameSpace = NameSpaceISO23220
+			r.Elements = append(r.Elements, e)
+		}
+		checkRequested(r, map[string][]string{NameSpaceISO23220: {c.asked}})
+		if got := len(r.NotReturned) == 0 && len(r.Errors) == 0; got != c.ok {
+			t.Errorf("%s: answered=%v, want %v (not returned %v, errors %v)", c.name, got, c.ok, r.NotReturned, r.Errors)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package verifier_test
 import (
 	"bytes"
 	"crypto/x509"
+	"reflect"
 	"testing"
+	"time"
 )
 
 type x509Cert = x509.Certificate
@@ -18,3 +20,7 @@ func replaceOnce(t testing.TB, b, old, new []byte) []byte {
 	copy(out[i:], new)
 	return out
 }
+
+var mapAnyType = reflect.TypeOf(map[any]any(nil))
+
+var jst = time.FixedZone("JST", 9*60*60)

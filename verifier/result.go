@@ -40,7 +40,8 @@ func NewError(err error) Error {
 // Result is the outcome of verifying one presentation. Its JSON form is the
 // CLI contract:
 //
-//	{"valid":bool,"documents":[{"docType":…,"valid":bool,"elements":{ns:{id:value}},"errors":[{"code":…,"message":…}]}],"errors":[…]}
+//	{"valid":bool,"documents":[{"docType":…,"valid":bool,"status":"valid|revoked|suspended|unchecked",
+//	  "elements":{ns:{id:value}},"errors":[{"code":…,"message":…}],"warnings":[{"code":…,"message":…}]}],"errors":[…]}
 type Result struct {
 	Valid     bool        `json:"valid"`
 	Documents []*Document `json:"documents"`
@@ -54,18 +55,34 @@ type Document struct {
 	Valid    bool                      `json:"valid"`
 	Elements map[string]map[string]any `json:"elements"`
 	Errors   []Error                   `json:"errors"`
+	// Status is the revocation outcome: StatusValid, StatusRevoked,
+	// StatusSuspended, or StatusUnchecked (no status reference, status
+	// checks skipped, the issuer signature failed, or the list could not
+	// be had — the last with an error that makes the document invalid).
+	Status string `json:"status"`
+	// Warnings are the tolerated deviations from the standard
+	// (mdoc.Deviation) found in the document; under Options.Strict they
+	// are Errors instead. Never nil.
+	Warnings []Error `json:"warnings"`
 
 	// Detail for policies and callers; not part of the JSON contract.
 	IssuerAuthValid  bool                       `json:"-"`
 	DeviceAuthValid  bool                       `json:"-"`
 	DeviceAuthMethod string                     `json:"-"` // "signature" or "mac"
-	Status           string                     `json:"-"` // "valid", "revoked", "suspended", "unchecked", "none" (no reference)
 	NotReturned      map[string][]string        `json:"-"`
 	DeviceKey        *mdoc.COSEKey              `json:"-"`
 	Anchor           *x509.Certificate          `json:"-"` // the IACA the Document Signer chained to
 	MSO              *mdoc.MobileSecurityObject `json:"-"`
 	Values           map[string]map[string]any  `json:"-"` // typed values (mdoc.FullDate, time.Time, …) of a valid document
 }
+
+// Revocation outcomes of Document.Status.
+const (
+	StatusValid     = "valid"
+	StatusRevoked   = "revoked"
+	StatusSuspended = "suspended"
+	StatusUnchecked = "unchecked"
+)
 
 // Codes returns the codes of every error in the result (response and
 // documents), in order, for tests and logs.

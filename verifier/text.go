@@ -34,6 +34,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		for _, e := range d.Errors {
 			fmt.Fprintf(w, "  error %s: %s\n", e.Code, e.Message)
 		}
+		for _, e := range d.Warnings {
+			fmt.Fprintf(w, "  warning %s: %s\n", e.Code, e.Message)
+		}
 		for _, ns := range sortedKeys(d.Elements) {
 			fmt.Fprintf(w, "  %s\n", ns)
 			for _, id := range sortedKeys(d.Elements[ns]) {

@@ -68,10 +68,17 @@ type Options struct {
 	EReaderKey ecdh.KeyExchanger
 	// Request, when set, is compared with what was returned: a requested
 	// docType or element that is missing is element_not_returned, an
-	// element returned without being requested is malformed. A request
-	// for age_over_NN is satisfied by any age_over_MM, the substitution
-	// ISO/IEC 18013-5 §7.2.5 prescribes.
+	// element returned without being requested is element_not_requested.
+	// A request for age_over_NN is answered by age_over_NN or by an
+	// age_over_MM whose value settles it (true with MM ≥ NN, false with
+	// MM ≤ NN; ISO/IEC 18013-5 §7.2.5) — age_over_18 = true does not
+	// answer age_over_20. Which answer suffices for a decision is the
+	// policy's (package policy).
 	Request Request
+	// Strict rejects the tolerated deviations listed in the package
+	// documentation: each becomes an error with its own code. False (the
+	// default) accepts them and reports each in Document.Warnings.
+	Strict bool
 	// Logger receives one line per verification; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -145,6 +152,9 @@ func (o *Options) log(ctx context.Context, r *Result) {
 	if l == nil {
 		l = slog.Default()
 	}
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		return // the line below is built only when it is written
+	}
 	types := make([]string, 0, len(r.Documents))
 	for _, d := range r.Documents {
 		types = append(types, d.DocType)
@@ -155,7 +165,7 @@ func (o *Options) log(ctx context.Context, r *Result) {
 func verifyDocument(ctx context.Context, doc *mdoc.Document, o *Options, now time.Time) *Document {
 	mo := &mdoc.VerifyOptions{
 		Trust: o.Trust, CurrentTime: now, ClockSkew: o.ClockSkew,
-		SessionTranscript: o.SessionTranscript, EReaderKey: o.EReaderKey,
+		SessionTranscript: o.SessionTranscript, EReaderKey: o.EReaderKey, Strict: o.Strict,
 	}
 	if o.Request != nil {
 		// mdoc compares requested with returned elements (allowing the
@@ -168,9 +178,12 @@ func verifyDocument(ctx context.Context, doc *mdoc.Document, o *Options, now tim
 	}
 	dr := mdoc.VerifyDocument(doc, mo)
 	d := &Document{
-		DocType: doc.DocType, Elements: map[string]map[string]any{}, Errors: []Error{},
+		DocType: doc.DocType, Elements: map[string]map[string]any{}, Errors: []Error{}, Warnings: []Error{},
 		IssuerAuthValid: dr.IssuerAuthValid, DeviceAuthValid: dr.DeviceAuthValid,
-		DeviceAuthMethod: dr.DeviceAuthMethod, MSO: dr.MSO, Status: "none",
+		DeviceAuthMethod: dr.DeviceAuthMethod, MSO: dr.MSO, Status: StatusUnchecked,
+	}
+	for _, w := range dr.Warnings {
+		d.Warnings = append(d.Warnings, Error{Code: string(w.Code), Message: "verifier: tolerated: " + w.Detail})
 	}
 	for _, e := range dr.Errors {
 		d.Errors = append(d.Errors, NewError(e))
@@ -210,11 +223,8 @@ func verifyDocument(ctx context.Context, doc *mdoc.Document, o *Options, now tim
 }
 
 func checkStatus(ctx context.Context, o *Options, dr *mdoc.DocumentResult, d *Document, now time.Time) string {
-	if dr.MSO.Status == nil || dr.MSO.Status.StatusList == nil {
-		return "none"
-	}
-	if o.SkipStatus {
-		return "unchecked"
+	if dr.MSO.Status == nil || dr.MSO.Status.StatusList == nil || o.SkipStatus {
+		return StatusUnchecked
 	}
 	var err error
 	if o.Status == nil {
@@ -223,16 +233,18 @@ func checkStatus(ctx context.Context, o *Options, dr *mdoc.DocumentResult, d *Do
 		err = o.Status.Check(ctx, dr.MSO.Status.StatusList, d.Anchor, now)
 	}
 	if err == nil {
-		return "valid"
+		return StatusValid
 	}
 	d.Errors = append(d.Errors, NewError(err))
 	switch mdoc.CodeOf(err) {
 	case mdoc.CodeStatusInvalid:
-		return "revoked"
+		return StatusRevoked
 	case mdoc.CodeStatusSuspended:
-		return "suspended"
+		return StatusSuspended
 	}
-	return "unavailable"
+	// Unavailable, stale or invalid list: nothing is known, and the
+	// error above makes the document invalid (fail closed).
+	return StatusUnchecked
 }
 
 // reportNotReturned turns requested-but-absent elements into an

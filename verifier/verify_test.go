@@ -219,7 +219,7 @@ func TestStatus(t *testing.T) {
 		{1, true, "", "valid"},
 		{2, false, "revoked", "revoked"},
 		{3, false, "suspended", "suspended"},
-		{1000, false, "status_list_invalid", "unavailable"},
+		{1000, false, "status_list_invalid", "unchecked"},
 	}
 	for _, c := range cases {
 		is := f.mnc(t, srv.Ref(c.idx), nil)

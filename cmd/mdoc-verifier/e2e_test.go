@@ -92,7 +92,7 @@ func TestE2EWalletOnline(t *testing.T) {
 			if _, err := e.w.PresentOnline(context.Background(), c.Invocation, walletsim.OnlineOptions{Consent: walletsim.Rules{ApproveAll: true}}); err != nil {
 				t.Fatalf("wallet: %v", err)
 			}
-			st, err := srv.StatusOf(context.Background(), c.ID)
+			st, err := srv.StatusOf(context.Background(), c.ID, online.Grant{Secret: c.Secret})
 			if err != nil {
 				t.Fatal(err)
 			}

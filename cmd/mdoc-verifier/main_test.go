@@ -136,7 +136,6 @@ func TestUsageErrors(t *testing.T) {
 		{"verify", "--trust", d.iaca, "--session-transcript", d.st, filepath.Join(d.dir, "missing.cbor")},
 		{"verify", "--no-such-flag"},
 		{"verify", "--trust", d.iaca, "--session-transcript", d.st, "--json=maybe", d.resp},
-		{"serve"},
 		{"serve", "--trust", d.iaca, "--reader-cert", d.iaca},
 		{"serve", "--trust", d.iaca, "extra"},
 		{"reader", "--trust", d.iaca},
@@ -305,6 +304,8 @@ func TestEveryCodeFromTheCLI(t *testing.T) {
 		{"status_unavailable", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) }, nil, "status_unavailable"},
 		{"status from a local --status-list", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) }, []string{"--status-list", recorded}, ""},
 		{"suspended from a local --status-list", func() []byte { return encode(*presentDoc(issue(down.Ref(2), nil), nil)) }, []string{"--status-list", recorded}, "suspended"},
+		{"status_stale: a local --status-list two hours past its iat", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) },
+			[]string{"--status-list", recorded, "--at", vt.Now.Add(2 * time.Hour).Format(time.RFC3339)}, "status_stale"},
 		{"status skipped with --no-status", func() []byte { return encode(*presentDoc(issue(down.Ref(3), nil), nil)) }, []string{"--no-status"}, ""},
 		{"status_list_invalid", func() []byte { return encode(*presentDoc(issue(wrongSigner.Ref(3), nil), nil)) }, nil, "status_list_invalid"},
 	}
@@ -324,6 +325,26 @@ func TestEveryCodeFromTheCLI(t *testing.T) {
 			r := decode(t, out)
 			if c.code != "" && !slices.Contains(r.Codes(), c.code) {
 				t.Fatalf("codes %v, want %s", r.Codes(), c.code)
+			}
+			// Every document states its status outcome and warnings.
+			var raw struct {
+				Documents []map[string]json.RawMessage `json:"documents"`
+			}
+			if err := json.Unmarshal([]byte(out), &raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range raw.Documents {
+				var st string
+				if err := json.Unmarshal(d["status"], &st); err != nil || !slices.Contains([]string{"valid", "revoked", "suspended", "unchecked"}, st) {
+					t.Fatalf("document status %s", d["status"])
+				}
+				if string(d["warnings"]) != "[]" {
+					t.Fatalf("warnings %s", d["warnings"])
+				}
+				want := map[string]string{"status valid": "valid", "suspended": "suspended", "revoked": "revoked", "status_stale: a local --status-list two hours past its iat": "unchecked"}[c.name]
+				if want != "" && st != want {
+					t.Fatalf("status %s, want %s", st, want)
+				}
 			}
 		})
 	}

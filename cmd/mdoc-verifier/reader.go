@@ -87,7 +87,7 @@ func runReader(ctx context.Context, o *readerOptions, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	cfg := reader.Config{Radio: blesim.DefaultRadio(), Logger: logger, Verify: verifier.Options{Trust: iacas, SkipStatus: o.tf.noStatus, Logger: logger}}
+	cfg := reader.Config{Radio: blesim.DefaultRadio(), Logger: logger, Verify: verifier.Options{Trust: iacas, SkipStatus: o.tf.noStatus, Strict: o.tf.strict, Logger: logger}}
 	if sc != nil {
 		cfg.Verify.Status = sc
 	}

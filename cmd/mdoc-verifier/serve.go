@@ -23,12 +23,13 @@ import (
 
 // defaultServeAddr differs from the issuer's 127.0.0.1:8080 so that both
 // run side by side on their defaults.
-const defaultServeAddr = "127.0.0.1:8081"
+const defaultServeAddr = online.DefaultListen
 
 // serveOptions are the flags of serve.
 type serveOptions struct {
 	tf                          trustFlags
 	addr, base, dataDir, prefix string
+	issuerDataDir               string
 	readerCert, readerKey       string
 	ttl, reload                 time.Duration
 	jpkiRoots                   listFlag
@@ -39,15 +40,18 @@ type serveOptions struct {
 func newServeCmd() *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve --trust PEM_OR_DIR [flags]",
+		Use:   "serve [--trust PEM_OR_DIR] [flags]",
 		Short: "Run the online verifier (OpenID4VP 1.0, ISO/IEC 18013-7 Annex C, JPKI login) with a web page",
 		Long: `Serve runs the online verifier: a web page at / asks a wallet by QR code (OpenID4VP 1.0
 or ISO/IEC 18013-7 Annex C) and shows the verdict; the JSON API is at /api/transactions.
 
-Requests are signed with the reader certificate of --reader-cert/--reader-key. Without
-them serve uses a development reader certificate kept in --data-dir, made on first run;
-it prints where, and the reader CA a wallet must trust for ReaderAuth.`,
-		Example: `  mdoc-verifier serve --trust iaca.pem
+With no flags it runs on development defaults beside 'mdoc-issuer serve': it trusts the
+development issuer's IACA (<--issuer-data-dir>/pki/iaca.pem, waiting for it while the
+issuer starts) and signs requests with a development reader certificate kept in
+--data-dir, made on first run; it prints both, and the reader CA a wallet must trust for
+ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
+		Example: `  mdoc-issuer serve & mdoc-verifier serve        # development defaults, side by side
+  mdoc-verifier serve --trust iaca.pem
   mdoc-verifier serve --trust iacas/ --addr 0.0.0.0:8443 --base-url https://verifier.example \
       --reader-cert reader.pem --reader-key reader-key.pem`,
 		Args: cobra.NoArgs,
@@ -60,6 +64,7 @@ it prints where, and the reader CA a wallet must trust for ReaderAuth.`,
 	f.StringVar(&o.addr, "addr", defaultServeAddr, "listen address")
 	f.StringVar(&o.base, "base-url", "", "externally visible base URL (default http://ADDR); its origin is the Annex C origin")
 	f.StringVar(&o.dataDir, "data-dir", cli.DefaultDataDir("verifier"), "data directory: the development reader certificate when --reader-cert is not given")
+	f.StringVar(&o.issuerDataDir, "issuer-data-dir", cli.DefaultDataDir("issuer"), "without --trust: the development issuer's data directory, whose pki/iaca.pem is trusted")
 	f.StringVar(&o.readerCert, "reader-cert", "", "reader authentication certificate (PEM, leaf first): signs request objects and ReaderAuth (default: a development certificate in --data-dir)")
 	f.StringVar(&o.readerKey, "reader-key", "", "private key of --reader-cert (PEM)")
 	f.StringVar(&o.prefix, "client-id-prefix", "x509_hash", "OpenID4VP client identifier prefix: x509_hash or x509_san_dns (the certificate must name the base URL host)")
@@ -69,7 +74,6 @@ it prints where, and the reader CA a wallet must trust for ReaderAuth.`,
 	f.StringVar(&o.jpkiCRL, "jpki-crl-dir", "", "directory of JPKI CRLs named by distribution point (jpki.CRLFileName); required with --jpki-roots")
 	f.BoolVar(&o.jpkiTest, "jpki-test", false, "accept JPKI-TEST roots (never in production)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
-	_ = cmd.MarkFlagRequired("trust")
 	cmd.MarkFlagsRequiredTogether("reader-cert", "reader-key")
 	cmd.MarkFlagsRequiredTogether("jpki-roots", "jpki-crl-dir")
 	return cmd
@@ -77,6 +81,16 @@ it prints where, and the reader CA a wallet must trust for ReaderAuth.`,
 
 func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
 	logger := newLogger(stderr, o.verbose)
+	if len(o.tf.trust) == 0 {
+		iaca := filepath.Join(o.issuerDataDir, "pki", "iaca.pem")
+		dev, err := online.Development(ctx, online.DevOptions{Dir: o.dataDir, IssuerIACA: iaca,
+			Waiting: func(p string) { fmt.Fprintf(stdout, "mdoc-verifier: waiting for the development issuer's IACA at %s\n", p) }})
+		if err != nil {
+			return cli.Fail("no_trust", err)
+		}
+		o.tf.trust = listFlag{dev.IssuerIACA}
+		fmt.Fprintf(stdout, "mdoc-verifier: development defaults (not for production: pass --trust and --reader-cert/--reader-key)\n  trusting IACA: %s\n", abs(dev.IssuerIACA))
+	}
 	creds, err := readerCredentials(o, stdout)
 	if err != nil {
 		return err
@@ -87,7 +101,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	}
 	go iacas.Watch(ctx, o.reload)
 	go srv.Run(ctx, 30*time.Second)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := online.NewHTTPServer(srv.Handler(), online.ServerLimits{}, logger)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -120,7 +134,6 @@ func loadReaderCredentials(certPath, keyPath, dataDir string, w io.Writer) (*tru
 	if err != nil {
 		return nil, err
 	}
-	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	verb := "using"
 	if created {
 		verb = "created"
@@ -145,7 +158,7 @@ func buildServer(tf *trustFlags, addr, base string, creds *trust.ReaderCredentia
 		return nil, nil, nil, usagef("--client-id-prefix %q (x509_hash, x509_san_dns)", prefix)
 	}
 	cfg := online.Config{Credentials: creds, ClientIDPrefix: p, TTL: ttl, Logger: logger,
-		Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Logger: logger}}
+		Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Strict: tf.strict, Logger: logger}}
 	if sc != nil {
 		cfg.Verify.Status = sc
 	}
@@ -179,4 +192,11 @@ func buildServer(tf *trustFlags, addr, base string, creds *trust.ReaderCredentia
 		return nil, nil, nil, usagef("%v", err)
 	}
 	return srv, ln, iacas, nil
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

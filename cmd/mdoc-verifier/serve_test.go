@@ -121,3 +121,44 @@ func TestServeWithoutReaderFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeDevelopmentDefaults: with no trust and no reader flags, serve
+// starts beside the development issuer: it trusts the IACA in the issuer's
+// data directory (waiting for it to appear) and says where everything is.
+func TestServeDevelopmentDefaults(t *testing.T) {
+	is, _ := vt.NewIssuer("dev")
+	issuerDir := filepath.Join(t.TempDir(), "issuer")
+	data := filepath.Join(t.TempDir(), "verifier")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--issuer-data-dir", issuerDir, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
+	}()
+	// The issuer comes up a moment later.
+	time.Sleep(300 * time.Millisecond)
+	os.MkdirAll(filepath.Join(issuerDir, "pki"), 0o755)
+	os.WriteFile(filepath.Join(issuerDir, "pki", "iaca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: is.IACA.Raw}), 0o644)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), "serving on http://") {
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d: %s %s", code, out.String(), errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != exitValid {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"waiting for the development issuer's IACA", "development defaults", filepath.Join(issuerDir, "pki", "iaca.pem"), filepath.Join(data, trust.DevReaderCAFile)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

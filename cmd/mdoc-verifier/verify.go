@@ -31,12 +31,12 @@ type trustFlags struct {
 
 func (t *trustFlags) register(fs *pflag.FlagSet) {
 	fs.Var(&t.trust, "trust", "IACA root certificates: a PEM/DER file or a directory of .pem/.crt/.cer/.der files (repeatable; required)")
-	fs.BoolVar(&t.strict, "strict", false, "enforce the full ISO 18013-5 Annex B profile on IACA and Document Signer certificates")
+	fs.BoolVar(&t.strict, "strict", false, "enforce the full ISO 18013-5 Annex B profile on IACA and Document Signer certificates, and reject the tolerated deviations (see package verifier) instead of reporting them as warnings")
 	fs.StringVar(&t.rules, "issuer-rules", "", `JSON file restricting IACAs to docTypes: {"rules":[{"iaca":"<sha256 hex>","docTypes":["…"]}]}`)
 	fs.BoolVar(&t.noStatus, "no-status", false, "do not check Token Status Lists (revocation); without it a credential naming a status list fails closed with status_unavailable when the list cannot be fetched")
-	fs.DurationVar(&t.statusGrace, "status-grace", status.DefaultGrace, "how long a cached status list keeps answering past its ttl while the status server is unreachable")
+	fs.DurationVar(&t.statusGrace, "status-grace", status.DefaultGrace, "how long past iat + ttl a status list token still counts as fresh; an older one is refetched, and without a fresh one the check fails closed with status_stale")
 	fs.DurationVar(&t.statusTO, "status-timeout", status.DefaultTimeout, "timeout of one status list fetch")
-	fs.Var(&t.statusLists, "status-list", "a local status list token (CWT, the bytes served at a status uri) used instead of fetching the uri its sub names; still verified at --at (repeatable; for offline checks of recorded presentations)")
+	fs.Var(&t.statusLists, "status-list", "a local status list token (CWT, the bytes served at a status uri) (CWT or JWT) used instead of fetching the uri its sub names; still verified at --at, and stale when older than its ttl there (repeatable; for offline checks of recorded presentations)")
 }
 
 func (t *trustFlags) load(logger *slog.Logger) (*trust.IACAs, *status.Client, error) {
@@ -134,7 +134,7 @@ func verifyCommand(ctx context.Context, responsePath string, tf *trustFlags, tra
 	if err != nil {
 		return nil, err
 	}
-	o := verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Logger: logger}
+	o := verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Strict: tf.strict, Logger: logger}
 	if sc != nil {
 		o.Status = sc
 	}

@@ -84,7 +84,7 @@ func (e *env) onlineCheck(ctx context.Context, w *walletsim.Wallet, protocol str
 		return nil, nil, fmt.Errorf("wallet: %w", err)
 	}
 	var st online.Status
-	if err := e.getJSON(ctx, c.StatusURI, &st); err != nil {
+	if err := e.getJSON(ctx, c.StatusURI, c.Secret, &st); err != nil {
 		return nil, nil, fmt.Errorf("transaction status: %w", err)
 	}
 	pres, err := e.tap.presentation(c.ID)
@@ -108,10 +108,16 @@ func (e *env) postJSON(ctx context.Context, url string, body, out any) error {
 	return e.doJSON(req, out)
 }
 
-func (e *env) getJSON(ctx context.Context, url string, out any) error {
+// getJSON GETs url; a non-empty bearer is sent as the Authorization
+// (the online verifier releases a transaction's outcome only to the
+// holder of its secret).
+func (e *env) getJSON(ctx context.Context, url, bearer string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	return e.doJSON(req, out)
 }

@@ -10,12 +10,13 @@ import (
 
 // Error codes of the online server, beside the mdoc and oid4vp codes.
 const (
-	CodeTransactionUnknown  mdoc.Code = "transaction_unknown"
-	CodeTransactionExpired  mdoc.Code = "transaction_expired"
-	CodeTransactionConsumed mdoc.Code = "transaction_consumed"
-	CodeTooManyTransactions mdoc.Code = "too_many_transactions"
-	CodeStateMismatch       mdoc.Code = "state_mismatch"
-	CodeWrongProtocol       mdoc.Code = "wrong_protocol"
+	CodeTransactionUnknown   mdoc.Code = "transaction_unknown"
+	CodeTransactionExpired   mdoc.Code = "transaction_expired"
+	CodeTransactionConsumed  mdoc.Code = "transaction_consumed"
+	CodeTransactionForbidden mdoc.Code = "transaction_forbidden" // outcome asked for without the transaction's secret or response_code
+	CodeTooManyTransactions  mdoc.Code = "too_many_transactions"
+	CodeStateMismatch        mdoc.Code = "state_mismatch"
+	CodeWrongProtocol        mdoc.Code = "wrong_protocol"
 )
 
 func codeErr(code mdoc.Code, detail string) error {
@@ -31,6 +32,8 @@ func httpStatus(err error) int {
 		return http.StatusGone
 	case CodeTransactionConsumed:
 		return http.StatusConflict
+	case CodeTransactionForbidden:
+		return http.StatusForbidden
 	case CodeTooManyTransactions:
 		return http.StatusServiceUnavailable
 	case mdoc.CodeLimitExceeded:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +25,7 @@ import (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *online.Server
 	ts     *httptest.Server
 	clock  atomic.Int64
@@ -33,11 +34,13 @@ type env struct {
 	dev    *ecdsa.PrivateKey
 	mnc    *mdoc.IssuerSigned
 	hic    *mdoc.IssuerSigned
+	// secrets are the read secrets of the transactions this test created.
+	secrets map[string]string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t}
+	e := &env{t: t, secrets: map[string]string{}}
 	e.clock.Store(testpki.Now.UnixNano())
 	var err error
 	if e.is, err = testpki.NewIssuer("online"); err != nil {
@@ -84,6 +87,7 @@ func (e *env) create(protocol string, p online.Purpose) *online.Created {
 	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&c) != nil {
 		e.t.Fatalf("create: %d", resp.StatusCode)
 	}
+	e.secrets[c.ID] = c.Secret
 	return &c
 }
 
@@ -101,13 +105,35 @@ func (e *env) get(u string) []byte {
 	return b
 }
 
+// statusOf reads a transaction as its creator (with its secret).
 func (e *env) statusOf(id string) *online.Status {
 	e.t.Helper()
+	code, b := e.read(id, "Bearer "+e.secrets[id], "")
+	if code != http.StatusOK {
+		e.t.Fatalf("status of %s: %d %s", id, code, b)
+	}
 	var st online.Status
-	if err := json.Unmarshal(e.get(e.ts.URL+"/api/transactions/"+id), &st); err != nil {
+	if err := json.Unmarshal(b, &st); err != nil {
 		e.t.Fatal(err)
 	}
 	return &st
+}
+
+// read GETs a transaction's status with an Authorization header and a
+// query, both optional.
+func (e *env) read(id, authorization, query string) (int, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/api/transactions/"+id+query, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 func post(t *testing.T, u, ctype string, body []byte) (int, map[string]any) {
@@ -181,7 +207,7 @@ func TestOpenID4VPAgeRoundTrip(t *testing.T) {
 	}
 
 	code, m := post(t, ru, formType, form)
-	if code != http.StatusOK || m["redirect_uri"] != e.ts.URL+"/tx/"+c.ID {
+	if ruri, _ := m["redirect_uri"].(string); code != http.StatusOK || !strings.HasPrefix(ruri, e.ts.URL+"/tx/"+c.ID+"#response_code=") {
 		t.Fatalf("post: %d %v", code, m)
 	}
 	st := e.statusOf(c.ID)
@@ -341,14 +367,39 @@ func TestPagesAndQR(t *testing.T) {
 	if !bytes.Contains(e.get(e.ts.URL+"/"), []byte("<form")) {
 		t.Fatal("index page")
 	}
-	c := e.create(online.ProtocolOpenID4VP, online.Purpose{Kind: online.PurposeAge, AgeOver: 18})
-	page := e.get(c.Page)
-	if !bytes.Contains(page, []byte("qr.svg")) || !bytes.Contains(page, []byte("openid4vp://")) {
-		t.Fatalf("tx page: %s", page)
+	for _, proto := range []string{online.ProtocolOpenID4VP, online.ProtocolAnnexC} {
+		c := e.create(proto, online.Purpose{Kind: online.PurposeAge, AgeOver: 18})
+		page := string(e.get(c.Page))
+		// The wallet link is the invocation itself (html/template turns
+		// unknown schemes into #ZgotmplZ unless told otherwise).
+		want := `id="wallet" class="wallet" href="` + html.EscapeString(c.Invocation) + `"`
+		if !strings.Contains(page, want) || strings.Contains(page, "ZgotmplZ") {
+			t.Fatalf("%s: wallet link missing; want %s in\n%s", proto, want, page)
+		}
+		if !strings.Contains(page, "/tx/"+c.ID+"/qr.svg") || strings.Contains(page, c.Secret) {
+			t.Fatalf("%s: tx page: %s", proto, page)
+		}
+		svg := e.get(c.Page + "/qr.svg")
+		if !bytes.HasPrefix(svg, []byte("<svg")) {
+			t.Fatal("qr")
+		}
 	}
-	svg := e.get(c.Page + "/qr.svg")
-	if !bytes.HasPrefix(svg, []byte("<svg")) {
-		t.Fatal("qr")
+	// The language follows the browser.
+	c := e.create(online.ProtocolOpenID4VP, online.Purpose{Kind: online.PurposeAge, AgeOver: 20})
+	for accept, want := range map[string]string{"": "確認", "en-US,en;q=0.9": "Present with your wallet", "ja,en;q=0.5": "ウォレットで提示", "fr, en;q=0.3": "Present with your wallet", "en;q=0.2, ja;q=0.8": "ウォレットで提示"} {
+		req, _ := http.NewRequest(http.MethodGet, c.Page, nil)
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Accept-Language %q: page lacks %q", accept, want)
+		}
 	}
 	_ = context.Background()
 }

@@ -12,11 +12,12 @@
 //
 //	GET  /                                  page: choose a check and protocol
 //	POST /api/transactions                  create: {"protocol","purpose","ageOver","docType","elements"} → Created
-//	GET  /api/transactions/{id}             status and verdict (Status)
+//	GET  /api/transactions/{id}             status and verdict (Status), to the creator only (Created.Secret
+//	                                        as Bearer or cookie, or ?response_code=); read once, then erased
 //	GET  /tx/{id}                           page: QR code, then the verdict
 //	GET  /tx/{id}/qr.svg                    the QR code
 //	GET  /oid4vp/request/{id}               request object (application/oauth-authz-req+jwt)
-//	POST /oid4vp/response/{id}              direct_post.jwt: form response=<JWE> → {"redirect_uri"}
+//	POST /oid4vp/response/{id}              direct_post.jwt: form response=<JWE> → {"redirect_uri"} with #response_code=
 //	GET  /annexc/request/{id}               {"deviceRequest","encryptionInfo"}
 //	POST /annexc/request/{id}               {"response"} → {"redirect_uri"}
 //	POST /jpki/challenge                    → {"id","nonce"}
@@ -184,6 +185,13 @@ func (s *Server) Run(ctx context.Context, interval time.Duration) {
 			ms.Expire(s.cfg.Now())
 		}
 	}
+}
+
+func (s *Server) linger() time.Duration {
+	if ms, ok := s.cfg.Store.(*MemoryStore); ok {
+		return ms.Linger
+	}
+	return DefaultLinger
 }
 
 func (s *Server) bodyLimit(c *gin.Context) {

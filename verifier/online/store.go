@@ -45,6 +45,16 @@ type Transaction struct {
 	AnnexCRequest *oid4vp.AnnexCRequest
 	Transcript    *mdoc.SessionTranscript
 
+	// ReadSecret is SHA-256 of the secret given to the creator;
+	// ResponseCode SHA-256 of the response_code given to the wallet (zero
+	// until it answers). Either grants one read of the outcome.
+	ReadSecret   [32]byte
+	ResponseCode [32]byte
+	// Collected marks a tombstone: the outcome was read and erased; only
+	// the ID, protocol, state and deadline remain, so replays and second
+	// reads are refused as such until the linger time ends.
+	Collected bool
+
 	// Outcome: Result is dropped for purposes that keep only the answer
 	// (age checks keep the Decision and the error codes).
 	Result   *verifier.Result
@@ -63,24 +73,59 @@ type Store interface {
 	// CodeTransactionConsumed (replays), expired ones with
 	// CodeTransactionExpired.
 	Take(ctx context.Context, id string, now time.Time, finish func(*Transaction)) error
+	// Collect returns a copy of the transaction to a reader that
+	// authorize admits, with a pending one past its deadline reported as
+	// expired. A final state (done or expired) is erased as it is
+	// collected: an outcome is read once.
+	Collect(ctx context.Context, id string, now time.Time, authorize func(*Transaction) error) (*Transaction, error)
 }
 
 // MaxTransactions bounds the memory store: a flood of requests cannot
 // exhaust memory; expired entries are swept first.
 const MaxTransactions = 100_000
 
+// DefaultLinger is how long past its deadline an unread transaction (and
+// its outcome) is kept: long enough for a page that polls every second to
+// collect an answer given at the last moment, short enough that nobody's
+// disclosed data outlives the check.
+const DefaultLinger = time.Minute
+
 // MemoryStore is an in-memory Store with expiry.
 type MemoryStore struct {
 	mu  sync.Mutex
 	txs map[string]*Transaction
-	// Keep finished transactions this long after expiry so the page can
-	// still show the verdict.
+	// Linger is how long past its deadline an unread transaction is kept
+	// (DefaultLinger).
 	Linger time.Duration
 }
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{txs: map[string]*Transaction{}, Linger: 10 * time.Minute}
+	return &MemoryStore{txs: map[string]*Transaction{}, Linger: DefaultLinger}
+}
+
+// Collect implements Store.
+func (s *MemoryStore) Collect(_ context.Context, id string, now time.Time, authorize func(*Transaction) error) (*Transaction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, ok := s.txs[id]
+	if !ok || now.After(tx.Expires.Add(s.Linger)) {
+		return nil, codeErr(CodeTransactionUnknown, "unknown transaction")
+	}
+	if tx.Collected {
+		return nil, codeErr(CodeTransactionConsumed, "outcome already collected and erased")
+	}
+	if err := authorize(tx); err != nil {
+		return nil, err
+	}
+	if tx.State == StatePending && !now.Before(tx.Expires) {
+		tx.State = StateExpired
+	}
+	c := *tx
+	if c.State != StatePending {
+		s.txs[id] = &Transaction{ID: tx.ID, Protocol: tx.Protocol, State: tx.State, Created: tx.Created, Expires: tx.Expires, Collected: true}
+	}
+	return &c, nil
 }
 
 // Put implements Store.

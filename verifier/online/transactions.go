@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -34,12 +37,22 @@ type CreateRequest struct {
 
 // Created is the answer of POST /api/transactions: the invocation to show
 // the wallet (QR code or link) and where to follow the transaction.
+//
+// The ID is public — it is in the invocation, hence in the QR code — so it
+// grants nothing. The outcome is released only to the holder of Secret,
+// a random value unrelated to anything the wallet sees: the creating
+// client sends it as "Authorization: Bearer <secret>", and a browser that
+// created the transaction also holds it in an HttpOnly cookie scoped to the
+// status URI. In a same-device flow the browser the wallet sends back
+// holds the response_code of the redirect_uri instead (OpenID4VP 1.0
+// §8.2), which grants the same single read.
 type Created struct {
 	ID         string    `json:"id"`
 	Protocol   string    `json:"protocol"`
 	Invocation string    `json:"invocation"`
 	Page       string    `json:"page"`
 	StatusURI  string    `json:"statusUri"`
+	Secret     string    `json:"secret"`
 	Expires    time.Time `json:"expires"`
 }
 
@@ -112,8 +125,10 @@ func (s *Server) Create(ctx context.Context, req CreateRequest) (*Created, error
 		return nil, err
 	}
 	now := s.cfg.Now()
+	secret := randomID(32)
 	tx := &Transaction{ID: randomID(16), Protocol: req.Protocol, Purpose: req.Purpose, Created: now,
-		Expires: now.Add(s.cfg.TTL), State: StatePending, Items: items, Request: verifier.Request{}}
+		Expires: now.Add(s.cfg.TTL), State: StatePending, Items: items, Request: verifier.Request{},
+		ReadSecret: sha256.Sum256([]byte(secret))}
 	for _, it := range items {
 		tx.Request[it.DocType] = it.Elements()
 	}
@@ -136,7 +151,7 @@ func (s *Server) Create(ctx context.Context, req CreateRequest) (*Created, error
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "online: transaction created", "id", tx.ID, "protocol", tx.Protocol, "purpose", tx.Purpose.Kind)
-	return &Created{ID: tx.ID, Protocol: tx.Protocol, Invocation: invocation,
+	return &Created{ID: tx.ID, Protocol: tx.Protocol, Invocation: invocation, Secret: secret,
 		Page: s.cfg.BaseURL + "/tx/" + tx.ID, StatusURI: s.cfg.BaseURL + "/api/transactions/" + tx.ID, Expires: tx.Expires}, nil
 }
 
@@ -221,16 +236,23 @@ func (s *Server) verifyOptions(transcript []byte, req verifier.Request) verifier
 }
 
 // finish stores the outcome exactly once (replays fail) and answers the
-// wallet with where to send the user.
+// wallet with where to send the user: the transaction page with a fresh
+// response_code in the fragment (OpenID4VP 1.0 §8.2), so that in a
+// same-device flow the browser the wallet returns to can read the outcome
+// once, and nobody who only saw the QR code can.
 func (s *Server) finish(c *gin.Context, tx *Transaction, r *verifier.Result) {
-	err := s.cfg.Store.Take(c, tx.ID, s.cfg.Now(), func(t *Transaction) { s.judge(t, r) })
+	code := randomID(32)
+	err := s.cfg.Store.Take(c, tx.ID, s.cfg.Now(), func(t *Transaction) {
+		s.judge(t, r)
+		t.ResponseCode = sha256.Sum256([]byte(code))
+	})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.log.InfoContext(c, "online: presentation judged", "id", tx.ID, "valid", r.Valid, "codes", r.Codes())
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID})
+	c.JSON(http.StatusOK, oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID + "#response_code=" + code})
 }
 
 func (s *Server) create(c *gin.Context) {
@@ -249,25 +271,70 @@ func (s *Server) create(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// The creating browser keeps the secret in a cookie only its status
+	// requests carry; script on the page never sees it.
+	http.SetCookie(c.Writer, &http.Cookie{Name: secretCookie(out.ID), Value: out.Secret, Path: "/api/transactions/" + out.ID,
+		MaxAge: int((s.cfg.TTL + s.linger()) / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: strings.HasPrefix(s.cfg.BaseURL, "https://")})
+	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, out)
 }
 
-// StatusOf returns the state of a transaction.
-func (s *Server) StatusOf(ctx context.Context, id string) (*Status, error) {
-	tx, err := s.cfg.Store.Get(ctx, id)
+// secretCookie names the cookie holding a transaction's read secret.
+func secretCookie(id string) string { return "mdoc_tx_" + id }
+
+// Grant is what a caller presents to read a transaction's outcome: the
+// secret given at creation, or the response_code of the redirect_uri.
+type Grant struct {
+	Secret       string
+	ResponseCode string
+}
+
+// grantOf collects the credentials of a status request.
+func grantOf(c *gin.Context, id string) Grant {
+	var g Grant
+	if h := c.GetHeader("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		g.Secret = strings.TrimSpace(h[7:])
+	} else if ck, err := c.Request.Cookie(secretCookie(id)); err == nil {
+		g.Secret = ck.Value
+	}
+	g.ResponseCode = c.Query("response_code")
+	return g
+}
+
+// authorize admits a grant that matches the transaction's secret, or its
+// response_code once the wallet has answered. Only hashes are stored and
+// they are compared in constant time.
+func (g Grant) authorize(tx *Transaction) error {
+	if g.Secret != "" {
+		h := sha256.Sum256([]byte(g.Secret))
+		if subtle.ConstantTimeCompare(h[:], tx.ReadSecret[:]) == 1 {
+			return nil
+		}
+	}
+	if g.ResponseCode != "" && tx.ResponseCode != ([32]byte{}) {
+		h := sha256.Sum256([]byte(g.ResponseCode))
+		if subtle.ConstantTimeCompare(h[:], tx.ResponseCode[:]) == 1 {
+			return nil
+		}
+	}
+	return codeErr(CodeTransactionForbidden, "the outcome goes only to whoever created the transaction (secret) or to the browser the wallet returned to (response_code)")
+}
+
+// StatusOf returns the state of a transaction to the holder of g. A
+// final state (done or expired) is returned once: the transaction and its
+// outcome are erased as they are read.
+func (s *Server) StatusOf(ctx context.Context, id string, g Grant) (*Status, error) {
+	tx, err := s.cfg.Store.Collect(ctx, id, s.cfg.Now(), g.authorize)
 	if err != nil {
 		return nil, err
 	}
-	state := tx.State
-	if state == StatePending && !s.cfg.Now().Before(tx.Expires) {
-		state = StateExpired
-	}
-	return &Status{ID: tx.ID, Protocol: tx.Protocol, Purpose: tx.Purpose, State: state, Expires: tx.Expires,
+	return &Status{ID: tx.ID, Protocol: tx.Protocol, Purpose: tx.Purpose, State: tx.State, Expires: tx.Expires,
 		Valid: tx.Valid, Codes: tx.Codes, Decision: tx.Decision, Result: tx.Result}, nil
 }
 
 func (s *Server) status(c *gin.Context) {
-	st, err := s.StatusOf(c, c.Param("id"))
+	st, err := s.StatusOf(c, c.Param("id"), grantOf(c, c.Param("id")))
 	if err != nil {
 		s.fail(c, err)
 		return

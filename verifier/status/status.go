@@ -1,10 +1,24 @@
 // Package status is the verifier's Token Status List client
-// (draft-ietf-oauth-status-list): it fetches the CWT a credential's MSO
-// points at, trusts it through its x5chain to the same IACA that anchored
-// the credential's Document Signer, caches it for its ttl (never past
-// exp), and answers valid, revoked or suspended. When the status server is
-// unreachable it keeps using the last good token for a configurable grace
-// and then fails closed with status_unavailable.
+// (draft-ietf-oauth-status-list): it fetches the token a credential's MSO
+// points at — CWT (application/statuslist+cwt) or JWT
+// (application/statuslist+jwt) —, trusts it through its x5chain / x5c to
+// the same IACA that anchored the credential's Document Signer, and
+// answers valid, revoked or suspended.
+//
+// Freshness. A token says how old it is (iat) and how long it may be used
+// (ttl, "Status List Token" claims); exp only bounds its validity. A
+// verifier that accepted any unexpired token would accept the "before"
+// picture of a revocation for up to exp, from its own cache or from
+// whoever hands it an old token. So a token is fresh only until
+// iat + ttl + grace (ttl capped at MaxTTL, DefaultTTL when absent; grace
+// DefaultGrace, covering clock drift and the issuer's re-signing
+// interval). A cached token is used until iat + ttl, then refetched; if
+// the server is unreachable the cached token answers until it stops being
+// fresh. A token older than one already seen for the same uri is a replay
+// and never replaces it. When no fresh token can be had the check fails
+// closed with status_stale (or status_unavailable when there was never a
+// token). The same rules apply to tokens read from files (WithLocalTokens)
+// at the verification time the caller gives.
 package status
 
 import (
@@ -28,16 +42,20 @@ const (
 	// MaxTokenSize bounds a fetched token. The compressed list of a large
 	// issuer is a few MiB at most; mdoc bounds the decompressed list.
 	MaxTokenSize = 8 << 20
-	// DefaultTTL is how long a token without ttl and exp is cached.
+	// DefaultTTL is the ttl of a token that has none: it is fresh for
+	// this long after its iat.
 	DefaultTTL = 5 * time.Minute
 	// MaxTTL caps any ttl, so a revocation is seen within the hour even if
 	// the issuer asks for longer caching.
 	MaxTTL = time.Hour
 	// DefaultTimeout bounds one fetch.
 	DefaultTimeout = 10 * time.Second
-	// DefaultGrace is how long a cached token keeps answering after its
-	// ttl while the server is unreachable.
-	DefaultGrace = 15 * time.Minute
+	// DefaultGrace is how long past iat + ttl a token still counts as
+	// fresh: issuer and verifier clocks drift by seconds, and an issuer
+	// re-signs its list on a schedule, so a token served just before the
+	// next signing may be slightly past its ttl. Five minutes covers both
+	// without reopening the window the ttl closes.
+	DefaultGrace = 5 * time.Minute
 	// MaxCachedLists bounds the cache; the oldest entry is dropped.
 	MaxCachedLists = 1024
 )
@@ -59,16 +77,21 @@ type Client struct {
 }
 
 type entry struct {
-	token     *mdoc.StatusListToken
+	claims    mdoc.StatusListClaims
+	list      *mdoc.StatusList
 	anchor    []byte // DER of the IACA the token chained to
 	fetched   time.Time
-	refreshAt time.Time // after this, fetch again
-	expiresAt time.Time // exp; zero when absent
+	refreshAt time.Time // iat + ttl (never past exp): after this, fetch again
+	staleAt   time.Time // iat + ttl + grace (never past exp): from here on, not usable
 }
 
+// fresh reports whether e may answer at now.
+func (e *entry) fresh(now time.Time) bool { return now.Before(e.staleAt) }
+
 type call struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	entry *entry
+	err   error
 }
 
 // Option configures New.
@@ -77,8 +100,8 @@ type Option func(*Client)
 // WithHTTPClient sets the HTTP client (default: one with DefaultTimeout).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.httpc = h } }
 
-// WithGrace sets how long a cached token may answer past its ttl while the
-// server is unreachable; 0 means fail closed as soon as the ttl ends.
+// WithGrace sets how long past iat + ttl a token still counts as fresh
+// (default DefaultGrace); 0 means stale as soon as the ttl ends.
 func WithGrace(d time.Duration) Option { return func(c *Client) { c.grace = d } }
 
 // WithTimeout bounds each fetch (default DefaultTimeout).
@@ -125,7 +148,7 @@ func (c *Client) Check(ctx context.Context, ref *mdoc.StatusListRef, anchor *x50
 	if !bytes.Equal(e.anchor, anchor.Raw) {
 		return &mdoc.Error{Code: mdoc.CodeStatusListInvalid, Detail: "status: list at " + ref.URI + " is signed under another IACA than the credential"}
 	}
-	st, err := e.token.Status(ref.Idx)
+	st, err := e.list.Get(ref.Idx)
 	if err != nil {
 		return err
 	}
@@ -141,31 +164,48 @@ func (c *Client) Check(ctx context.Context, ref *mdoc.StatusListRef, anchor *x50
 	return nil
 }
 
-// token returns a usable verified token for uri: a fresh cached one, else a
-// newly fetched one, else — when fetching fails — a cached one still within
-// its grace and exp.
+// token returns a fresh verified token for uri: the cached one before its
+// refresh time, else a newly fetched one, else — when fetching fails or
+// yields nothing fresh — the cached one while it is still fresh. Anything
+// else fails closed.
 func (c *Client) token(ctx context.Context, uri string, now time.Time) (*entry, error) {
 	c.mu.Lock()
-	e := c.cache[uri]
+	cached := c.cache[uri]
 	c.mu.Unlock()
-	if e != nil && now.Before(e.refreshAt) && usable(e, now) {
-		return e, nil
+	if cached != nil && now.Before(cached.refreshAt) && cached.fresh(now) {
+		return cached, nil
 	}
 	ne, err := c.fetchOnce(ctx, uri, now)
 	if err == nil {
-		return ne, nil
+		switch {
+		case cached != nil && ne.claims.IssuedAt.Before(cached.claims.IssuedAt):
+			err = &mdoc.Error{Code: mdoc.CodeStatusStale, Detail: fmt.Sprintf("status: token at %s issued %s is older than one already seen (issued %s): replayed",
+				uri, ne.claims.IssuedAt.Format(time.RFC3339), cached.claims.IssuedAt.Format(time.RFC3339))}
+		case !ne.fresh(now):
+			err = staleError(uri, ne, now)
+		default:
+			return ne, nil
+		}
 	}
-	if e != nil && usable(e, now) && now.Before(e.refreshAt.Add(c.grace)) && mdoc.CodeOf(err) == mdoc.CodeStatusUnavailable {
-		c.log.Warn("status: server unreachable, using cached list within grace", "uri", uri,
-			"fetched", e.fetched, "graceUntil", e.refreshAt.Add(c.grace), "err", err)
-		return e, nil
+	if cached != nil && cached.fresh(now) {
+		c.log.Warn("status: no newer token, using the cached one while fresh", "uri", uri,
+			"issuedAt", cached.claims.IssuedAt, "freshUntil", cached.staleAt, "err", err)
+		return cached, nil
+	}
+	if cached != nil && mdoc.CodeOf(err) == mdoc.CodeStatusUnavailable {
+		return nil, &mdoc.Error{Code: mdoc.CodeStatusStale, Detail: fmt.Sprintf("status: %s unreachable and the cached token went stale at %s",
+			uri, cached.staleAt.Format(time.RFC3339)), Err: err}
 	}
 	return nil, err
 }
 
-func usable(e *entry, now time.Time) bool { return e.expiresAt.IsZero() || now.Before(e.expiresAt) }
+func staleError(uri string, e *entry, now time.Time) error {
+	return &mdoc.Error{Code: mdoc.CodeStatusStale, Detail: fmt.Sprintf("status: token for %s issued %s was fresh until %s (iat + ttl + grace), it is %s",
+		uri, e.claims.IssuedAt.Format(time.RFC3339), e.staleAt.Format(time.RFC3339), now.Format(time.RFC3339))}
+}
 
-// fetchOnce deduplicates concurrent fetches of one uri.
+// fetchOnce deduplicates concurrent fetches of one uri. A fetched token
+// replaces the cached one only if it is not older.
 func (c *Client) fetchOnce(ctx context.Context, uri string, now time.Time) (*entry, error) {
 	c.mu.Lock()
 	if cl, ok := c.calls[uri]; ok {
@@ -175,13 +215,7 @@ func (c *Client) fetchOnce(ctx context.Context, uri string, now time.Time) (*ent
 		case <-ctx.Done():
 			return nil, &mdoc.Error{Code: mdoc.CodeStatusUnavailable, Detail: "status: " + uri, Err: ctx.Err()}
 		}
-		if cl.err != nil {
-			return nil, cl.err
-		}
-		c.mu.Lock()
-		e := c.cache[uri]
-		c.mu.Unlock()
-		return e, nil
+		return cl.entry, cl.err
 	}
 	cl := &call{done: make(chan struct{})}
 	c.calls[uri] = cl
@@ -190,13 +224,16 @@ func (c *Client) fetchOnce(ctx context.Context, uri string, now time.Time) (*ent
 	e, err := c.fetch(ctx, uri, now)
 	c.mu.Lock()
 	if err == nil {
-		if _, ok := c.cache[uri]; !ok && len(c.cache) >= MaxCachedLists {
+		old, ok := c.cache[uri]
+		if !ok && len(c.cache) >= MaxCachedLists {
 			c.evictOldest()
 		}
-		c.cache[uri] = e
+		if !ok || !e.claims.IssuedAt.Before(old.claims.IssuedAt) {
+			c.cache[uri] = e
+		}
 	}
 	delete(c.calls, uri)
-	cl.err = err
+	cl.entry, cl.err = e, err
 	c.mu.Unlock()
 	close(cl.done)
 	return e, err
@@ -229,12 +266,12 @@ func WithLocalTokens(tokens ...[]byte) Option {
 			c.local = map[string][]byte{}
 		}
 		for i, b := range tokens {
-			tok, err := mdoc.ParseStatusListToken(b)
+			tok, err := parseToken(b)
 			if err != nil {
 				c.localErr = fmt.Errorf("status: local token %d: %w", i+1, err)
 				continue
 			}
-			c.local[tok.Claims.Subject] = b
+			c.local[tok.claims.Subject] = b
 		}
 	}
 }
@@ -257,7 +294,7 @@ func (c *Client) fetch(ctx context.Context, uri string, now time.Time) (*entry, 
 	if err != nil {
 		return nil, unavailable(uri, err, "request")
 	}
-	req.Header.Set("Accept", mdoc.StatusListCWTType)
+	req.Header.Set("Accept", mdoc.StatusListCWTType+", "+StatusListJWTMediaType+";q=0.9")
 	resp, err := c.httpc.Do(req)
 	if err != nil {
 		return nil, unavailable(uri, err, "fetch")
@@ -276,32 +313,40 @@ func (c *Client) fetch(ctx context.Context, uri string, now time.Time) (*entry, 
 	return c.verifyToken(body, uri, now)
 }
 
-// verifyToken parses and verifies a token for uri and makes its cache entry.
+// verifyToken parses and verifies a token for uri (either form) and makes
+// its cache entry. Freshness is judged by the caller.
 func (c *Client) verifyToken(body []byte, uri string, now time.Time) (*entry, error) {
-	tok, err := mdoc.ParseStatusListToken(body)
+	tok, err := parseToken(body)
 	if err != nil {
 		return nil, err
 	}
-	if len(tok.X5Chain) == 0 {
+	if len(tok.chain) == 0 {
 		return nil, &mdoc.Error{Code: mdoc.CodeStatusListInvalid, Detail: "status: token at " + uri + " has no x5chain"}
 	}
-	cr, err := c.trust.VerifyChain(tok.X5Chain, now)
+	cr, err := c.trust.VerifyChain(tok.chain, now)
 	if err != nil {
 		return nil, &mdoc.Error{Code: mdoc.CodeStatusListInvalid, Detail: "status: token signer at " + uri, Err: err}
 	}
-	if err := tok.Verify(cr.PublicKey, uri, now); err != nil {
+	if err := tok.verify(cr.PublicKey, uri, now); err != nil {
 		return nil, err
 	}
 	ttl := DefaultTTL
-	if tok.Claims.TTL > 0 {
-		ttl = tok.Claims.TTL
+	if tok.claims.TTL > 0 {
+		ttl = tok.claims.TTL
 	}
 	if ttl > MaxTTL {
 		ttl = MaxTTL
 	}
-	e := &entry{token: tok, anchor: cr.Anchor.Raw, fetched: now, refreshAt: now.Add(ttl), expiresAt: tok.Claims.ExpiresAt}
-	if !e.expiresAt.IsZero() && e.expiresAt.Before(e.refreshAt) {
-		e.refreshAt = e.expiresAt
+	iat := tok.claims.IssuedAt
+	e := &entry{claims: tok.claims, list: tok.list, anchor: cr.Anchor.Raw, fetched: now,
+		refreshAt: iat.Add(ttl), staleAt: iat.Add(ttl + c.grace)}
+	if exp := tok.claims.ExpiresAt; !exp.IsZero() {
+		if exp.Before(e.refreshAt) {
+			e.refreshAt = exp
+		}
+		if exp.Before(e.staleAt) {
+			e.staleAt = exp
+		}
 	}
 	return e, nil
 }

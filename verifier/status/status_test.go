@@ -2,8 +2,12 @@ package status_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,45 +49,131 @@ func TestStatusValues(t *testing.T) {
 	}
 }
 
-func TestCacheTTLAndGrace(t *testing.T) {
-	is, srv, iacas := setup(t)
-	srv.TTL = time.Minute
-	c := status.New(iacas.StatusListTrust(), status.WithGrace(10*time.Minute))
-	ctx := context.Background()
-	t0 := testpki.Now
-	if err := c.Check(ctx, srv.Ref(0), is.IACA, t0); err != nil {
-		t.Fatal(err)
-	}
-	// A revocation is seen after the ttl, not before.
-	srv.Set(0, mdoc.StatusInvalid)
-	if err := c.Check(ctx, srv.Ref(0), is.IACA, t0.Add(30*time.Second)); err != nil {
-		t.Fatalf("within ttl: %v", err)
-	}
-	if err := c.Check(ctx, srv.Ref(0), is.IACA, t0.Add(2*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
-		t.Fatalf("after ttl: %v", err)
-	}
-	// Server down: the cached list answers within grace, then fail closed.
-	t1 := t0.Add(2 * time.Minute)
-	srv.SetDown(true)
-	if err := c.Check(ctx, srv.Ref(0), is.IACA, t1.Add(5*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
-		t.Fatalf("down within grace: %v", err)
-	}
-	if err := c.Check(ctx, srv.Ref(5), is.IACA, t1.Add(5*time.Minute)); err != nil {
-		t.Fatalf("down within grace, valid index: %v", err)
-	}
-	if err := c.Check(ctx, srv.Ref(5), is.IACA, t1.Add(12*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusUnavailable {
-		t.Fatalf("down after grace: %v", err)
-	}
-	// Never fetched and down: nothing to fall back on.
-	c2 := status.New(iacas.StatusListTrust(), status.WithGrace(time.Hour))
-	if err := c2.Check(ctx, srv.Ref(5), is.IACA, t0); mdoc.CodeOf(err) != mdoc.CodeStatusUnavailable {
-		t.Fatalf("cold and down: %v", err)
+// clock is the issuer's clock in a test: the status server signs each
+// token at the time the test sets.
+type clock struct{ t atomic.Int64 }
+
+func (c *clock) now() time.Time { return time.Unix(0, c.t.Load()).UTC() }
+
+func (c *clock) set(t time.Time) { c.t.Store(t.UnixNano()) }
+
+func TestCacheTTLAndFreshness(t *testing.T) {
+	for _, jwt := range []bool{false, true} {
+		is, srv, iacas := setup(t)
+		srv.JWT = jwt
+		srv.TTL = time.Minute
+		issuer := &clock{}
+		issuer.set(testpki.Now)
+		srv.Clock = issuer.now
+		c := status.New(iacas.StatusListTrust(), status.WithGrace(2*time.Minute))
+		ctx := context.Background()
+		t0 := testpki.Now
+		check := func(idx uint64, at time.Duration) error {
+			issuer.set(t0.Add(at)) // a live issuer signs at the time of the request
+			return c.Check(ctx, srv.Ref(idx), is.IACA, t0.Add(at))
+		}
+		if err := check(0, 0); err != nil {
+			t.Fatal(jwt, err)
+		}
+		// A revocation is seen after the ttl, not before.
+		srv.Set(0, mdoc.StatusInvalid)
+		if err := check(0, 30*time.Second); err != nil {
+			t.Fatalf("jwt=%v within ttl: %v", jwt, err)
+		}
+		if err := check(0, 2*time.Minute); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
+			t.Fatalf("jwt=%v after ttl: %v", jwt, err)
+		}
+		// Server down: the cached token (iat t0+2m) answers while fresh
+		// (iat + ttl + grace = t0+5m), then the check fails closed.
+		srv.SetDown(true)
+		if err := check(0, 4*time.Minute); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
+			t.Fatalf("jwt=%v down, fresh: %v", jwt, err)
+		}
+		if err := check(5, 4*time.Minute); err != nil {
+			t.Fatalf("jwt=%v down, fresh, valid index: %v", jwt, err)
+		}
+		if err := check(5, 6*time.Minute); mdoc.CodeOf(err) != mdoc.CodeStatusStale {
+			t.Fatalf("jwt=%v down, stale: %v", jwt, err)
+		}
+		// Never fetched and down: nothing to fall back on.
+		c2 := status.New(iacas.StatusListTrust(), status.WithGrace(time.Hour))
+		if err := c2.Check(ctx, srv.Ref(5), is.IACA, t0); mdoc.CodeOf(err) != mdoc.CodeStatusUnavailable {
+			t.Fatalf("jwt=%v cold and down: %v", jwt, err)
+		}
 	}
 }
 
-func TestGraceNeverPassesExp(t *testing.T) {
+// TestOldTokenIsStale is the attack of issue 11: a credential revoked at T,
+// and the verifier handed a token signed before T that has not reached
+// its 24 h exp. Two hours later, with a ttl of five minutes, that token is
+// stale and the check fails closed instead of answering valid.
+func TestOldTokenIsStale(t *testing.T) {
+	for _, jwt := range []bool{false, true} {
+		is, srv, iacas := setup(t)
+		srv.JWT, srv.TTL, srv.Exp = jwt, 5*time.Minute, 24*time.Hour
+		old, err := srv.Token(is) // signed at testpki.Now, status valid
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Set(3, mdoc.StatusInvalid) // revoked at T = Now
+		srv.Replay = old
+		c := status.New(iacas.StatusListTrust())
+		at := testpki.Now.Add(2 * time.Hour)
+		err = c.Check(context.Background(), srv.Ref(3), is.IACA, at)
+		if mdoc.CodeOf(err) != mdoc.CodeStatusStale {
+			t.Fatalf("jwt=%v: old token two hours later: %v, want status_stale", jwt, err)
+		}
+		// The same token from a file at the same time: stale too.
+		lc := status.New(iacas.StatusListTrust(), status.WithLocalTokens(old))
+		if err := lc.Check(context.Background(), srv.Ref(3), is.IACA, at); mdoc.CodeOf(err) != mdoc.CodeStatusStale {
+			t.Fatalf("jwt=%v: local old token: %v, want status_stale", jwt, err)
+		}
+		// Within its ttl + grace the old token still answers (what ttl
+		// promises), and a fresh token shows the revocation.
+		if err := lc.Check(context.Background(), srv.Ref(3), is.IACA, testpki.Now.Add(9*time.Minute)); err != nil {
+			t.Fatalf("jwt=%v: old token within ttl+grace: %v", jwt, err)
+		}
+		srv.Replay = nil
+		srv.Clock = func() time.Time { return at }
+		if err := c.Check(context.Background(), srv.Ref(3), is.IACA, at); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
+			t.Fatalf("jwt=%v: fresh token: %v, want revoked", jwt, err)
+		}
+	}
+}
+
+// TestReplayedTokenNeverReplacesNewer: once a token issued at t1 has been
+// seen, one issued earlier is refused even if its own ttl would still
+// cover it.
+func TestReplayedTokenNeverReplacesNewer(t *testing.T) {
 	is, srv, iacas := setup(t)
+	t0 := testpki.Now
+	srv.TTL = time.Hour
+	old, err := srv.Token(is) // iat t0, fresh until t0+1h5m, status valid
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Set(2, mdoc.StatusInvalid)
 	srv.TTL = time.Minute
+	srv.Clock = func() time.Time { return t0.Add(10 * time.Minute) }
+	c := status.New(iacas.StatusListTrust())
+	ctx := context.Background()
+	if err := c.Check(ctx, srv.Ref(2), is.IACA, t0.Add(10*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
+		t.Fatalf("newer token: %v", err)
+	}
+	// Past the newer token's ttl the client refetches and is served the
+	// old one: refused; the cached newer token answers while fresh.
+	srv.Replay = old
+	if err := c.Check(ctx, srv.Ref(2), is.IACA, t0.Add(12*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusInvalid {
+		t.Fatalf("replay while cached is fresh: %v, want revoked", err)
+	}
+	if err := c.Check(ctx, srv.Ref(2), is.IACA, t0.Add(20*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusStale {
+		t.Fatalf("replay after cached went stale: %v, want status_stale", err)
+	}
+}
+
+func TestExpBoundsFreshness(t *testing.T) {
+	is, srv, iacas := setup(t)
+	srv.TTL = time.Hour
 	srv.Exp = 3 * time.Minute
 	c := status.New(iacas.StatusListTrust(), status.WithGrace(time.Hour))
 	ctx := context.Background()
@@ -94,9 +184,53 @@ func TestGraceNeverPassesExp(t *testing.T) {
 	if err := c.Check(ctx, srv.Ref(0), is.IACA, testpki.Now.Add(2*time.Minute)); err != nil {
 		t.Fatalf("within exp: %v", err)
 	}
-	if err := c.Check(ctx, srv.Ref(0), is.IACA, testpki.Now.Add(4*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusUnavailable {
+	if err := c.Check(ctx, srv.Ref(0), is.IACA, testpki.Now.Add(4*time.Minute)); mdoc.CodeOf(err) != mdoc.CodeStatusStale {
 		t.Fatalf("past exp: %v", err)
 	}
+}
+
+func TestJWTForm(t *testing.T) {
+	is, srv, iacas := setup(t)
+	srv.JWT = true
+	srv.Set(1, mdoc.StatusInvalid)
+	srv.Set(2, mdoc.StatusSuspended)
+	c := status.New(iacas.StatusListTrust())
+	want := map[uint64]mdoc.Code{0: "", 1: mdoc.CodeStatusInvalid, 2: mdoc.CodeStatusSuspended, 99: mdoc.CodeStatusListInvalid}
+	for idx, code := range want {
+		if err := c.Check(context.Background(), srv.Ref(idx), is.IACA, testpki.Now); mdoc.CodeOf(err) != code {
+			t.Errorf("idx %d: %v, want %q", idx, err, code)
+		}
+	}
+	good, err := srv.Token(is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(good), ".")
+	other, _ := testpki.NewIssuer("other")
+	foreign, _ := srv.Token(other)
+	bad := map[string][]byte{
+		"signature of another token": []byte(parts[0] + "." + parts[1] + "." + strings.Split(string(foreign), ".")[2]),
+		"payload changed":            []byte(parts[0] + "." + b64json(t, map[string]any{"sub": srv.URI(), "iat": testpki.Now.Unix(), "status_list": map[string]any{"bits": 1, "lst": "eNoDAAAAAAE"}}) + "." + parts[2]),
+		"typ jwt":                    []byte(b64json(t, map[string]any{"alg": "ES256", "typ": "JWT", "x5c": []string{base64.StdEncoding.EncodeToString(is.StatusSigner.Raw)}}) + "." + parts[1] + "." + parts[2]),
+		"alg none":                   []byte(b64json(t, map[string]any{"alg": "none", "typ": "statuslist+jwt", "x5c": []string{base64.StdEncoding.EncodeToString(is.StatusSigner.Raw)}}) + "." + parts[1] + "."),
+		"two parts":                  []byte(parts[0] + "." + parts[1]),
+	}
+	for name, b := range bad {
+		srv.Replay = b
+		c := status.New(iacas.StatusListTrust())
+		if err := c.Check(context.Background(), srv.Ref(0), is.IACA, testpki.Now); mdoc.CodeOf(err) != mdoc.CodeStatusListInvalid {
+			t.Errorf("%s: %v, want status_list_invalid", name, err)
+		}
+	}
+}
+
+func b64json(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func TestWrongSigner(t *testing.T) {

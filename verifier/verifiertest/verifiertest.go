@@ -14,12 +14,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/cert"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
@@ -234,6 +240,11 @@ type StatusServer struct {
 	// SignWith, when set, signs with another issuer's status key and chain
 	// (a token from the wrong IACA).
 	SignWith *Issuer
+	// JWT serves the JWT form (application/statuslist+jwt) instead of CWT.
+	JWT bool
+	// Replay, when set, is served verbatim instead of a freshly signed
+	// token (an old token replayed by whoever sits on the path).
+	Replay []byte
 }
 
 // NewStatusServer starts a status server with size entries, all valid.
@@ -279,18 +290,69 @@ func (s *StatusServer) serve(w http.ResponseWriter, r *http.Request) {
 	if s.SignWith != nil {
 		signer = s.SignWith
 	}
+	if s.Replay != nil {
+		_, _ = w.Write(s.Replay)
+		return
+	}
+	tok, err := s.Token(signer)
+	if err != nil {
+		http.Error(w, fmt.Sprint(err), http.StatusInternalServerError)
+		return
+	}
+	if s.JWT {
+		w.Header().Set("Content-Type", "application/statuslist+jwt")
+	} else {
+		w.Header().Set("Content-Type", mdoc.StatusListCWTType)
+	}
+	_, _ = w.Write(tok)
+}
+
+// Token signs the current list at Clock() in the server's form (CWT, or
+// JWT when s.JWT) with signer's status key.
+func (s *StatusServer) Token(signer *Issuer) ([]byte, error) {
 	now := s.Clock()
 	claims := mdoc.StatusListClaims{Subject: s.URI(), IssuedAt: now, TTL: s.TTL}
 	if s.Exp > 0 {
 		claims.ExpiresAt = now.Add(s.Exp)
 	}
 	s.mu.Lock()
-	tok, err := mdoc.SignStatusListToken(signer.StatusKey, mdoc.StatusListTokenOptions{X5Chain: [][]byte{signer.StatusSigner.Raw}}, claims, s.list)
-	s.mu.Unlock()
-	if err != nil {
-		http.Error(w, fmt.Sprint(err), http.StatusInternalServerError)
-		return
+	defer s.mu.Unlock()
+	if s.JWT {
+		return StatusListJWT(signer, claims, s.list)
 	}
-	w.Header().Set("Content-Type", mdoc.StatusListCWTType)
-	_, _ = w.Write(tok)
+	return mdoc.SignStatusListToken(signer.StatusKey, mdoc.StatusListTokenOptions{X5Chain: [][]byte{signer.StatusSigner.Raw}}, claims, s.list)
+}
+
+// StatusListJWT signs list and claims as a Status List Token in JWT form
+// (draft-ietf-oauth-status-list, "Status List Token in JWT Format") with
+// signer's status key, its certificate in x5c.
+func StatusListJWT(signer *Issuer, claims mdoc.StatusListClaims, list *mdoc.StatusList) ([]byte, error) {
+	lst, err := list.Encode()
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{"sub": claims.Subject, "iat": claims.IssuedAt.Unix(),
+		"status_list": map[string]any{"bits": list.Bits, "lst": base64.RawURLEncoding.EncodeToString(lst)}}
+	if !claims.ExpiresAt.IsZero() {
+		body["exp"] = claims.ExpiresAt.Unix()
+	}
+	if claims.TTL > 0 {
+		body["ttl"] = int64(claims.TTL / time.Second)
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	var x5c cert.Chain
+	if err := x5c.Add([]byte(base64.StdEncoding.EncodeToString(signer.StatusSigner.Raw))); err != nil {
+		return nil, err
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, "statuslist+jwt"); err != nil {
+		return nil, err
+	}
+	if err := hdr.Set(jws.X509CertChainKey, &x5c); err != nil {
+		return nil, err
+	}
+	return jws.Sign(payload, jws.WithKey(jwa.ES256(), signer.StatusKey, jws.WithProtectedHeaders(hdr)))
 }

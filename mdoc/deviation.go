@@ -1,0 +1,53 @@
+package mdoc
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Deviation is a departure from ISO/IEC 18013-5 (or a standard it cites)
+// that this package tolerates because published wallets emit it and it
+// changes nothing that is signed or checked: the bytes as received are
+// still what digests and signatures are computed over, and the value is
+// still read unambiguously. Each deviation has a stable code; a verifier
+// shows it as a warning, and VerifyOptions.Strict turns it into an error
+// with the same code.
+//
+// The tolerated deviations are listed in the package documentation of
+// package verifier; each has a Deviation… code here.
+type Deviation struct {
+	Code   Code
+	Detail string
+}
+
+// Codes of tolerated deviations.
+const (
+	// DeviationKidText: the MSO's deviceKey COSE_Key carries kid (label 2)
+	// as a text string; RFC 9052 §7.1 says bstr. Seen in EU PID
+	// presentations from wallets built on the TypeScript @animo-id/mdoc
+	// library; multipaz and isomdl both accept it. No check looks a key up
+	// by kid.
+	DeviationKidText Code = "cose_key_kid_text"
+	// DeviationTDateForm: an MSO validityInfo tdate has fractional
+	// seconds or a UTC offset other than "Z"; §9.1.2.4 asks for
+	// "YYYY-MM-DDThh:mm:ssZ". The instant is unambiguous (RFC 3339) and
+	// is compared as such; sub-second precision cannot change a verdict
+	// measured in seconds.
+	DeviationTDateForm Code = "tdate_form"
+)
+
+// strictTDate is the §9.1.2.4 profile of a tdate: UTC, whole seconds.
+var strictTDate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+
+// msoDeviations lists the tolerated deviations of a parsed MSO.
+func msoDeviations(mso *MobileSecurityObject) []Deviation {
+	var out []Deviation
+	if mso.DeviceKeyInfo.DeviceKey.KidText {
+		out = append(out, Deviation{Code: DeviationKidText, Detail: "MSO deviceKey kid is a text string, not a byte string (RFC 9052 §7.1)"})
+	}
+	for _, nv := range mso.ValidityInfo.offProfile {
+		name, text, _ := strings.Cut(nv, "=")
+		out = append(out, Deviation{Code: DeviationTDateForm, Detail: "MSO validityInfo." + name + " is " + text + ", not YYYY-MM-DDThh:mm:ssZ (ISO 18013-5 §9.1.2.4)"})
+	}
+	return out
+}

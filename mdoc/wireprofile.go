@@ -1,0 +1,282 @@
+package mdoc
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+)
+
+// The wire profile: which CBOR tags may appear where.
+//
+// fxamacker/cbor strips a tag it has no registered type for when it decodes
+// into a Go string, integer, byte slice, map or struct, so without a check of
+// our own `docType: 32("…")` or `issuerAuth: 18([…])` decode exactly like
+// their untagged forms. ISO/IEC 18013-5:2021 §8.3.2.1.2.2 and §9.1.2.4 give
+// the CDDL of every structure a verifier reads, and the CDDL places tags at
+// fixed positions only (#6.24 around IssuerSignedItemBytes,
+// DeviceNameSpacesBytes and MobileSecurityObjectBytes; #6.0 around the
+// validityInfo tdates). checkTags walks a decoded-and-well-formed item and
+// rejects a tag anywhere else, so what is verified is read exactly as the
+// CDDL states it. Data element values are opaque to the profile: their
+// tags (1004 full-date, 0 tdate, …) belong to the element's definition and
+// are checked by whoever interprets the value.
+
+// tagProfile lists, by path, the tags a structure may carry. A path names a
+// position from the root: map keys (text as is, integers in decimal) and
+// "*" for any array index or map key, joined by "/".
+type tagProfile struct {
+	name   string
+	allow  map[string]uint64 // path pattern → the one tag allowed there
+	opaque []string          // path patterns whose subtree is not checked
+}
+
+// Profiles of the structures a verifier reads from a holder.
+var (
+	deviceResponseTags = &tagProfile{name: "DeviceResponse", allow: map[string]uint64{
+		"documents/*/issuerSigned/nameSpaces/*/*": TagEncodedCBOR,
+		"documents/*/deviceSigned/nameSpaces":     TagEncodedCBOR,
+	}}
+	issuerSignedTags = &tagProfile{name: "IssuerSigned", allow: map[string]uint64{
+		"nameSpaces/*/*": TagEncodedCBOR,
+	}}
+	msoTags = &tagProfile{name: "MobileSecurityObject", allow: map[string]uint64{
+		"validityInfo/signed":         TagTDate,
+		"validityInfo/validFrom":      TagTDate,
+		"validityInfo/validUntil":     TagTDate,
+		"validityInfo/expectedUpdate": TagTDate,
+	}, opaque: []string{
+		// keyInfo is "for future use" (§9.1.2.4) and not interpreted.
+		"deviceKeyInfo/keyInfo",
+	}}
+	issuerSignedItemTags = &tagProfile{name: "IssuerSignedItem", opaque: []string{"elementValue"}}
+	deviceNameSpacesTags = &tagProfile{name: "DeviceNameSpaces", opaque: []string{"*/*"}}
+)
+
+// checkTags reports the first tag in data (one well-formed CBOR item) that p
+// does not allow, as CodeMalformed. Call it after a successful decode: the
+// walker trusts the item to be well-formed and within the decoding limits,
+// and it returns an error instead of reading past the end if it is not.
+func checkTags(data []byte, p *tagProfile) error {
+	w := tagWalker{data: data, p: p}
+	if err := w.item(nil, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+type tagWalker struct {
+	data  []byte
+	off   int
+	p     *tagProfile
+	depth int
+}
+
+func (w *tagWalker) errorf(format string, args ...any) error {
+	return newError(CodeMalformed, "%s: "+format, append([]any{w.p.name}, args...)...)
+}
+
+// head reads one initial byte and argument.
+func (w *tagWalker) head() (major byte, arg uint64, err error) {
+	if w.off >= len(w.data) {
+		return 0, 0, w.errorf("truncated item")
+	}
+	ib := w.data[w.off]
+	w.off++
+	major, ai := ib>>5, ib&0x1f
+	var n int
+	switch {
+	case ai < 24:
+		return major, uint64(ai), nil
+	case ai == 24:
+		n = 1
+	case ai == 25:
+		n = 2
+	case ai == 26:
+		n = 4
+	case ai == 27:
+		n = 8
+	default:
+		// Indefinite lengths are refused by the decoder already; reserved
+		// values never reach here from a successful decode.
+		return 0, 0, w.errorf("unexpected additional information %d", ai)
+	}
+	if w.off+n > len(w.data) {
+		return 0, 0, w.errorf("truncated head")
+	}
+	var buf [8]byte
+	copy(buf[8-n:], w.data[w.off:w.off+n])
+	w.off += n
+	return major, binary.BigEndian.Uint64(buf[:]), nil
+}
+
+// item walks one item at path; tagged is true when the item is the content
+// of a tag that was allowed at this path (a second tag is never allowed).
+func (w *tagWalker) item(path []string, tagged bool) error {
+	// The decoder has bounded nesting already; the walker bounds it again
+	// so that it is safe on input that was never decoded.
+	if w.depth++; w.depth > MaxNestingDepth {
+		return newError(CodeLimitExceeded, "%s: nested deeper than %d", w.p.name, MaxNestingDepth)
+	}
+	defer func() { w.depth-- }()
+	if w.p.isOpaque(path) {
+		return w.skip()
+	}
+	major, arg, err := w.head()
+	if err != nil {
+		return err
+	}
+	switch major {
+	case 0, 1, 7:
+		return nil
+	case 2, 3:
+		if arg > uint64(len(w.data)-w.off) {
+			return w.errorf("truncated string")
+		}
+		w.off += int(arg)
+		return nil
+	case 4:
+		for i := uint64(0); i < arg; i++ {
+			if err := w.item(append(path, "*"), false); err != nil {
+				return err
+			}
+		}
+		return nil
+	case 5:
+		for i := uint64(0); i < arg; i++ {
+			key, err := w.key()
+			if err != nil {
+				return err
+			}
+			if err := w.item(append(path, key), false); err != nil {
+				return err
+			}
+		}
+		return nil
+	case 6:
+		want, ok := w.p.allowed(path)
+		if tagged || !ok || want != arg {
+			where := strings.Join(path, "/")
+			if where == "" {
+				where = "the top level"
+			}
+			return w.errorf("unexpected tag %d at %s", arg, where)
+		}
+		return w.item(path, true)
+	}
+	return w.errorf("unknown major type %d", major)
+}
+
+// key reads a map key and returns its path segment: a text key as is, an
+// integer key in decimal. Keys of other types (never in the profiled
+// structures) and tagged keys are refused.
+func (w *tagWalker) key() (string, error) {
+	start := w.off
+	major, arg, err := w.head()
+	if err != nil {
+		return "", err
+	}
+	switch major {
+	case 0:
+		return strconv.FormatUint(arg, 10), nil
+	case 1:
+		if arg == ^uint64(0) {
+			return "-18446744073709551616", nil
+		}
+		return "-" + strconv.FormatUint(arg+1, 10), nil
+	case 3:
+		if arg > uint64(len(w.data)-w.off) {
+			return "", w.errorf("truncated key")
+		}
+		s := string(w.data[w.off : w.off+int(arg)])
+		w.off += int(arg)
+		return s, nil
+	case 6:
+		return "", w.errorf("unexpected tag %d on a map key", arg)
+	}
+	// Other key types: walk them (they may not hide tags either) and use a
+	// segment that matches only "*".
+	w.off = start
+	if err := w.item([]string{"\x00key"}, false); err != nil {
+		return "", err
+	}
+	return "\x00", nil
+}
+
+// skip passes over one item without checking its tags.
+func (w *tagWalker) skip() error {
+	if w.depth++; w.depth > MaxNestingDepth {
+		return newError(CodeLimitExceeded, "%s: nested deeper than %d", w.p.name, MaxNestingDepth)
+	}
+	defer func() { w.depth-- }()
+	major, arg, err := w.head()
+	if err != nil {
+		return err
+	}
+	switch major {
+	case 2, 3:
+		if arg > uint64(len(w.data)-w.off) {
+			return w.errorf("truncated string")
+		}
+		w.off += int(arg)
+	case 4:
+		for i := uint64(0); i < arg; i++ {
+			if err := w.skip(); err != nil {
+				return err
+			}
+		}
+	case 5:
+		for i := uint64(0); i < 2*arg; i++ {
+			if err := w.skip(); err != nil {
+				return err
+			}
+		}
+	case 6:
+		return w.skip()
+	}
+	return nil
+}
+
+func (p *tagProfile) allowed(path []string) (uint64, bool) {
+	for pat, tag := range p.allow {
+		if matchPath(pat, path) {
+			return tag, true
+		}
+	}
+	return 0, false
+}
+
+func (p *tagProfile) isOpaque(path []string) bool {
+	for _, pat := range p.opaque {
+		if matchPath(pat, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPath reports whether path matches pattern segment by segment, "*"
+// matching any one segment.
+func matchPath(pattern string, path []string) bool {
+	if len(path) == 0 {
+		return pattern == ""
+	}
+	for i, seg := range path {
+		j := strings.IndexByte(pattern, '/')
+		var want string
+		if j < 0 {
+			if i != len(path)-1 {
+				return false
+			}
+			want, pattern = pattern, ""
+		} else {
+			want, pattern = pattern[:j], pattern[j+1:]
+		}
+		if want != "*" && want != seg {
+			return false
+		}
+		if j < 0 {
+			return true
+		}
+	}
+	return false
+}

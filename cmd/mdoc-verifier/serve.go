@@ -84,7 +84,9 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	if len(o.tf.trust) == 0 {
 		iaca := filepath.Join(o.issuerDataDir, "pki", "iaca.pem")
 		dev, err := online.Development(ctx, online.DevOptions{Dir: o.dataDir, IssuerIACA: iaca,
-			Waiting: func(p string) { fmt.Fprintf(stdout, "mdoc-verifier: waiting for the development issuer's IACA at %s\n", p) }})
+			Waiting: func(p string) {
+				fmt.Fprintf(stdout, "mdoc-verifier: waiting for the development issuer's IACA at %s\n", p)
+			}})
 		if err != nil {
 			return cli.Fail("no_trust", err)
 		}

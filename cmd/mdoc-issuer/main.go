@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/mynumber-mdoc/mnc/internal/attestcheck"
 	"github.com/mynumber-mdoc/mnc/issuer"
 	"github.com/mynumber-mdoc/mnc/issuer/app"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
@@ -45,6 +46,9 @@ Usage:
                                                     certificate (reader-ca) on that CA's CRL (/pki/iaca.crl, /pki/reader-ca.crl)
   mdoc-issuer crl-poll                              linked revocation now
   mdoc-issuer iaca                                  print the IACA certificate path (and PEM with --pem)
+  mdoc-issuer attestation check --format android-key|apple-appattest [--challenge HEX] [--client-data-hash HEX]
+              [--app-id ID] [--key-id BASE64] [--environment production|development] [--roots PEM]
+              [--at RFC3339] [--json] FILE          verify a platform key attestation, print the attested facts
 
 Common flags (every command): --data-dir, --postgres, --pkcs11-module, --pkcs11-token, --pkcs11-pin,
 --production, --jpki-roots, --jpki-crl-dir, --jpki-ca-dir, --attestation-roots, --json.
@@ -61,6 +65,14 @@ func main() {
 		return
 	}
 	cmd, args := os.Args[1], os.Args[2:]
+	if cmd == "attestation" && len(args) > 0 && args[0] == "check" {
+		o, err := attestcheck.ParseArgs(args[1:], os.Stderr)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mdoc-issuer attestation check: %v\n", err)
+			os.Exit(attestcheck.ExitUsage)
+		}
+		os.Exit(attestcheck.Run(context.Background(), o, os.Stdout, os.Stderr))
+	}
 	if err := run(cmd, args); err != nil {
 		var e *oid4vci.Error
 		if errors.As(err, &e) {

@@ -51,8 +51,13 @@ type Config struct {
 	JPKI *jpki.Verifier
 	// PhoneCA, when set, issues JPKI phone certificates at enrolment.
 	PhoneCA PhoneCA
-	// AttestationRoots verify key attestations.
+	// AttestationRoots verify the wallet provider's key attestations (the
+	// OpenID4VCI key-attestation JWT).
 	AttestationRoots *x509.CertPool
+	// Platform verifies the platforms' own attestations (Android Key
+	// Attestation, App Attest) against which the wallet provider's
+	// statement is checked.
+	Platform PlatformConfig
 	// AllowedModels is the allow-list; nil means DefaultAllowedModels.
 	AllowedModels []string
 	// Production disables the development attestation endpoint; the

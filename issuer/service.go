@@ -44,6 +44,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("issuer: config needs IssuerURL, Store, PKI and JPKI")
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
+	if err := cfg.Platform.defaults(cfg.Production); err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, st: cfg.Store}
 	s.status = newStatusCache(s)
 	s.configsMeta = credentialConfigurations()
@@ -277,34 +280,69 @@ func minTime(ts ...time.Time) time.Time {
 
 // ---- attestation and device policy ----
 
-// checkAttestation verifies a key attestation and applies the device
-// policy: not rooted, model on the allow-list, neither model nor OS version
-// blocked.
+// verifyDevice verifies what an application says about the device: the
+// platform's attestation of the device key (required in production), the
+// wallet provider's key attestation checked against it, and the device
+// policy on the facts the platform attests (falling back to the wallet
+// provider's statement where the platform is silent).
+func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication, now time.Time) (*oid4vci.KeyAttestation, error) {
+	ka, err := oid4vci.VerifyKeyAttestation(app.KeyAttestation, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	pa := app.PlatformAttestation
+	if pa == nil {
+		if s.cfg.Platform.Required {
+			return nil, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, ReasonPlatformMissing, "this issuer requires the platform's attestation of the device key (platform_attestation)")
+		}
+		return ka, s.devicePolicy(ctx, ka.Claims, ka.Claims.DeviceModel, ka.Claims.OSVersion, "")
+	}
+	facts, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	model, osVersion, err := checkStatement(ka, facts)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Logger.InfoContext(ctx, "platform attestation verified", "format", facts.Format, "security_level", facts.SecurityLevel,
+		"boot", facts.VerifiedBootState, "os", facts.OSVersion, "patch", facts.OSPatchLevel, "model", model, "environment", facts.Environment)
+	return ka, s.devicePolicy(ctx, ka.Claims, model, osVersion, facts.OSVersion)
+}
+
+// checkAttestation verifies a key attestation at credential issuance (the
+// proof's) and applies the device policy to its statement; the platform
+// attestation was checked at enrolment.
 func (s *Service) checkAttestation(ctx context.Context, compact string, now time.Time) (*oid4vci.KeyAttestation, error) {
 	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
 	if err != nil {
 		return nil, err
 	}
-	c := ka.Claims
+	return ka, s.devicePolicy(ctx, ka.Claims, ka.Claims.DeviceModel, ka.Claims.OSVersion, "")
+}
+
+// devicePolicy: not rooted, model on the allow-list, neither model nor OS
+// version (as stated, or as the platform attests it) blocked.
+func (s *Service) devicePolicy(ctx context.Context, c oid4vci.KeyAttestationClaims, model, osVersion, platformOS string) error {
 	if c.Rooted {
-		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonRooted, "the platform attests that this device is rooted or runs a custom ROM")
+		return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonRooted, "the wallet provider attests that this device is rooted or runs a custom ROM")
 	}
-	if !slices.Contains(s.cfg.AllowedModels, c.DeviceModel) {
-		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelNotAllowed, "device model %q is not on the list of verified models", c.DeviceModel)
+	if !slices.Contains(s.cfg.AllowedModels, model) {
+		return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelNotAllowed, "device model %q is not on the list of verified models", model)
 	}
 	blocks, err := s.Blocks(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, b := range blocks {
-		if b.Kind == store.BlockModel && b.Value == c.DeviceModel {
-			return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelBlocked, "device model %q is blocked: %s", c.DeviceModel, b.Reason)
+		if b.Kind == store.BlockModel && b.Value == model {
+			return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelBlocked, "device model %q is blocked: %s", model, b.Reason)
 		}
-		if b.Kind == store.BlockOS && b.Value == c.OSVersion {
-			return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonOSBlocked, "OS version %q is blocked: %s", c.OSVersion, b.Reason)
+		if b.Kind == store.BlockOS && (b.Value == osVersion || (platformOS != "" && b.Value == platformOS)) {
+			return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonOSBlocked, "OS version %q is blocked: %s", osVersion, b.Reason)
 		}
 	}
-	return ka, nil
+	return nil
 }
 
 // Blocks returns the emergency restrictions (cached for a minute; changes
@@ -413,7 +451,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	if err := s.consumeNonce(ctx, app.Nonce); err != nil {
 		return nil, err
 	}
-	ka, err := s.checkAttestation(ctx, app.KeyAttestation, now)
+	ka, err := s.verifyDevice(ctx, app, now)
 	if err != nil {
 		return nil, err
 	}

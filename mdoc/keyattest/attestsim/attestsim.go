@@ -162,3 +162,18 @@ func SignChild(parent *x509.Certificate, parentKey crypto.Signer, pub crypto.Pub
 	}
 	return x509.CreateCertificate(rand.Reader, t, parent, pub, parentKey)
 }
+
+// The wallet simulator's app identity, which a development issuer expects
+// by default: the Android package and signing-certificate digest, and the
+// App Attest app id (TEAMID.bundle.id).
+const (
+	WalletPackage = "jp.mnc.walletsim"
+	WalletAppID   = "MNCDEV0001.jp.mnc.walletsim"
+)
+
+// WalletSigningDigest is the SHA-256 of the wallet simulator's (notional)
+// APK signing certificate.
+func WalletSigningDigest() []byte {
+	h := sha256.Sum256([]byte("mnc wallet-sim APK signing certificate"))
+	return h[:]
+}

@@ -176,9 +176,15 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 		cleanup()
 		return nil, issuerErr(op+": nonce", err)
 	}
+	progress("obtaining the platform's attestation of the device key")
+	pa, err := w.platformAttestation(prof, nonce, dk, devJWK)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	app := &oid4vci.CardApplication{
 		Audience: oid4vci.Audience{o.IssuerURL}, Nonce: nonce, IssuedAt: w.now().Unix(),
-		DeviceKey: devJWK, KeyAttestation: att, DeviceModel: prof.Model, OSVersion: prof.OSVersion,
+		DeviceKey: devJWK, KeyAttestation: att, PlatformAttestation: pa, DeviceModel: prof.Model, OSVersion: prof.OSVersion,
 		JPKISignKey: jSignJWK, JPKIAuthKey: jAuthJWK, ContactEmail: o.ContactEmail,
 	}
 	progress("signing the application with the card")

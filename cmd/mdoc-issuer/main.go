@@ -85,10 +85,11 @@ func main() {
 }
 
 type common struct {
-	opts    app.Options
-	asJSON  bool
-	models  string
-	verbose bool
+	opts          app.Options
+	asJSON        bool
+	models        string
+	walletDigests string
+	verbose       bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -102,6 +103,10 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.opts.JPKICRLDir, "jpki-crl-dir", "", "directory of JPKI CRLs named by distribution point")
 	fs.StringVar(&c.opts.JPKICADir, "jpki-ca-dir", "", "development JPKI test CA directory (default <data-dir>/jpki-testca; may be a jpki-sim CA)")
 	fs.StringVar(&c.opts.AttestationRootsFile, "attestation-roots", "", "PEM file of platform key-attestation roots (required in production)")
+	fs.StringVar(&c.opts.WalletAndroidPackage, "wallet-android-package", "", "Android package name of the wallet app the platform must attest (required in production)")
+	fs.StringVar(&c.walletDigests, "wallet-android-signing-digest", "", "comma-separated hex SHA-256 of the wallet APK signing certificate (required in production)")
+	fs.StringVar(&c.opts.WalletAppleAppID, "wallet-apple-app-id", "", "App Attest app id TEAMID.bundle.id of the wallet app (required in production)")
+	fs.StringVar(&c.opts.AttestationStatus, "attestation-status", "", "Google attestation status list, file or URL (production default: Google's URL)")
 	fs.StringVar(&c.models, "allowed-models", "", "comma-separated device model allow-list (default: the built-in development list)")
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON")
 	fs.BoolVar(&c.verbose, "v", false, "debug logging")
@@ -110,6 +115,9 @@ func (c *common) register(fs *flag.FlagSet) {
 func (c *common) open(ctx context.Context) (*app.App, error) {
 	if c.models != "" {
 		c.opts.AllowedModels = strings.Split(c.models, ",")
+	}
+	if c.walletDigests != "" {
+		c.opts.WalletAndroidSigningDigests = strings.Split(c.walletDigests, ",")
 	}
 	lvl := slog.LevelInfo
 	if c.verbose {

@@ -52,6 +52,9 @@ func (s *Service) Metadata() *oid4vci.IssuerMetadata {
 		MNC: &oid4vci.MNCEndpoints{Enrol: u + oid4vci.PathEnrol, CardRevoke: u + oid4vci.PathCardRevoke,
 			DeviceRequest: u + oid4vci.PathDeviceRequest, StatusListBase: u + oid4vci.PathStatusList},
 	}
+	if s.cfg.BatchSize > 1 {
+		m.BatchCredentialIssuance = &oid4vci.BatchCredentialIssuance{BatchSize: s.cfg.BatchSize}
+	}
 	if !s.cfg.Production {
 		m.MNC.DevAttest = u + oid4vci.PathDevAttest
 	}

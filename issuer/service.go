@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -168,29 +169,19 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	if !slices.Contains(g.Configs, r.CredentialConfigurationID) {
 		return nil, oid4vci.NewError(oid4vci.CodeCredentialRequestDenied, "", "this access token does not cover %s", r.CredentialConfigurationID)
 	}
-	proof, err := oid4vci.VerifyProof(r.Proofs.JWT[0], oid4vci.VerifyProofOptions{Audience: s.cfg.IssuerURL, Now: now})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.consumeNonce(ctx, proof.Nonce); err != nil {
-		return nil, err
+	if len(r.Proofs.JWT) > s.cfg.BatchSize {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonTooLarge, "%d proofs; batch_size is %d", len(r.Proofs.JWT), s.cfg.BatchSize)
 	}
 	dev, err := s.st.Device(ctx, g.DeviceID)
 	if err != nil {
 		return nil, fmt.Errorf("read device %s: %w", g.DeviceID, err)
 	}
-	if proof.Key.Thumbprint != dev.KeyThumbprint {
-		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyMismatch, "proof key is not the device key bound at enrolment")
-	}
-	if proof.KeyAttestation == "" {
-		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "proof lacks key_attestation (key_attestations_required)")
-	}
-	ka, err := s.checkAttestation(ctx, proof.KeyAttestation, now)
+	keys, nonce, err := s.checkProofs(ctx, r.Proofs.JWT, dev, now)
 	if err != nil {
 		return nil, err
 	}
-	if !ka.Attests(proof.Key) {
-		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "key_attestation does not attest the proof key")
+	if err := s.consumeNonce(ctx, nonce); err != nil {
+		return nil, err
 	}
 	if dev.State != store.DeviceActive {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
@@ -232,17 +223,81 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 			return nil, fmt.Errorf("insurance elements: %w", err)
 		}
 	}
-	devicePub, err := proof.Key.ECDSA()
-	if err != nil {
-		return nil, err
+	resp := &oid4vci.CredentialResponse{}
+	for _, k := range keys {
+		encoded, err := s.issueOne(ctx, dev, docType, ns, k, now, validUntil)
+		if err != nil {
+			return nil, err
+		}
+		resp.Credentials = append(resp.Credentials, oid4vci.IssuedCredential{Credential: base64.RawURLEncoding.EncodeToString(encoded)})
 	}
+	return resp, nil
+}
+
+// checkProofs verifies the proofs of a credential request (OpenID4VCI 1.0
+// §8.2.1, batch: one credential per proof, each proof by its own key): each
+// is an ES256 proof JWT for this issuer carrying one and the same c_nonce,
+// no key appears twice, and each carries a key attestation (verified, with
+// the device policy) that attests its key. A proof key is acceptable when
+// it is the device key bound at enrolment, or when its key attestation
+// attests it together with that device key: the wallet provider vouches
+// that the batch keys live in the same secure element as the enrolled key.
+// It returns the keys in order and the nonce.
+func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.Device, now time.Time) ([]*ecdsa.PublicKey, string, error) {
+	var nonce string
+	seen := map[string]bool{}
+	verified := map[string]*oid4vci.KeyAttestation{}
+	keys := make([]*ecdsa.PublicKey, 0, len(proofs))
+	for i, pj := range proofs {
+		proof, err := oid4vci.VerifyProof(pj, oid4vci.VerifyProofOptions{Audience: s.cfg.IssuerURL, Now: now})
+		if err != nil {
+			return nil, "", err
+		}
+		if i == 0 {
+			nonce = proof.Nonce
+		} else if proof.Nonce != nonce {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown, "proof %d carries another c_nonce than proof 0; a batch shares one", i)
+		}
+		if seen[proof.Key.Thumbprint] {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, ReasonDuplicateKey, "proof %d repeats a key: each credential of a batch needs its own key", i)
+		}
+		seen[proof.Key.Thumbprint] = true
+		if proof.KeyAttestation == "" {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "proof %d lacks key_attestation (key_attestations_required)", i)
+		}
+		ka, ok := verified[proof.KeyAttestation]
+		if !ok {
+			if ka, err = s.checkAttestation(ctx, proof.KeyAttestation, now); err != nil {
+				return nil, "", err
+			}
+			verified[proof.KeyAttestation] = ka
+		}
+		if !ka.Attests(proof.Key) {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "key_attestation of proof %d does not attest its key", i)
+		}
+		if proof.Key.Thumbprint != dev.KeyThumbprint && !ka.AttestsThumbprint(dev.KeyThumbprint) {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyMismatch,
+				"proof %d key is neither the device key bound at enrolment nor attested together with it", i)
+		}
+		pub, err := proof.Key.ECDSA()
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, pub)
+	}
+	return keys, nonce, nil
+}
+
+// issueOne signs and records one credential for device key k: its own MSO,
+// salts (random per element, mdoc.Issue) and status-list entry.
+func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, k *ecdsa.PublicKey, now, validUntil time.Time) ([]byte, error) {
 	var encoded []byte
 	cred, err := s.st.IssueCredential(ctx, store.IssueParams{
 		DeviceID: dev.ID, DocType: docType, ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
 		Event: store.Event{Actor: "wallet", Action: "credential_issued", PersonID: dev.PersonID, DeviceID: dev.ID, Detail: docType, Notify: true, Email: dev.ContactEmail},
 		Sign: func(ref store.StatusRef) error {
 			is, err := mdoc.Issue(mdoc.IssueOptions{
-				DocType: docType, NameSpaces: ns, DeviceKey: devicePub,
+				DocType: docType, NameSpaces: ns, DeviceKey: k,
 				Signed: now, ValidFrom: now, ValidUntil: validUntil,
 				Status: &mdoc.StatusListRef{Idx: ref.Idx, URI: s.statusURI(ref.ListID)},
 				Signer: s.cfg.PKI.DSKey, Chain: [][]byte{s.cfg.PKI.DS.Raw},
@@ -261,7 +316,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 		return nil, fmt.Errorf("issue %s: %w", docType, err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "credential issued", "device", dev.ID, "doctype", docType, "list", cred.ListID, "idx", cred.Idx, "valid_until", validUntil)
-	return &oid4vci.CredentialResponse{Credentials: []oid4vci.IssuedCredential{{Credential: base64.RawURLEncoding.EncodeToString(encoded)}}, NotificationID: cred.ID}, nil
+	return encoded, nil
 }
 
 func (s *Service) statusURI(listID string) string {

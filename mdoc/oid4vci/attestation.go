@@ -14,8 +14,9 @@ import (
 // Bounds on key attestations.
 const (
 	// MaxAttestedKeys bounds attested_keys: the mdoc device key and the two
-	// JPKI phone keys, with room for a few more.
-	MaxAttestedKeys = 8
+	// JPKI phone keys at enrolment; at batch issuance the device key and one
+	// key per credential of the batch (MaxProofs).
+	MaxAttestedKeys = MaxProofs + 3
 	// MaxAttestationChain bounds the x5c chain.
 	MaxAttestationChain = 4
 	// MaxAttestationLifetime bounds exp − iat: platform attestations are
@@ -122,6 +123,17 @@ type KeyAttestation struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	Raw       string
+}
+
+// AttestsThumbprint reports whether the key with RFC 7638 thumbprint tp is
+// one of the attested keys.
+func (a *KeyAttestation) AttestsThumbprint(tp string) bool {
+	for _, x := range a.Keys {
+		if x.Thumbprint == tp {
+			return true
+		}
+	}
+	return false
 }
 
 // Attests reports whether k is one of the attested keys.

@@ -55,8 +55,16 @@ type IssuerMetadata struct {
 	NonceEndpoint                     string                             `json:"nonce_endpoint,omitempty"`
 	Display                           []Display                          `json:"display,omitempty"`
 	CredentialConfigurationsSupported map[string]CredentialConfiguration `json:"credential_configurations_supported"`
+	// BatchCredentialIssuance advertises batch issuance (§12.2.4): up to
+	// BatchSize proofs per request, one credential each.
+	BatchCredentialIssuance *BatchCredentialIssuance `json:"batch_credential_issuance,omitempty"`
 	// MNC lists the project's enrolment and lifecycle endpoints.
 	MNC *MNCEndpoints `json:"mnc_endpoints,omitempty"`
+}
+
+// BatchCredentialIssuance is the batch_credential_issuance metadata member.
+type BatchCredentialIssuance struct {
+	BatchSize int `json:"batch_size"`
 }
 
 // MNCEndpoints are the project extension endpoints, absolute URLs.
@@ -249,10 +257,11 @@ type Proofs struct {
 	JWT []string `json:"jwt,omitempty"`
 }
 
-// MaxProofs bounds proofs.jwt. The issuer binds each document to the one
-// device key of the enrolment, so one proof is all it needs; a few more are
-// tolerated for wallets that always send a batch, and rejected above this.
-const MaxProofs = 1
+// MaxProofs bounds proofs.jwt: the largest batch_size an issuer may
+// advertise (OpenID4VCI 1.0 §8.2: one credential per proof, each with its
+// own key, for unlinkable presentations). An issuer refuses more than its
+// own batch_size.
+const MaxProofs = 32
 
 // Validate checks the structure of a credential request.
 func (r *CredentialRequest) Validate() error {
@@ -266,7 +275,7 @@ func (r *CredentialRequest) Validate() error {
 		return NewError(CodeInvalidProof, ReasonMalformed, "proofs.jwt is missing")
 	}
 	if len(r.Proofs.JWT) > MaxProofs {
-		return NewError(CodeInvalidProof, ReasonTooLarge, "%d proofs; this issuer binds one device key and accepts %d", len(r.Proofs.JWT), MaxProofs)
+		return NewError(CodeInvalidProof, ReasonTooLarge, "%d proofs, over %d", len(r.Proofs.JWT), MaxProofs)
 	}
 	return nil
 }

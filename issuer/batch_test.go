@@ -202,3 +202,46 @@ func BenchmarkIssuance(b *testing.B) {
 		})
 	}
 }
+
+func TestNotificationEndpoint(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if m := e.svc.Metadata(); m.NotificationEndpoint != e.srv.URL+oid4vci.PathNotification {
+		t.Fatalf("notification_endpoint %q", m.NotificationEndpoint)
+	}
+	w := e.newWallet(e.newCard(taro, testca.IssueOptions{}), "iPhone16,1")
+	w.enrol()
+	tok := w.token()
+	keys, ka := w.batchKeys(2)
+	resp, err := w.batch(tok, w.batchProofs(keys, ka, w.nonce()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.NotificationID == "" {
+		t.Fatal("no notification_id")
+	}
+	ctx := context.Background()
+	if err := e.client.Notify(ctx, tok, &oid4vci.NotificationRequest{NotificationID: resp.NotificationID, Event: oid4vci.EventCredentialAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	audit, _ := e.svc.Audit(ctx, w.deviceID, "", 50)
+	found := false
+	for _, a := range audit {
+		found = found || a.Action == "notification_credential_accepted"
+	}
+	if !found {
+		t.Errorf("notification not in the audit log: %+v", audit)
+	}
+	err = e.client.Notify(ctx, tok, &oid4vci.NotificationRequest{NotificationID: "cred_unknown", Event: oid4vci.EventCredentialDeleted})
+	wantCode(t, err, oid4vci.CodeInvalidNotificationID, "")
+	err = e.client.Notify(ctx, tok, &oid4vci.NotificationRequest{NotificationID: resp.NotificationID, Event: "credential_lost"})
+	wantCode(t, err, oid4vci.CodeInvalidNotificationRequest, "")
+	err = e.client.Notify(ctx, tok, &oid4vci.NotificationRequest{NotificationID: resp.NotificationID, Event: oid4vci.EventCredentialFailure, EventDescription: "bad \"quote\""})
+	wantCode(t, err, oid4vci.CodeInvalidNotificationRequest, "")
+	err = e.client.Notify(ctx, "bogus", &oid4vci.NotificationRequest{NotificationID: resp.NotificationID, Event: oid4vci.EventCredentialAccepted})
+	wantCode(t, err, oid4vci.CodeInvalidToken, "")
+	// Another device's token cannot notify about this issuance.
+	other := e.newWallet(e.newCard(testca.Person{Name: "佐藤　花子", BirthDate: taro.BirthDate, Sex: taro.Sex, Address: taro.Address}, testca.IssueOptions{}), "iPhone16,1")
+	other.enrol()
+	err = e.client.Notify(ctx, other.token(), &oid4vci.NotificationRequest{NotificationID: resp.NotificationID, Event: oid4vci.EventCredentialDeleted})
+	wantCode(t, err, oid4vci.CodeInvalidNotificationID, "")
+}

@@ -47,6 +47,7 @@ func (s *Service) Metadata() *oid4vci.IssuerMetadata {
 	u := s.cfg.IssuerURL
 	m := &oid4vci.IssuerMetadata{
 		CredentialIssuer: u, CredentialEndpoint: u + oid4vci.PathCredential, NonceEndpoint: u + oid4vci.PathNonce,
+		NotificationEndpoint:              u + oid4vci.PathNotification,
 		Display:                           []oid4vci.Display{{Name: "My Number Card smartphone credentials (development)", Locale: "en"}},
 		CredentialConfigurationsSupported: s.configsMeta,
 		MNC: &oid4vci.MNCEndpoints{Enrol: u + oid4vci.PathEnrol, CardRevoke: u + oid4vci.PathCardRevoke,

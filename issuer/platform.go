@@ -192,29 +192,27 @@ func platformErr(err error) error {
 }
 
 // checkStatement checks the wallet provider's key attestation against the
-// platform's facts: the same platform, and where the platform attests a
-// model or OS version, the same ones. It returns the model and OS version
-// the device policy (allow-list, blocks) judges: the platform's when it
-// attests them, else the statement's.
-func checkStatement(ka *oid4vci.KeyAttestation, f *keyattest.Facts) (model, osVersion string, err error) {
+// platform's facts: the same platform, and where both say a model or OS
+// version, the same ones. model and osVersion are the best claims so far
+// (statement, else application). It returns the model, OS version and
+// wallet profile the device policy judges: the platform's where it attests
+// them.
+func checkStatement(ka *oid4vci.KeyAttestation, f *keyattest.Facts, model, osVersion string) (string, string, string, error) {
 	c := ka.Claims
-	want := map[string]string{keyattest.FormatAndroidKey: oid4vci.WalletProfileAndroid, keyattest.FormatAppleAppAttest: oid4vci.WalletProfileApple}[f.Format]
-	if c.WalletProfile != want {
-		return "", "", oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, ReasonPlatformMismatch, "the wallet provider says %s but the platform attestation is %s", c.WalletProfile, f.Format)
+	profile := map[string]string{keyattest.FormatAndroidKey: oid4vci.WalletProfileAndroid, keyattest.FormatAppleAppAttest: oid4vci.WalletProfileApple}[f.Format]
+	if c.WalletProfile != "" && c.WalletProfile != profile {
+		return "", "", "", oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, ReasonPlatformMismatch, "the wallet provider says %s but the platform attestation is %s", c.WalletProfile, f.Format)
 	}
-	model, osVersion = c.DeviceModel, c.OSVersion
 	if f.Model != "" {
-		if subtle.ConstantTimeCompare([]byte(f.Model), []byte(c.DeviceModel)) != 1 {
-			return "", "", oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, ReasonPlatformMismatch, "the wallet provider says model %q but the platform attests %q", c.DeviceModel, f.Model)
+		if subtle.ConstantTimeCompare([]byte(f.Model), []byte(model)) != 1 {
+			return "", "", "", oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, ReasonPlatformMismatch, "the wallet says model %q but the platform attests %q", model, f.Model)
 		}
 		model = f.Model
 	}
-	if f.OSVersion != "" {
-		if !sameOSVersion(f.OSVersion, c.OSVersion) {
-			return "", "", oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, ReasonPlatformMismatch, "the wallet provider says OS %q but the platform attests %s", c.OSVersion, f.OSVersion)
-		}
+	if f.OSVersion != "" && !sameOSVersion(f.OSVersion, osVersion) {
+		return "", "", "", oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, ReasonPlatformMismatch, "the wallet says OS %q but the platform attests %s", osVersion, f.OSVersion)
 	}
-	return model, osVersion, nil
+	return model, osVersion, profile, nil
 }
 
 // sameOSVersion reports whether a claimed OS version ("Android 16",

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -224,14 +225,59 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 		}
 	}
 	resp := &oid4vci.CredentialResponse{}
-	for _, k := range keys {
-		encoded, err := s.issueOne(ctx, dev, docType, ns, k, now, validUntil)
+	for i, k := range keys {
+		encoded, credID, err := s.issueOne(ctx, dev, docType, ns, k, now, validUntil)
 		if err != nil {
 			return nil, err
 		}
 		resp.Credentials = append(resp.Credentials, oid4vci.IssuedCredential{Credential: base64.RawURLEncoding.EncodeToString(encoded)})
+		if i == 0 {
+			// One notification_id per response (§8.3): the first
+			// credential's id; Notify applies the event to the device's
+			// credentials of that issuance.
+			resp.NotificationID = credID
+		}
 	}
 	return resp, nil
+}
+
+// Notify handles a notification (OpenID4VCI 1.0 §11): the wallet tells
+// whether it stored, failed to store or deleted the credentials of an
+// issuance. The access token must be the one of that issuance's device; the
+// event goes to the audit log (and, for credential_deleted, tells support
+// the holder removed them — it is not a revocation).
+func (s *Service) Notify(ctx context.Context, accessToken string, n *oid4vci.NotificationRequest) error {
+	now := s.now()
+	g, err := s.st.Token(ctx, hashSecret(accessToken), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return oid4vci.NewError(oid4vci.CodeInvalidToken, "", "access token is unknown or expired")
+	}
+	if err != nil {
+		return fmt.Errorf("read access token: %w", err)
+	}
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	creds, err := s.st.Credentials(ctx, g.DeviceID)
+	if err != nil {
+		return fmt.Errorf("read credentials of %s: %w", g.DeviceID, err)
+	}
+	if !slices.ContainsFunc(creds, func(c store.Credential) bool { return c.ID == n.NotificationID }) {
+		return oid4vci.NewError(oid4vci.CodeInvalidNotificationID, "", "notification_id is not one this access token's issuance returned")
+	}
+	dev, err := s.st.Device(ctx, g.DeviceID)
+	if err != nil {
+		return fmt.Errorf("read device %s: %w", g.DeviceID, err)
+	}
+	detail := n.NotificationID
+	if n.EventDescription != "" {
+		detail += ": " + n.EventDescription
+	}
+	if err := s.st.AddEvent(ctx, store.Event{Actor: "wallet", Action: "notification_" + n.Event, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail}, now); err != nil {
+		return fmt.Errorf("record notification: %w", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "wallet notification", "device", dev.ID, "event", n.Event, "notification_id", n.NotificationID)
+	return nil
 }
 
 // checkProofs verifies the proofs of a credential request (OpenID4VCI 1.0
@@ -290,7 +336,7 @@ func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.D
 
 // issueOne signs and records one credential for device key k: its own MSO,
 // salts (random per element, mdoc.Issue) and status-list entry.
-func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, k *ecdsa.PublicKey, now, validUntil time.Time) ([]byte, error) {
+func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, k *ecdsa.PublicKey, now, validUntil time.Time) ([]byte, string, error) {
 	var encoded []byte
 	cred, err := s.st.IssueCredential(ctx, store.IssueParams{
 		DeviceID: dev.ID, DocType: docType, ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
@@ -310,13 +356,13 @@ func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType strin
 		},
 	})
 	if errors.Is(err, store.ErrDeviceState) {
-		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
+		return nil, "", oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("issue %s: %w", docType, err)
+		return nil, "", fmt.Errorf("issue %s: %w", docType, err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "credential issued", "device", dev.ID, "doctype", docType, "list", cred.ListID, "idx", cred.Idx, "valid_until", validUntil)
-	return encoded, nil
+	return encoded, cred.ID, nil
 }
 
 func (s *Service) statusURI(listID string) string {
@@ -335,34 +381,44 @@ func minTime(ts ...time.Time) time.Time {
 
 // ---- attestation and device policy ----
 
+// deviceView is what enrolment concluded about the device.
+type deviceView struct {
+	model, osVersion, profile string
+}
+
 // verifyDevice verifies what an application says about the device: the
 // platform's attestation of the device key (required in production), the
 // wallet provider's key attestation checked against it, and the device
-// policy on the facts the platform attests (falling back to the wallet
-// provider's statement where the platform is silent).
-func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication, now time.Time) (*oid4vci.KeyAttestation, error) {
+// policy on the facts the platform attests. Where the platform is silent
+// (App Attest attests no model) the wallet provider's statement decides,
+// and where that is silent too, the card-signed application's own claim.
+func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication, now time.Time) (*oid4vci.KeyAttestation, deviceView, error) {
+	var dv deviceView
 	ka, err := oid4vci.VerifyKeyAttestation(app.KeyAttestation, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
 	if err != nil {
-		return nil, err
+		return nil, dv, err
 	}
+	c := ka.Claims
+	dv = deviceView{model: cmp.Or(c.DeviceModel, app.DeviceModel), osVersion: cmp.Or(c.OSVersion, app.OSVersion), profile: c.WalletProfile}
 	pa := app.PlatformAttestation
 	if pa == nil {
 		if s.cfg.Platform.Required {
-			return nil, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, ReasonPlatformMissing, "this issuer requires the platform's attestation of the device key (platform_attestation)")
+			return nil, dv, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, ReasonPlatformMissing, "this issuer requires the platform's attestation of the device key (platform_attestation)")
 		}
-		return ka, s.devicePolicy(ctx, ka.Claims, ka.Claims.DeviceModel, ka.Claims.OSVersion, "")
+		return ka, dv, s.devicePolicy(ctx, c, dv.model, dv.osVersion, "")
 	}
 	facts, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
 	if err != nil {
-		return nil, err
+		return nil, dv, err
 	}
-	model, osVersion, err := checkStatement(ka, facts)
+	model, osVersion, profile, err := checkStatement(ka, facts, dv.model, dv.osVersion)
 	if err != nil {
-		return nil, err
+		return nil, dv, err
 	}
+	dv = deviceView{model: model, osVersion: osVersion, profile: profile}
 	s.cfg.Logger.InfoContext(ctx, "platform attestation verified", "format", facts.Format, "security_level", facts.SecurityLevel,
 		"boot", facts.VerifiedBootState, "os", facts.OSVersion, "patch", facts.OSPatchLevel, "model", model, "environment", facts.Environment)
-	return ka, s.devicePolicy(ctx, ka.Claims, model, osVersion, facts.OSVersion)
+	return ka, dv, s.devicePolicy(ctx, c, model, osVersion, facts.OSVersion)
 }
 
 // checkAttestation verifies a key attestation at credential issuance (the
@@ -506,7 +562,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	if err := s.consumeNonce(ctx, app.Nonce); err != nil {
 		return nil, err
 	}
-	ka, err := s.verifyDevice(ctx, app, now)
+	ka, dv, err := s.verifyDevice(ctx, app, now)
 	if err != nil {
 		return nil, err
 	}
@@ -515,9 +571,9 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 			return nil, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, oid4vci.ReasonKeyNotAttested, "%s is not among the attested keys", name)
 		}
 	}
-	if ka.Claims.DeviceModel != app.DeviceModel || ka.Claims.OSVersion != app.OSVersion {
+	if dv.model != app.DeviceModel || (ka.Claims.OSVersion != "" && ka.Claims.OSVersion != app.OSVersion) {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonAttestationModel,
-			"application says %s / %s but the platform attests %s / %s", app.DeviceModel, app.OSVersion, ka.Claims.DeviceModel, ka.Claims.OSVersion)
+			"application says %s / %s but the attestations say %s / %s", app.DeviceModel, app.OSVersion, dv.model, ka.Claims.OSVersion)
 	}
 	cardCert := res.Certificate.X509
 	facts := res.Facts
@@ -532,7 +588,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	resp := &oid4vci.EnrolResponse{DeviceID: "dev_" + randomToken(12)}
 	dev := store.Device{
 		ID: resp.DeviceID, DeviceKey: string(app.DeviceKey.Raw), KeyThumbprint: app.DeviceKey.Thumbprint,
-		Model: app.DeviceModel, OSVersion: app.OSVersion, WalletProfile: ka.Claims.WalletProfile, PlatformDeviceID: ka.Claims.DeviceID,
+		Model: app.DeviceModel, OSVersion: app.OSVersion, WalletProfile: dv.profile, PlatformDeviceID: ka.Claims.DeviceID,
 		ContactEmail: app.ContactEmail, ValidUntil: cardCert.NotAfter, NotifyUse: app.NotifyUse,
 	}
 	if app.JPKISignKey != nil && s.cfg.PhoneCA != nil {

@@ -423,5 +423,12 @@ func (w *Wallet) requestCredentials(ctx context.Context, cl *oid4vci.Client, iss
 		}
 		out = append(out, *c)
 	}
+	if cr.NotificationID != "" {
+		// OpenID4VCI 1.0 §11: tell the issuer the credentials are stored.
+		// Best effort: the credentials are valid whether or not it hears.
+		if err := cl.Notify(ctx, accessToken, &oid4vci.NotificationRequest{NotificationID: cr.NotificationID, Event: oid4vci.EventCredentialAccepted}); err != nil {
+			w.log.WarnContext(ctx, "notification to the issuer failed", "err", err)
+		}
+	}
 	return out, nil
 }

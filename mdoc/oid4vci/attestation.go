@@ -45,10 +45,10 @@ type KeyAttestationClaims struct {
 
 	// Project claims: what the platform attestation service (App Attest,
 	// Play Integrity) vouches for about the device.
-	DeviceModel   string `json:"device_model"`
-	OSVersion     string `json:"os_version"`
-	Rooted        bool   `json:"rooted"`
-	WalletProfile string `json:"wallet_profile"`
+	DeviceModel   string `json:"device_model,omitempty"`
+	OSVersion     string `json:"os_version,omitempty"`
+	Rooted        bool   `json:"rooted,omitempty"`
+	WalletProfile string `json:"wallet_profile,omitempty"`
 	DeviceID      string `json:"device_id,omitempty"`
 }
 
@@ -155,7 +155,7 @@ func (a *KeyAttestation) Attests(k *JWK) bool {
 // *Error with CodeInvalidKeyAttestation.
 func VerifyKeyAttestation(compact string, o VerifyKeyAttestationOptions) (*KeyAttestation, error) {
 	const code = CodeInvalidKeyAttestation
-	p, err := parseJWS(compact, TypKeyAttestation, code)
+	p, err := parseJWS(compact, TypKeyAttestation, code, TypKeyAttestationDraft)
 	if err != nil {
 		return nil, err
 	}
@@ -218,10 +218,11 @@ func VerifyKeyAttestation(compact string, o VerifyKeyAttestationOptions) (*KeyAt
 			return nil, NewError(code, ReasonTooLarge, "a device claim is over %d bytes", MaxClaimLen)
 		}
 	}
-	if c.DeviceModel == "" || c.OSVersion == "" {
-		return nil, NewError(code, ReasonMalformed, "key attestation lacks device_model or os_version")
-	}
-	if c.WalletProfile != WalletProfileApple && c.WalletProfile != WalletProfileAndroid {
+	// device_model, os_version and wallet_profile are this project's
+	// optional claims: a wallet provider that sends only what OpenID4VCI 1.0
+	// Appendix D.1 defines is accepted, and the issuer takes the device facts
+	// from the platform attestation instead.
+	if c.WalletProfile != "" && c.WalletProfile != WalletProfileApple && c.WalletProfile != WalletProfileAndroid {
 		return nil, NewError(code, ReasonMalformed, "wallet_profile %q, want %q or %q", c.WalletProfile, WalletProfileApple, WalletProfileAndroid)
 	}
 	ka := &KeyAttestation{Claims: c, Chain: certs, IssuedAt: iat, ExpiresAt: exp, Raw: compact}

@@ -53,6 +53,7 @@ type IssuerMetadata struct {
 	AuthorizationServers              []string                           `json:"authorization_servers,omitempty"`
 	CredentialEndpoint                string                             `json:"credential_endpoint"`
 	NonceEndpoint                     string                             `json:"nonce_endpoint,omitempty"`
+	NotificationEndpoint              string                             `json:"notification_endpoint,omitempty"`
 	Display                           []Display                          `json:"display,omitempty"`
 	CredentialConfigurationsSupported map[string]CredentialConfiguration `json:"credential_configurations_supported"`
 	// BatchCredentialIssuance advertises batch issuance (§12.2.4): up to
@@ -306,3 +307,48 @@ func decodeJSON(b []byte, v any) error {
 }
 
 var errTrailing = errors.New("trailing data after JSON value")
+
+// Notification events (OpenID4VCI 1.0 §11.1).
+const (
+	EventCredentialAccepted = "credential_accepted"
+	EventCredentialFailure  = "credential_failure"
+	EventCredentialDeleted  = "credential_deleted"
+)
+
+// Notification error codes (OpenID4VCI 1.0 §11.3).
+const (
+	CodeInvalidNotificationID      = "invalid_notification_id"
+	CodeInvalidNotificationRequest = "invalid_notification_request"
+)
+
+// MaxEventDescription bounds event_description.
+const MaxEventDescription = 1024
+
+// NotificationRequest is the body of a notification (§11.1).
+type NotificationRequest struct {
+	NotificationID   string `json:"notification_id"`
+	Event            string `json:"event"`
+	EventDescription string `json:"event_description,omitempty"`
+}
+
+// Validate checks a notification request's shape.
+func (n *NotificationRequest) Validate() error {
+	if n.NotificationID == "" || len(n.NotificationID) > MaxCodeLen {
+		return NewError(CodeInvalidNotificationRequest, ReasonMalformed, "notification_id is missing or too long")
+	}
+	switch n.Event {
+	case EventCredentialAccepted, EventCredentialFailure, EventCredentialDeleted:
+	default:
+		return NewError(CodeInvalidNotificationRequest, ReasonMalformed, "event %q, want credential_accepted, credential_failure or credential_deleted", n.Event)
+	}
+	if len(n.EventDescription) > MaxEventDescription {
+		return NewError(CodeInvalidNotificationRequest, ReasonTooLarge, "event_description over %d bytes", MaxEventDescription)
+	}
+	for _, r := range n.EventDescription {
+		// §11.1: ASCII only, excluding '"' and '\\'.
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return NewError(CodeInvalidNotificationRequest, ReasonMalformed, "event_description must be printable ASCII without quote or backslash")
+		}
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 )
 
 // Defaults of Config.
@@ -22,7 +23,14 @@ const (
 	DefaultStatusListValidity = 24 * time.Hour
 	DefaultMaxBody            = 64 << 10
 	DefaultRateLimit          = 60 // requests per minute per client on nonce/token/enrol
+	// DefaultBatchSize is batch_size (OpenID4VCI 1.0 §12.2.4): credentials
+	// per request, each with its own device key, so the holder can show a
+	// fresh MSO to every verifier (ISO/IEC 18013-5:2021 §E.8.5 privacy).
+	DefaultBatchSize = 10
 )
+
+// ReasonDuplicateKey: two proofs of a batch use the same key.
+const ReasonDuplicateKey = "duplicate_key"
 
 // DefaultAllowedModels is the development allow-list of verified device
 // models (models with a GlobalPlatform secure element). Production
@@ -55,8 +63,13 @@ type Config struct {
 	// qualification confirmation answers from; nil disables both
 	// endpoints (unavailable).
 	AuthLinks store.AuthLinks
-	// AttestationRoots verify key attestations.
+	// AttestationRoots verify the wallet provider's key attestations (the
+	// OpenID4VCI key-attestation JWT).
 	AttestationRoots *x509.CertPool
+	// Platform verifies the platforms' own attestations (Android Key
+	// Attestation, App Attest) against which the wallet provider's
+	// statement is checked.
+	Platform PlatformConfig
 	// AllowedModels is the allow-list; nil means DefaultAllowedModels.
 	AllowedModels []string
 	// Production disables the development attestation endpoint; the
@@ -74,6 +87,9 @@ type Config struct {
 	TokenTTL           time.Duration
 	CredentialValidity time.Duration
 	StatusListSize     uint64
+	// BatchSize caps proofs per credential request (1 disables batches);
+	// zero is DefaultBatchSize, at most oid4vci.MaxProofs.
+	BatchSize          int
 	StatusListTTL      time.Duration
 	StatusListValidity time.Duration
 	MaxBody            int64
@@ -108,6 +124,12 @@ func (c *Config) defaults() {
 	}
 	if c.StatusListValidity == 0 {
 		c.StatusListValidity = DefaultStatusListValidity
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchSize > oid4vci.MaxProofs {
+		c.BatchSize = oid4vci.MaxProofs
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody

@@ -416,7 +416,8 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestProductionMode(t *testing.T) {
-	e := newEnv(t, envOptions{production: true})
+	e := newEnv(t, envOptions{production: true, platform: PlatformConfig{
+		AndroidPackage: "jp.example.wallet", AndroidSigningDigests: [][]byte{make([]byte, 32)}, AppleAppID: "ABCDE12345.jp.example.wallet"}})
 	creds := e.newCard(taro, testca.IssueOptions{})
 	w := e.newWallet(creds, "iPhone16,1")
 	// The attestation stand-in is off in production; sign one directly

@@ -79,6 +79,23 @@ func (s *Service) Handler() http.Handler {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, resp)
 	})
+	r.POST(oid4vci.PathNotification, body, func(c *gin.Context) {
+		tok, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || tok == "" || len(tok) > oid4vci.MaxCodeLen {
+			c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+			s.fail(c, oid4vci.NewError(oid4vci.CodeInvalidToken, "", "Authorization: Bearer <access token> is required"))
+			return
+		}
+		var req oid4vci.NotificationRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		if err := s.Notify(c.Request.Context(), tok, &req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
 	r.POST(oid4vci.PathDevAttest, limited, body, func(c *gin.Context) {
 		var req oid4vci.AttestRequest
 		if !s.decode(c, &req) {

@@ -47,10 +47,14 @@ func (s *Service) Metadata() *oid4vci.IssuerMetadata {
 	u := s.cfg.IssuerURL
 	m := &oid4vci.IssuerMetadata{
 		CredentialIssuer: u, CredentialEndpoint: u + oid4vci.PathCredential, NonceEndpoint: u + oid4vci.PathNonce,
+		NotificationEndpoint:              u + oid4vci.PathNotification,
 		Display:                           []oid4vci.Display{{Name: "My Number Card smartphone credentials (development)", Locale: "en"}},
 		CredentialConfigurationsSupported: s.configsMeta,
 		MNC: &oid4vci.MNCEndpoints{Enrol: u + oid4vci.PathEnrol, CardRevoke: u + oid4vci.PathCardRevoke,
 			DeviceRequest: u + oid4vci.PathDeviceRequest, StatusListBase: u + oid4vci.PathStatusList},
+	}
+	if s.cfg.BatchSize > 1 {
+		m.BatchCredentialIssuance = &oid4vci.BatchCredentialIssuance{BatchSize: s.cfg.BatchSize}
 	}
 	if !s.cfg.Production {
 		m.MNC.DevAttest = u + oid4vci.PathDevAttest

@@ -1,8 +1,10 @@
 package issuer
 
 import (
+	"cmp"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -44,6 +46,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("issuer: config needs IssuerURL, Store, PKI and JPKI")
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
+	if err := cfg.Platform.defaults(cfg.Production); err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, st: cfg.Store}
 	s.status = newStatusCache(s)
 	s.configsMeta = credentialConfigurations()
@@ -165,29 +170,19 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	if !slices.Contains(g.Configs, r.CredentialConfigurationID) {
 		return nil, oid4vci.NewError(oid4vci.CodeCredentialRequestDenied, "", "this access token does not cover %s", r.CredentialConfigurationID)
 	}
-	proof, err := oid4vci.VerifyProof(r.Proofs.JWT[0], oid4vci.VerifyProofOptions{Audience: s.cfg.IssuerURL, Now: now})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.consumeNonce(ctx, proof.Nonce); err != nil {
-		return nil, err
+	if len(r.Proofs.JWT) > s.cfg.BatchSize {
+		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonTooLarge, "%d proofs; batch_size is %d", len(r.Proofs.JWT), s.cfg.BatchSize)
 	}
 	dev, err := s.st.Device(ctx, g.DeviceID)
 	if err != nil {
 		return nil, fmt.Errorf("read device %s: %w", g.DeviceID, err)
 	}
-	if proof.Key.Thumbprint != dev.KeyThumbprint {
-		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyMismatch, "proof key is not the device key bound at enrolment")
-	}
-	if proof.KeyAttestation == "" {
-		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "proof lacks key_attestation (key_attestations_required)")
-	}
-	ka, err := s.checkAttestation(ctx, proof.KeyAttestation, now)
+	keys, nonce, err := s.checkProofs(ctx, r.Proofs.JWT, dev, now)
 	if err != nil {
 		return nil, err
 	}
-	if !ka.Attests(proof.Key) {
-		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "key_attestation does not attest the proof key")
+	if err := s.consumeNonce(ctx, nonce); err != nil {
+		return nil, err
 	}
 	if dev.State != store.DeviceActive {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
@@ -229,17 +224,126 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 			return nil, fmt.Errorf("insurance elements: %w", err)
 		}
 	}
-	devicePub, err := proof.Key.ECDSA()
-	if err != nil {
-		return nil, err
+	resp := &oid4vci.CredentialResponse{}
+	for i, k := range keys {
+		encoded, credID, err := s.issueOne(ctx, dev, docType, ns, k, now, validUntil)
+		if err != nil {
+			return nil, err
+		}
+		resp.Credentials = append(resp.Credentials, oid4vci.IssuedCredential{Credential: base64.RawURLEncoding.EncodeToString(encoded)})
+		if i == 0 {
+			// One notification_id per response (§8.3): the first
+			// credential's id; Notify applies the event to the device's
+			// credentials of that issuance.
+			resp.NotificationID = credID
+		}
 	}
+	return resp, nil
+}
+
+// Notify handles a notification (OpenID4VCI 1.0 §11): the wallet tells
+// whether it stored, failed to store or deleted the credentials of an
+// issuance. The access token must be the one of that issuance's device; the
+// event goes to the audit log (and, for credential_deleted, tells support
+// the holder removed them — it is not a revocation).
+func (s *Service) Notify(ctx context.Context, accessToken string, n *oid4vci.NotificationRequest) error {
+	now := s.now()
+	g, err := s.st.Token(ctx, hashSecret(accessToken), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return oid4vci.NewError(oid4vci.CodeInvalidToken, "", "access token is unknown or expired")
+	}
+	if err != nil {
+		return fmt.Errorf("read access token: %w", err)
+	}
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	creds, err := s.st.Credentials(ctx, g.DeviceID)
+	if err != nil {
+		return fmt.Errorf("read credentials of %s: %w", g.DeviceID, err)
+	}
+	if !slices.ContainsFunc(creds, func(c store.Credential) bool { return c.ID == n.NotificationID }) {
+		return oid4vci.NewError(oid4vci.CodeInvalidNotificationID, "", "notification_id is not one this access token's issuance returned")
+	}
+	dev, err := s.st.Device(ctx, g.DeviceID)
+	if err != nil {
+		return fmt.Errorf("read device %s: %w", g.DeviceID, err)
+	}
+	detail := n.NotificationID
+	if n.EventDescription != "" {
+		detail += ": " + n.EventDescription
+	}
+	if err := s.st.AddEvent(ctx, store.Event{Actor: "wallet", Action: "notification_" + n.Event, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail}, now); err != nil {
+		return fmt.Errorf("record notification: %w", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "wallet notification", "device", dev.ID, "event", n.Event, "notification_id", n.NotificationID)
+	return nil
+}
+
+// checkProofs verifies the proofs of a credential request (OpenID4VCI 1.0
+// §8.2.1, batch: one credential per proof, each proof by its own key): each
+// is an ES256 proof JWT for this issuer carrying one and the same c_nonce,
+// no key appears twice, and each carries a key attestation (verified, with
+// the device policy) that attests its key. A proof key is acceptable when
+// it is the device key bound at enrolment, or when its key attestation
+// attests it together with that device key: the wallet provider vouches
+// that the batch keys live in the same secure element as the enrolled key.
+// It returns the keys in order and the nonce.
+func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.Device, now time.Time) ([]*ecdsa.PublicKey, string, error) {
+	var nonce string
+	seen := map[string]bool{}
+	verified := map[string]*oid4vci.KeyAttestation{}
+	keys := make([]*ecdsa.PublicKey, 0, len(proofs))
+	for i, pj := range proofs {
+		proof, err := oid4vci.VerifyProof(pj, oid4vci.VerifyProofOptions{Audience: s.cfg.IssuerURL, Now: now})
+		if err != nil {
+			return nil, "", err
+		}
+		if i == 0 {
+			nonce = proof.Nonce
+		} else if proof.Nonce != nonce {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown, "proof %d carries another c_nonce than proof 0; a batch shares one", i)
+		}
+		if seen[proof.Key.Thumbprint] {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, ReasonDuplicateKey, "proof %d repeats a key: each credential of a batch needs its own key", i)
+		}
+		seen[proof.Key.Thumbprint] = true
+		if proof.KeyAttestation == "" {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "proof %d lacks key_attestation (key_attestations_required)", i)
+		}
+		ka, ok := verified[proof.KeyAttestation]
+		if !ok {
+			if ka, err = s.checkAttestation(ctx, proof.KeyAttestation, now); err != nil {
+				return nil, "", err
+			}
+			verified[proof.KeyAttestation] = ka
+		}
+		if !ka.Attests(proof.Key) {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyNotAttested, "key_attestation of proof %d does not attest its key", i)
+		}
+		if proof.Key.Thumbprint != dev.KeyThumbprint && !ka.AttestsThumbprint(dev.KeyThumbprint) {
+			return nil, "", oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonKeyMismatch,
+				"proof %d key is neither the device key bound at enrolment nor attested together with it", i)
+		}
+		pub, err := proof.Key.ECDSA()
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, pub)
+	}
+	return keys, nonce, nil
+}
+
+// issueOne signs and records one credential for device key k: its own MSO,
+// salts (random per element, mdoc.Issue) and status-list entry.
+func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, k *ecdsa.PublicKey, now, validUntil time.Time) ([]byte, string, error) {
 	var encoded []byte
 	cred, err := s.st.IssueCredential(ctx, store.IssueParams{
 		DeviceID: dev.ID, DocType: docType, ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
 		Event: store.Event{Actor: "wallet", Action: "credential_issued", PersonID: dev.PersonID, DeviceID: dev.ID, Detail: docType, Notify: true, Email: dev.ContactEmail},
 		Sign: func(ref store.StatusRef) error {
 			is, err := mdoc.Issue(mdoc.IssueOptions{
-				DocType: docType, NameSpaces: ns, DeviceKey: devicePub,
+				DocType: docType, NameSpaces: ns, DeviceKey: k,
 				Signed: now, ValidFrom: now, ValidUntil: validUntil,
 				Status: &mdoc.StatusListRef{Idx: ref.Idx, URI: s.statusURI(ref.ListID)},
 				Signer: s.cfg.PKI.DSKey, Chain: [][]byte{s.cfg.PKI.DS.Raw},
@@ -252,13 +356,13 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 		},
 	})
 	if errors.Is(err, store.ErrDeviceState) {
-		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
+		return nil, "", oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("issue %s: %w", docType, err)
+		return nil, "", fmt.Errorf("issue %s: %w", docType, err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "credential issued", "device", dev.ID, "doctype", docType, "list", cred.ListID, "idx", cred.Idx, "valid_until", validUntil)
-	return &oid4vci.CredentialResponse{Credentials: []oid4vci.IssuedCredential{{Credential: base64.RawURLEncoding.EncodeToString(encoded)}}, NotificationID: cred.ID}, nil
+	return encoded, cred.ID, nil
 }
 
 func (s *Service) statusURI(listID string) string {
@@ -277,34 +381,79 @@ func minTime(ts ...time.Time) time.Time {
 
 // ---- attestation and device policy ----
 
-// checkAttestation verifies a key attestation and applies the device
-// policy: not rooted, model on the allow-list, neither model nor OS version
-// blocked.
+// deviceView is what enrolment concluded about the device.
+type deviceView struct {
+	model, osVersion, profile string
+}
+
+// verifyDevice verifies what an application says about the device: the
+// platform's attestation of the device key (required in production), the
+// wallet provider's key attestation checked against it, and the device
+// policy on the facts the platform attests. Where the platform is silent
+// (App Attest attests no model) the wallet provider's statement decides,
+// and where that is silent too, the card-signed application's own claim.
+func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication, now time.Time) (*oid4vci.KeyAttestation, deviceView, error) {
+	var dv deviceView
+	ka, err := oid4vci.VerifyKeyAttestation(app.KeyAttestation, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
+	if err != nil {
+		return nil, dv, err
+	}
+	c := ka.Claims
+	dv = deviceView{model: cmp.Or(c.DeviceModel, app.DeviceModel), osVersion: cmp.Or(c.OSVersion, app.OSVersion), profile: c.WalletProfile}
+	pa := app.PlatformAttestation
+	if pa == nil {
+		if s.cfg.Platform.Required {
+			return nil, dv, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, ReasonPlatformMissing, "this issuer requires the platform's attestation of the device key (platform_attestation)")
+		}
+		return ka, dv, s.devicePolicy(ctx, c, dv.model, dv.osVersion, "")
+	}
+	facts, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
+	if err != nil {
+		return nil, dv, err
+	}
+	model, osVersion, profile, err := checkStatement(ka, facts, dv.model, dv.osVersion)
+	if err != nil {
+		return nil, dv, err
+	}
+	dv = deviceView{model: model, osVersion: osVersion, profile: profile}
+	s.cfg.Logger.InfoContext(ctx, "platform attestation verified", "format", facts.Format, "security_level", facts.SecurityLevel,
+		"boot", facts.VerifiedBootState, "os", facts.OSVersion, "patch", facts.OSPatchLevel, "model", model, "environment", facts.Environment)
+	return ka, dv, s.devicePolicy(ctx, c, model, osVersion, facts.OSVersion)
+}
+
+// checkAttestation verifies a key attestation at credential issuance (the
+// proof's) and applies the device policy to its statement; the platform
+// attestation was checked at enrolment.
 func (s *Service) checkAttestation(ctx context.Context, compact string, now time.Time) (*oid4vci.KeyAttestation, error) {
 	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
 	if err != nil {
 		return nil, err
 	}
-	c := ka.Claims
+	return ka, s.devicePolicy(ctx, ka.Claims, ka.Claims.DeviceModel, ka.Claims.OSVersion, "")
+}
+
+// devicePolicy: not rooted, model on the allow-list, neither model nor OS
+// version (as stated, or as the platform attests it) blocked.
+func (s *Service) devicePolicy(ctx context.Context, c oid4vci.KeyAttestationClaims, model, osVersion, platformOS string) error {
 	if c.Rooted {
-		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonRooted, "the platform attests that this device is rooted or runs a custom ROM")
+		return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonRooted, "the wallet provider attests that this device is rooted or runs a custom ROM")
 	}
-	if !slices.Contains(s.cfg.AllowedModels, c.DeviceModel) {
-		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelNotAllowed, "device model %q is not on the list of verified models", c.DeviceModel)
+	if !slices.Contains(s.cfg.AllowedModels, model) {
+		return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelNotAllowed, "device model %q is not on the list of verified models", model)
 	}
 	blocks, err := s.Blocks(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, b := range blocks {
-		if b.Kind == store.BlockModel && b.Value == c.DeviceModel {
-			return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelBlocked, "device model %q is blocked: %s", c.DeviceModel, b.Reason)
+		if b.Kind == store.BlockModel && b.Value == model {
+			return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonModelBlocked, "device model %q is blocked: %s", model, b.Reason)
 		}
-		if b.Kind == store.BlockOS && b.Value == c.OSVersion {
-			return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonOSBlocked, "OS version %q is blocked: %s", c.OSVersion, b.Reason)
+		if b.Kind == store.BlockOS && (b.Value == osVersion || (platformOS != "" && b.Value == platformOS)) {
+			return oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonOSBlocked, "OS version %q is blocked: %s", osVersion, b.Reason)
 		}
 	}
-	return ka, nil
+	return nil
 }
 
 // Blocks returns the emergency restrictions (cached for a minute; changes
@@ -413,7 +562,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	if err := s.consumeNonce(ctx, app.Nonce); err != nil {
 		return nil, err
 	}
-	ka, err := s.checkAttestation(ctx, app.KeyAttestation, now)
+	ka, dv, err := s.verifyDevice(ctx, app, now)
 	if err != nil {
 		return nil, err
 	}
@@ -422,9 +571,9 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 			return nil, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, oid4vci.ReasonKeyNotAttested, "%s is not among the attested keys", name)
 		}
 	}
-	if ka.Claims.DeviceModel != app.DeviceModel || ka.Claims.OSVersion != app.OSVersion {
+	if dv.model != app.DeviceModel || (ka.Claims.OSVersion != "" && ka.Claims.OSVersion != app.OSVersion) {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonAttestationModel,
-			"application says %s / %s but the platform attests %s / %s", app.DeviceModel, app.OSVersion, ka.Claims.DeviceModel, ka.Claims.OSVersion)
+			"application says %s / %s but the attestations say %s / %s", app.DeviceModel, app.OSVersion, dv.model, ka.Claims.OSVersion)
 	}
 	cardCert := res.Certificate.X509
 	facts := res.Facts
@@ -439,7 +588,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	resp := &oid4vci.EnrolResponse{DeviceID: "dev_" + randomToken(12)}
 	dev := store.Device{
 		ID: resp.DeviceID, DeviceKey: string(app.DeviceKey.Raw), KeyThumbprint: app.DeviceKey.Thumbprint,
-		Model: app.DeviceModel, OSVersion: app.OSVersion, WalletProfile: ka.Claims.WalletProfile, PlatformDeviceID: ka.Claims.DeviceID,
+		Model: app.DeviceModel, OSVersion: app.OSVersion, WalletProfile: dv.profile, PlatformDeviceID: ka.Claims.DeviceID,
 		ContactEmail: app.ContactEmail, ValidUntil: cardCert.NotAfter, NotifyUse: app.NotifyUse,
 	}
 	if app.JPKISignKey != nil && s.cfg.PhoneCA != nil {

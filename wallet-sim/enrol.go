@@ -2,6 +2,7 @@ package walletsim
 
 import (
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -176,9 +177,15 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 		cleanup()
 		return nil, issuerErr(op+": nonce", err)
 	}
+	progress("obtaining the platform's attestation of the device key")
+	pa, err := w.platformAttestation(prof, nonce, dk, devJWK)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	app := &oid4vci.CardApplication{
 		Audience: oid4vci.Audience{o.IssuerURL}, Nonce: nonce, IssuedAt: w.now().Unix(),
-		DeviceKey: devJWK, KeyAttestation: att, DeviceModel: prof.Model, OSVersion: prof.OSVersion,
+		DeviceKey: devJWK, KeyAttestation: att, PlatformAttestation: pa, DeviceModel: prof.Model, OSVersion: prof.OSVersion,
 		JPKISignKey: jSignJWK, JPKIAuthKey: jAuthJWK, ContactEmail: o.ContactEmail,
 	}
 	progress("signing the application with the card")
@@ -222,7 +229,7 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 		res.JPKI = true
 	}
 	w.mu.Lock()
-	w.d.DeviceID, w.d.IssuerURL = er.DeviceID, o.IssuerURL
+	w.d.DeviceID, w.d.IssuerURL, w.d.DeviceKeyID = er.DeviceID, o.IssuerURL, dk.ID
 	w.d.RemoteDeletedAt, w.d.RemoteDeleteWhy = time.Time{}, ""
 	if jinfo != nil {
 		w.d.JPKI = jinfo
@@ -279,39 +286,161 @@ func (w *Wallet) redeemOffer(ctx context.Context, cl *oid4vci.Client, issuerURL 
 	if err != nil {
 		return nil, issuerErr(op+": token", err)
 	}
-	signer, err := w.el.Signer(dk.ID, grant)
+	keys, att, err := w.credentialKeys(ctx, cl, w.batchSize(ctx, cl), dk, grant, att)
 	if err != nil {
-		return nil, &Error{Op: op, Code: CodeUserVerification, Err: err}
+		return nil, err
 	}
 	var out []Credential
 	for _, id := range offer.CredentialConfigurationIDs {
-		progress("requesting credential " + id)
-		nonce, err := cl.Nonce(ctx)
+		progress(fmt.Sprintf("requesting credential %s (%d)", id, len(keys)))
+		got, err := w.requestCredentials(ctx, cl, issuerURL, tok.AccessToken, id, keys, att)
 		if err != nil {
-			return nil, issuerErr(op+": nonce", err)
-		}
-		proof, err := oid4vci.SignProof(signer, oid4vci.ProofOptions{Audience: issuerURL, Nonce: nonce, KeyAttestation: att})
-		if err != nil {
-			return nil, &Error{Op: op, Code: CodeUserVerification, Detail: "sign proof", Err: err}
-		}
-		cr, err := cl.Credential(ctx, tok.AccessToken, &oid4vci.CredentialRequest{CredentialConfigurationID: id, Proofs: &oid4vci.Proofs{JWT: []string{proof}}})
-		if err != nil {
-			return nil, issuerErr(op+" "+id, err)
-		}
-		for _, ic := range cr.Credentials {
-			b, err := base64.RawURLEncoding.DecodeString(ic.Credential)
-			if err != nil || len(b) > mdoc.MaxMessageSize {
-				return nil, newErr(op, CodeCredentialInvalid, "credential %s is not base64url IssuerSigned", id)
+			if len(keys) > 1 {
+				for _, k := range keys {
+					if !w.keyHeld(k.keyID) {
+						w.el.DeleteKey(k.keyID)
+					}
+				}
 			}
-			c, err := w.AddCredential(dk.ID, b, id, issuerURL)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, *c)
+			return nil, err
 		}
+		out = append(out, got...)
 	}
 	if len(out) == 0 {
 		return nil, newErr(op, CodeIssuer, "the issuer returned no credential")
+	}
+	return out, nil
+}
+
+// batchSize is the wallet's batch size capped by the issuer's
+// batch_credential_issuance (1 when the issuer advertises none).
+func (w *Wallet) batchSize(ctx context.Context, cl *oid4vci.Client) int {
+	n := w.opts.BatchSize
+	if n == 0 {
+		n = DefaultBatchSize
+	}
+	if n <= 1 {
+		return 1
+	}
+	m, err := cl.Metadata(ctx)
+	if err != nil || m.BatchCredentialIssuance == nil || m.BatchCredentialIssuance.BatchSize < 1 {
+		return 1
+	}
+	return min(n, m.BatchCredentialIssuance.BatchSize)
+}
+
+// boundKey is a key credentials are bound to, with its signer.
+type boundKey struct {
+	keyID  se.KeyID
+	signer crypto.Signer
+}
+
+// credentialKeys returns the keys to bind credentials to and the key
+// attestation covering them. Without a batch (n ≤ 1) it is the enrolled
+// device key dk with the enrolment's attestation att. A batch is n new keys
+// generated in the secure element, attested together with dk (the
+// wallet-provider contract: the batch keys live beside the enrolled key).
+// Credential i of every document is bound to key i, so the documents shown
+// together in one presentation share a key (verifiers may require that),
+// while different presentations show different keys, MSOs and status
+// entries.
+func (w *Wallet) credentialKeys(ctx context.Context, cl *oid4vci.Client, n int, dk se.KeyInfo, grant *se.Grant, att string) ([]boundKey, string, error) {
+	const op = "credential"
+	if n <= 1 {
+		s, err := w.el.Signer(dk.ID, grant)
+		if err != nil {
+			return nil, "", &Error{Op: op, Code: CodeUserVerification, Err: err}
+		}
+		return []boundKey{{dk.ID, s}}, att, nil
+	}
+	var keys []boundKey
+	fail := func(err error) ([]boundKey, string, error) {
+		for _, k := range keys {
+			w.el.DeleteKey(k.keyID)
+		}
+		return nil, "", err
+	}
+	jwks := []*oid4vci.JWK{}
+	j, err := oid4vci.NewJWK(dk.Public)
+	if err != nil {
+		return nil, "", err
+	}
+	jwks = append(jwks, j)
+	for i := 0; i < n; i++ {
+		k, err := w.el.GenerateKey("mdoc batch key", se.Access{UserAuth: true})
+		if err != nil {
+			return fail(err)
+		}
+		keys = append(keys, boundKey{keyID: k.ID})
+		if keys[i].signer, err = w.el.Signer(k.ID, grant); err != nil {
+			return fail(&Error{Op: op, Code: CodeUserVerification, Err: err})
+		}
+		j, err := oid4vci.NewJWK(k.Public)
+		if err != nil {
+			return fail(err)
+		}
+		jwks = append(jwks, j)
+	}
+	w.mu.Lock()
+	prof := w.d.Profile
+	w.mu.Unlock()
+	batchAtt, err := cl.Attest(ctx, &oid4vci.AttestRequest{Keys: jwks, DeviceModel: prof.Model, OSVersion: prof.OSVersion, Rooted: prof.Rooted,
+		WalletProfile: string(prof.Platform), KeyStorage: []string{oid4vci.KeyStorageHigh}, UserAuthentication: []string{oid4vci.UserAuthenticationHigh}})
+	if err != nil {
+		return fail(issuerErr(op+": batch key attestation", err))
+	}
+	return keys, batchAtt, nil
+}
+
+func (w *Wallet) keyHeld(k se.KeyID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.keyInUse(k)
+}
+
+// requestCredentials asks for one credential of configuration id per key
+// (a batch when there are several: one proof per key, OpenID4VCI 1.0 §8.2)
+// and stores them.
+func (w *Wallet) requestCredentials(ctx context.Context, cl *oid4vci.Client, issuerURL, accessToken, id string, keys []boundKey, att string) ([]Credential, error) {
+	const op = "credential"
+	nonce, err := cl.Nonce(ctx)
+	if err != nil {
+		return nil, issuerErr(op+": nonce", err)
+	}
+	var proofs []string
+	for _, k := range keys {
+		p, err := oid4vci.SignProof(k.signer, oid4vci.ProofOptions{Audience: issuerURL, Nonce: nonce, KeyAttestation: att})
+		if err != nil {
+			return nil, &Error{Op: op, Code: CodeUserVerification, Detail: "sign proof", Err: err}
+		}
+		proofs = append(proofs, p)
+	}
+	cr, err := cl.Credential(ctx, accessToken, &oid4vci.CredentialRequest{CredentialConfigurationID: id, Proofs: &oid4vci.Proofs{JWT: proofs}})
+	if err != nil {
+		return nil, issuerErr(op+" "+id, err)
+	}
+	if len(cr.Credentials) != len(keys) {
+		return nil, newErr(op, CodeIssuer, "the issuer returned %d credentials for %d proofs", len(cr.Credentials), len(keys))
+	}
+	var out []Credential
+	for i, ic := range cr.Credentials {
+		b, err := base64.RawURLEncoding.DecodeString(ic.Credential)
+		if err != nil || len(b) > mdoc.MaxMessageSize {
+			return nil, newErr(op, CodeCredentialInvalid, "credential %s is not base64url IssuerSigned", id)
+		}
+		// AddCredential checks that the MSO binds the key of proof i.
+		c, err := w.AddCredential(keys[i].keyID, b, id, issuerURL)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	if cr.NotificationID != "" {
+		// OpenID4VCI 1.0 §11: tell the issuer the credentials are stored.
+		// Best effort: the credentials are valid whether or not it hears.
+		if err := cl.Notify(ctx, accessToken, &oid4vci.NotificationRequest{NotificationID: cr.NotificationID, Event: oid4vci.EventCredentialAccepted}); err != nil {
+			w.log.WarnContext(ctx, "notification to the issuer failed", "err", err)
+		}
 	}
 	return out, nil
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/keyattest"
+	"github.com/mynumber-mdoc/mnc/mdoc/keyattest/attestsim"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
@@ -164,6 +166,12 @@ func (is *testIssuer) enrol(w http.ResponseWriter, r *http.Request) {
 	ka, err := oid4vci.VerifyKeyAttestation(app.KeyAttestation, oid4vci.VerifyKeyAttestationOptions{Roots: roots})
 	if err != nil || !ka.Attests(app.DeviceKey) {
 		fail(w, 400, oid4vci.CodeInvalidKeyAttestation, "")
+		return
+	}
+	// The platform attestation runs the real parsers (package keyattest)
+	// against the simulated platform roots, as a development issuer does.
+	if err := checkPlatform(app); err != nil {
+		fail(w, 400, oid4vci.CodeInvalidKeyAttestation, "platform_"+string(keyattest.CodeOf(err)))
 		return
 	}
 	if ka.Claims.Rooted || strings.HasPrefix(ka.Claims.DeviceModel, "Blocked") {
@@ -491,4 +499,44 @@ func toPubs(keys []any) []crypto.PublicKey {
 		out[i] = k
 	}
 	return out
+}
+
+func checkPlatform(app *oid4vci.CardApplication) error {
+	pa := app.PlatformAttestation
+	if pa == nil {
+		return &keyattest.Error{Code: keyattest.CodeMalformed, Detail: "no platform attestation"}
+	}
+	switch pa.Format {
+	case oid4vci.PlatformAndroidKey:
+		ders, err := pa.DERChain()
+		if err != nil {
+			return err
+		}
+		chain, err := keyattest.ParseAndroidChain(ders)
+		if err != nil {
+			return err
+		}
+		a, err := keyattest.VerifyAndroid(chain, keyattest.AndroidOptions{Roots: attestsim.Android().Roots(), Environment: keyattest.Development,
+			Challenge: []byte(app.Nonce), PackageName: attestsim.WalletPackage, SigningCertDigests: [][]byte{attestsim.WalletSigningDigest()}})
+		if err != nil {
+			return err
+		}
+		dk, _ := app.DeviceKey.ECDSA()
+		if !dk.Equal(a.PublicKey) {
+			return &keyattest.Error{Code: keyattest.CodeKeyMismatch}
+		}
+		return keyattest.AndroidPolicy{}.Check(a.Facts)
+	default:
+		obj, kid, err := pa.Object()
+		if err != nil {
+			return err
+		}
+		o, err := keyattest.ParseAppAttestObject(obj)
+		if err != nil {
+			return err
+		}
+		_, err = keyattest.VerifyAppAttest(o, keyattest.AppAttestOptions{Roots: attestsim.Apple().Roots(), Environment: keyattest.Development,
+			AppID: attestsim.WalletAppID, KeyID: kid, ClientDataHash: oid4vci.AppAttestClientDataHash(app.Nonce, app.DeviceKey.Thumbprint)})
+		return err
+	}
 }

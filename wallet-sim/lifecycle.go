@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,9 @@ func (w *Wallet) enrolledKey(op string) (se.KeyID, string, string, error) {
 	defer w.mu.Unlock()
 	if w.d.DeviceID == "" || len(w.d.Credentials) == 0 {
 		return "", "", "", newErr(op, CodeNotEnrolled, "this wallet holds no enrolled credentials")
+	}
+	if w.d.DeviceKeyID != "" {
+		return w.d.DeviceKeyID, w.d.DeviceID, w.d.IssuerURL, nil
 	}
 	return w.d.Credentials[0].KeyID, w.d.DeviceID, w.d.IssuerURL, nil
 }
@@ -151,16 +155,37 @@ func (w *Wallet) Refresh(ctx context.Context) ([]Credential, error) {
 		w.mu.Unlock()
 		return nil, err
 	}
+	// The replaced batch's keys are no longer needed.
+	w.mu.Lock()
+	for _, c := range prev {
+		if c.KeyID != key && !w.keyInUse(c.KeyID) {
+			if err := w.el.DeleteKey(c.KeyID); err != nil && !errors.Is(err, se.ErrKeyNotFound) {
+				w.log.Warn("delete replaced credential key", "key", c.KeyID, "err", err)
+			}
+		}
+	}
+	w.mu.Unlock()
 	w.record(HistoryEntry{Time: w.now().UTC(), Kind: "refresh", Reader: iss, Outcome: "refreshed", Detail: fmt.Sprintf("%d credential(s) replaced", len(creds))})
 	return creds, nil
 }
 
 // NeedsRefresh reports whether any credential expires within window (or
-// passed its expectedUpdate).
+// passed its expectedUpdate), or a document held as a batch has
+// RefreshWhenUnused or fewer credentials never shown.
 func (w *Wallet) NeedsRefresh(window time.Duration) bool {
 	now := w.now()
+	held, unused := map[string]int{}, map[string]int{}
 	for _, c := range w.Credentials() {
 		if c.ValidUntil.Sub(now) < window || (!c.ExpectedUpdate.IsZero() && now.After(c.ExpectedUpdate)) {
+			return true
+		}
+		held[c.DocType]++
+		if c.Presentations == 0 && c.State != StateRevoked && c.State != StateSuspended {
+			unused[c.DocType]++
+		}
+	}
+	for dt, n := range held {
+		if n > 1 && unused[dt] <= RefreshWhenUnused {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -20,6 +21,9 @@ const MaxDocRequests = 8
 // presentation is one request to answer.
 type presentation struct {
 	transport string
+	// chosen are the credentials picked for this request's documents
+	// (pickCredentials).
+	chosen map[string]*Credential
 	// transcript is the untagged SessionTranscript.
 	transcript []byte
 	// eReaderKey, when set with mac, selects deviceMac.
@@ -80,6 +84,11 @@ func (w *Wallet) respond(ctx context.Context, req *mdoc.DeviceRequest, p present
 	var grant *se.Grant
 	var uvErr error
 	seen := map[string]bool{}
+	var requested []string
+	for _, dr := range req.DocRequests {
+		requested = append(requested, dr.ItemsRequest.DocType)
+	}
+	p.chosen = w.pickCredentials(requested)
 	for i := range req.DocRequests {
 		ir := &req.DocRequests[i].ItemsRequest
 		dh := DocumentHistory{DocType: ir.DocType, Requested: flatten(ir.Elements())}
@@ -120,7 +129,10 @@ func (w *Wallet) respond(ctx context.Context, req *mdoc.DeviceRequest, p present
 // verifies once per request.
 func (w *Wallet) answerDocument(ctx context.Context, ir *mdoc.ItemsRequest, reader *ReaderInfo, p presentation, dh *DocumentHistory, grant **se.Grant, uvErr *error) (*mdoc.Document, error) {
 	const op = "present"
-	cred := w.credentialFor(ir.DocType)
+	cred := p.chosen[ir.DocType]
+	if cred == nil {
+		cred = w.credentialFor(ir.DocType)
+	}
 	if cred == nil {
 		return nil, newErr(op, CodeCredentialNotFound, "no %s in this wallet", ir.DocType)
 	}
@@ -204,24 +216,106 @@ func (w *Wallet) answerDocument(ctx context.Context, ir *mdoc.ItemsRequest, read
 		return nil, fmt.Errorf("walletsim: present %s: %w", ir.DocType, err)
 	}
 	dh.Released = flatten(selection)
+	w.markUsed(cred.ID)
 	return doc, nil
 }
 
 func (w *Wallet) credentialFor(docType string) *Credential {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// Prefer a valid credential; the last added wins among equals.
+	// Prefer a valid credential never shown (so two verifiers never see the
+	// same MSO, device key, digests or status entry), then the valid one
+	// shown least; among equals the one added first, so a batch is used in
+	// order. Invalid ones are returned only when nothing valid is held, so
+	// the answer can say why.
 	var best *Credential
+	usable := func(c *Credential) bool { return c.State != StateRevoked && c.State != StateSuspended }
+	better := func(c, b *Credential) bool {
+		if usable(c) != usable(b) {
+			return usable(c)
+		}
+		return c.Presentations < b.Presentations
+	}
 	for _, c := range w.d.Credentials {
 		if c.DocType != docType {
 			continue
 		}
-		if best == nil || best.State != StateValid || c.State == StateValid {
+		if best == nil || better(c, best) {
 			cc := *c
 			best = &cc
 		}
 	}
 	return best
+}
+
+// pickCredentials chooses, for the documents of one request, credentials
+// bound to one key when the wallet holds such a set (credential i of each
+// document of a batch shares key i): the valid set shown least, earliest
+// issued first. Documents not covered are left to credentialFor.
+func (w *Wallet) pickCredentials(docTypes []string) map[string]*Credential {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	byKey := map[se.KeyID]map[string]*Credential{}
+	var order []se.KeyID
+	for _, c := range w.d.Credentials {
+		if c.State == StateRevoked || c.State == StateSuspended || !slices.Contains(docTypes, c.DocType) {
+			continue
+		}
+		m := byKey[c.KeyID]
+		if m == nil {
+			m = map[string]*Credential{}
+			byKey[c.KeyID] = m
+			order = append(order, c.KeyID)
+		}
+		if m[c.DocType] == nil {
+			m[c.DocType] = c
+		}
+	}
+	var best map[string]*Credential
+	bestUses := 0
+	for _, k := range order {
+		m := byKey[k]
+		if len(m) != len(uniq(docTypes)) {
+			continue
+		}
+		uses := 0
+		for _, c := range m {
+			uses += c.Presentations
+		}
+		if best == nil || uses < bestUses {
+			best, bestUses = m, uses
+		}
+	}
+	out := map[string]*Credential{}
+	for dt, c := range best {
+		cc := *c
+		out[dt] = &cc
+	}
+	return out
+}
+
+func uniq(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return slices.Compact(c)
+}
+
+// markUsed records that credential id was presented.
+func (w *Wallet) markUsed(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.d.Credentials {
+		if c.ID == id {
+			c.Presentations++
+			c.LastUsedAt = w.now().UTC()
+			if c.Presentations > 1 {
+				w.log.Warn("credential shown again: no unused credential of this document is left; refresh for a new batch", "credential", c.ID, "doctype", c.DocType)
+			}
+		}
+	}
+	if err := w.save(); err != nil {
+		w.log.Error("save wallet", "err", err)
+	}
 }
 
 // offerable applies the wallet's release policy to an ItemsRequest

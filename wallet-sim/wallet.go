@@ -66,6 +66,10 @@ type Credential struct {
 	// unavailable); StatusCheckedAt says when it was last learnt.
 	State           string    `json:"state"`
 	StatusCheckedAt time.Time `json:"status_checked_at,omitzero"`
+	// Presentations counts how often this credential was shown; a wallet
+	// with a batch shows each one once (see credentialFor).
+	Presentations int       `json:"presentations,omitempty"`
+	LastUsedAt    time.Time `json:"last_used_at,omitzero"`
 }
 
 // JPKIInfo describes the JPKI smartphone certificates held in the element.
@@ -78,11 +82,14 @@ type JPKIInfo struct {
 
 // data is the sealed content of DataFile.
 type data struct {
-	Version     int            `json:"version"`
-	Profile     Profile        `json:"profile"`
-	CreatedAt   time.Time      `json:"created_at"`
-	IssuerURL   string         `json:"issuer_url,omitempty"`
-	DeviceID    string         `json:"device_id,omitempty"`
+	Version   int       `json:"version"`
+	Profile   Profile   `json:"profile"`
+	CreatedAt time.Time `json:"created_at"`
+	IssuerURL string    `json:"issuer_url,omitempty"`
+	DeviceID  string    `json:"device_id,omitempty"`
+	// DeviceKeyID is the enrolled device key, which signs lifecycle
+	// requests; with batches the credentials are bound to other keys.
+	DeviceKeyID se.KeyID       `json:"device_key_id,omitempty"`
 	Credentials []*Credential  `json:"credentials"`
 	JPKI        *JPKIInfo      `json:"jpki,omitempty"`
 	ReaderRoots [][]byte       `json:"reader_roots,omitempty"`
@@ -113,7 +120,21 @@ type Options struct {
 	GenerateRSA func() (*rsa.PrivateKey, error)
 	// ElementGrantTTL passes se.OpenOptions.GrantTTL.
 	ElementGrantTTL time.Duration
+	// BatchSize is how many credentials of each document to ask for, each
+	// bound to its own key, so every presentation can show a fresh MSO
+	// (ISO/IEC 18013-5:2021 Annex E privacy guidance; OpenID4VCI 1.0 batch
+	// issuance). 0 is DefaultBatchSize; the issuer's batch_size caps it, and
+	// 1 turns batches off.
+	BatchSize int
 }
+
+// DefaultBatchSize is the wallet's default batch per document, and
+// RefreshWhenUnused the count of unused credentials at or below which
+// NeedsRefresh asks for a new batch.
+const (
+	DefaultBatchSize  = 5
+	RefreshWhenUnused = 1
+)
 
 // Wallet is an opened wallet. Its methods are safe for concurrent use
 // within one process; use one process per home at a time.

@@ -47,6 +47,7 @@ Environment: MNC_ISSUER_PKCS11_PIN may hold the PIN instead of --pkcs11-pin.`,
 		newRevokeCertCmd(&c),
 		newCRLPollCmd(&c),
 		newIACACmd(&c),
+		newAttestationCmd(),
 	)
 	c.register(root.PersistentFlags())
 	return root
@@ -76,9 +77,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // common are the flags every command shares: they say which issuer
 // (storage, keys, trust) a command works on, so they are persistent.
 type common struct {
-	opts    app.Options
-	models  string
-	verbose bool
+	opts          app.Options
+	models        string
+	walletDigests string
+	verbose       bool
 }
 
 func (c *common) register(fs *pflag.FlagSet) {
@@ -92,6 +94,10 @@ func (c *common) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.opts.JPKICRLDir, "jpki-crl-dir", "", "directory of JPKI CRLs named by distribution point")
 	fs.StringVar(&c.opts.JPKICADir, "jpki-ca-dir", "", "development JPKI test CA directory (default <data-dir>/jpki-testca; may be a jpki-sim CA)")
 	fs.StringVar(&c.opts.AttestationRootsFile, "attestation-roots", "", "PEM file of platform key-attestation roots (required in production)")
+	fs.StringVar(&c.opts.WalletAndroidPackage, "wallet-android-package", "", "Android package name of the wallet app the platform must attest (required in production)")
+	fs.StringVar(&c.walletDigests, "wallet-android-signing-digest", "", "comma-separated hex SHA-256 of the wallet APK signing certificate (required in production)")
+	fs.StringVar(&c.opts.WalletAppleAppID, "wallet-apple-app-id", "", "App Attest app id TEAMID.bundle.id of the wallet app (required in production)")
+	fs.StringVar(&c.opts.AttestationStatus, "attestation-status", "", "Google attestation status list, file or URL (production default: Google's URL)")
 	fs.StringVar(&c.models, "allowed-models", "", "comma-separated device model allow-list (default: the built-in development list)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "debug logging")
 }
@@ -106,6 +112,9 @@ func (c *common) open(ctx context.Context, stderr io.Writer, create bool) (*app.
 	}
 	if c.models != "" {
 		c.opts.AllowedModels = strings.Split(c.models, ",")
+	}
+	if c.walletDigests != "" {
+		c.opts.WalletAndroidSigningDigests = strings.Split(c.walletDigests, ",")
 	}
 	if c.opts.PKCS11.PIN == "" {
 		// Read here rather than as the flag default, so that --help never

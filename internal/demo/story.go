@@ -134,13 +134,15 @@ func (e *env) enrol(ctx context.Context, w *walletsim.Wallet, cardFile string, j
 	return w.Enrol(ctx, o)
 }
 
+// docTypes lists the distinct document types of cs: a wallet holds each
+// as a batch of single-use credentials.
 func docTypes(cs []walletsim.Credential) string {
 	var d []string
 	for _, c := range cs {
 		d = append(d, c.DocType)
 	}
 	slices.Sort(d)
-	return strings.Join(d, " + ")
+	return strings.Join(slices.Compact(d), " + ")
 }
 
 // step2: the android phone enrols.
@@ -161,6 +163,15 @@ func (e *env) step2(ctx context.Context, s *Step) error {
 		}
 	}
 	e.record("credentials carrying a Token Status List reference", fmt.Sprint(len(r.Credentials)), fmt.Sprint(withStatus))
+	// A batch per document (OpenID4VCI batch issuance), each credential with
+	// its own device key, so each presentation shows a fresh MSO.
+	keys := map[string]bool{}
+	for _, c := range r.Credentials {
+		if c.DocType == mdoc.DocTypeMNC {
+			keys[string(c.KeyID)] = true
+		}
+	}
+	e.record("single-use My Number Card credentials in the batch, each with its own key", fmt.Sprint(walletsim.DefaultBatchSize), fmt.Sprint(len(keys)))
 	e.recordBool("JPKI smartphone certificates installed", true, r.JPKI)
 	info := e.st.android.Status().JPKI
 	if info == nil {

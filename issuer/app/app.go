@@ -9,6 +9,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -33,6 +34,7 @@ import (
 	"github.com/mynumber-mdoc/mnc/issuer/store/sqlstore"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
+	"github.com/mynumber-mdoc/mnc/mdoc/keyattest"
 )
 
 // Defaults.
@@ -70,15 +72,25 @@ type Options struct {
 	// AttestationRootsFile (PEM) adds platform attestation roots; required
 	// in production.
 	AttestationRootsFile string
-	AllowedModels        []string
-	SuspendOnBlock       bool
-	RequireTxCode        bool
-	CRLPollInterval      time.Duration
-	WebhookURL           string
-	SMTPAddr             string
-	SMTPFrom             string
-	SMTPUser, SMTPPass   string
-	Logger               *slog.Logger
+	// The wallet app the platforms must attest (required in production;
+	// development defaults to the wallet simulator): its Android package
+	// name and APK signing-certificate SHA-256 digests (hex), and its Apple
+	// App Attest app id (TEAMID.bundle.id).
+	WalletAndroidPackage        string
+	WalletAndroidSigningDigests []string
+	WalletAppleAppID            string
+	// AttestationStatus is Google's attestation status list, a file or URL
+	// (default in production: https://android.googleapis.com/attestation/status).
+	AttestationStatus  string
+	AllowedModels      []string
+	SuspendOnBlock     bool
+	RequireTxCode      bool
+	CRLPollInterval    time.Duration
+	WebhookURL         string
+	SMTPAddr           string
+	SMTPFrom           string
+	SMTPUser, SMTPPass string
+	Logger             *slog.Logger
 }
 
 // App is an assembled issuer.
@@ -169,8 +181,19 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err := a.loadAdminToken(); err != nil {
 		return nil, err
 	}
+	platform := issuer.PlatformConfig{AndroidPackage: o.WalletAndroidPackage, AppleAppID: o.WalletAppleAppID}
+	for _, d := range o.WalletAndroidSigningDigests {
+		b, err := hex.DecodeString(strings.ReplaceAll(d, ":", ""))
+		if err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("wallet Android signing digest %q is not a hex SHA-256", d)
+		}
+		platform.AndroidSigningDigests = append(platform.AndroidSigningDigests, b)
+	}
+	if o.AttestationStatus != "" {
+		platform.Status = &keyattest.StatusSource{Location: o.AttestationStatus, Logger: o.Logger}
+	}
 	a.Service, err = issuer.New(issuer.Config{
-		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, PKI: a.PKI, JPKI: verifier, PhoneCA: phoneCA, AttestationRoots: roots,
+		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, PKI: a.PKI, JPKI: verifier, PhoneCA: phoneCA, AttestationRoots: roots, Platform: platform,
 		AllowedModels: o.AllowedModels, Production: o.Production, RequireTxCode: o.RequireTxCode, SuspendOnBlock: o.SuspendOnBlock,
 		AdminToken: a.AdminToken, Logger: o.Logger,
 	})

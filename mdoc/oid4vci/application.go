@@ -22,10 +22,15 @@ type CardApplication struct {
 	IssuedAt int64    `json:"iat"`
 	// DeviceKey is the mdoc device key (EC P-256) bound into every MSO.
 	DeviceKey *JWK `json:"device_key"`
-	// KeyAttestation attests DeviceKey and the JPKI phone keys.
+	// KeyAttestation attests DeviceKey and the JPKI phone keys: the wallet
+	// provider's statement (OpenID4VCI 1.0 Appendix D.1).
 	KeyAttestation string `json:"key_attestation"`
-	DeviceModel    string `json:"device_model"`
-	OSVersion      string `json:"os_version"`
+	// PlatformAttestation is the platform's own attestation of DeviceKey
+	// (Android Key Attestation or App Attest), against which the issuer
+	// checks the wallet provider's statement. Required in production.
+	PlatformAttestation *PlatformAttestation `json:"platform_attestation,omitempty"`
+	DeviceModel         string               `json:"device_model"`
+	OSVersion           string               `json:"os_version"`
 	// JPKISignKey and JPKIAuthKey are the phone's JPKI signature and
 	// user-authentication key pairs (RSA), generated in the secure element;
 	// the issuer (standing in for J-LIS) returns certificates for them.
@@ -98,6 +103,11 @@ func ParseCardApplication(payload []byte, o CheckOptions) (*CardApplication, err
 		}
 		if _, err := k.RSA(); err != nil {
 			return nil, wrapErr(code, ReasonWrongKeyType, err, "%s", name)
+		}
+	}
+	if a.PlatformAttestation != nil {
+		if err := a.PlatformAttestation.Validate(); err != nil {
+			return nil, err
 		}
 	}
 	if (a.JPKISignKey == nil) != (a.JPKIAuthKey == nil) {

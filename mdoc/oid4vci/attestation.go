@@ -14,8 +14,9 @@ import (
 // Bounds on key attestations.
 const (
 	// MaxAttestedKeys bounds attested_keys: the mdoc device key and the two
-	// JPKI phone keys, with room for a few more.
-	MaxAttestedKeys = 8
+	// JPKI phone keys at enrolment; at batch issuance the device key and one
+	// key per credential of the batch (MaxProofs).
+	MaxAttestedKeys = MaxProofs + 3
 	// MaxAttestationChain bounds the x5c chain.
 	MaxAttestationChain = 4
 	// MaxAttestationLifetime bounds exp − iat: platform attestations are
@@ -44,10 +45,10 @@ type KeyAttestationClaims struct {
 
 	// Project claims: what the platform attestation service (App Attest,
 	// Play Integrity) vouches for about the device.
-	DeviceModel   string `json:"device_model"`
-	OSVersion     string `json:"os_version"`
-	Rooted        bool   `json:"rooted"`
-	WalletProfile string `json:"wallet_profile"`
+	DeviceModel   string `json:"device_model,omitempty"`
+	OSVersion     string `json:"os_version,omitempty"`
+	Rooted        bool   `json:"rooted,omitempty"`
+	WalletProfile string `json:"wallet_profile,omitempty"`
 	DeviceID      string `json:"device_id,omitempty"`
 }
 
@@ -124,6 +125,17 @@ type KeyAttestation struct {
 	Raw       string
 }
 
+// AttestsThumbprint reports whether the key with RFC 7638 thumbprint tp is
+// one of the attested keys.
+func (a *KeyAttestation) AttestsThumbprint(tp string) bool {
+	for _, x := range a.Keys {
+		if x.Thumbprint == tp {
+			return true
+		}
+	}
+	return false
+}
+
 // Attests reports whether k is one of the attested keys.
 func (a *KeyAttestation) Attests(k *JWK) bool {
 	for _, x := range a.Keys {
@@ -143,7 +155,7 @@ func (a *KeyAttestation) Attests(k *JWK) bool {
 // *Error with CodeInvalidKeyAttestation.
 func VerifyKeyAttestation(compact string, o VerifyKeyAttestationOptions) (*KeyAttestation, error) {
 	const code = CodeInvalidKeyAttestation
-	p, err := parseJWS(compact, TypKeyAttestation, code)
+	p, err := parseJWS(compact, TypKeyAttestation, code, TypKeyAttestationDraft)
 	if err != nil {
 		return nil, err
 	}
@@ -206,10 +218,11 @@ func VerifyKeyAttestation(compact string, o VerifyKeyAttestationOptions) (*KeyAt
 			return nil, NewError(code, ReasonTooLarge, "a device claim is over %d bytes", MaxClaimLen)
 		}
 	}
-	if c.DeviceModel == "" || c.OSVersion == "" {
-		return nil, NewError(code, ReasonMalformed, "key attestation lacks device_model or os_version")
-	}
-	if c.WalletProfile != WalletProfileApple && c.WalletProfile != WalletProfileAndroid {
+	// device_model, os_version and wallet_profile are this project's
+	// optional claims: a wallet provider that sends only what OpenID4VCI 1.0
+	// Appendix D.1 defines is accepted, and the issuer takes the device facts
+	// from the platform attestation instead.
+	if c.WalletProfile != "" && c.WalletProfile != WalletProfileApple && c.WalletProfile != WalletProfileAndroid {
 		return nil, NewError(code, ReasonMalformed, "wallet_profile %q, want %q or %q", c.WalletProfile, WalletProfileApple, WalletProfileAndroid)
 	}
 	ka := &KeyAttestation{Claims: c, Chain: certs, IssuedAt: iat, ExpiresAt: exp, Raw: compact}

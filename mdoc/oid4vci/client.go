@@ -28,6 +28,7 @@ const (
 	PathToken         = "/token"
 	PathNonce         = "/nonce"
 	PathCredential    = "/credential"
+	PathNotification  = "/notification"
 	PathEnrol         = "/mnc/enrol"
 	PathCardRevoke    = "/mnc/revoke-with-card"
 	PathDeviceRequest = "/mnc/device"
@@ -180,4 +181,10 @@ func (o *CredentialOffer) OfferCode() (string, error) {
 		return "", NewError(CodeInvalidRequest, ReasonMalformed, "offer has no pre-authorized code")
 	}
 	return o.Grants.PreAuthorizedCode.PreAuthorizedCode, nil
+}
+
+// Notify sends a notification (OpenID4VCI 1.0 §11) with the access token of
+// the issuance.
+func (c *Client) Notify(ctx context.Context, accessToken string, n *NotificationRequest) error {
+	return c.postJSON(ctx, PathNotification, n, accessToken, nil)
 }

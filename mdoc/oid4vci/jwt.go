@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -33,11 +34,15 @@ const (
 
 // JOSE typ values of the messages of this package.
 const (
-	TypProof           = "openid4vci-proof+jwt"
-	TypKeyAttestation  = "key-attestation+jwt"
-	TypCardApplication = "mnc-card-application+jwt"
-	TypCardRevocation  = "mnc-card-revocation+jwt"
-	TypDeviceRequest   = "mnc-device-request+jwt"
+	TypProof          = "openid4vci-proof+jwt"
+	TypKeyAttestation = "key-attestation+jwt"
+	// TypKeyAttestationDraft is the typ of OpenID4VCI drafts up to 15,
+	// which deployed wallet libraries (e.g. npm @openid4vc/openid4vci 0.4)
+	// still emit; VerifyKeyAttestation accepts both.
+	TypKeyAttestationDraft = "keyattestation+jwt"
+	TypCardApplication     = "mnc-card-application+jwt"
+	TypCardRevocation      = "mnc-card-revocation+jwt"
+	TypDeviceRequest       = "mnc-device-request+jwt"
 )
 
 // parsedJWS is a compact JWS whose header was read but not yet verified.
@@ -49,7 +54,7 @@ type parsedJWS struct {
 
 // parseJWS parses a compact JWS with exactly one signature and the wanted
 // typ, without verifying it.
-func parseJWS(compact, typ, code string) (*parsedJWS, error) {
+func parseJWS(compact, typ, code string, alsoTyp ...string) (*parsedJWS, error) {
 	if len(compact) > MaxJWTLen {
 		return nil, NewError(code, ReasonTooLarge, "%s is %d bytes, over the %d-byte limit", typ, len(compact), MaxJWTLen)
 	}
@@ -65,7 +70,7 @@ func parseJWS(compact, typ, code string) (*parsedJWS, error) {
 		return nil, NewError(code, ReasonMalformed, "%s has %d signatures, want 1", typ, len(sigs))
 	}
 	hdr := sigs[0].ProtectedHeaders()
-	if got, _ := hdr.Type(); got != typ {
+	if got, _ := hdr.Type(); got != typ && !slices.Contains(alsoTyp, got) {
 		return nil, NewError(code, ReasonWrongType, "typ %q, want %q", got, typ)
 	}
 	return &parsedJWS{compact: []byte(compact), hdr: hdr, payload: msg.Payload()}, nil

@@ -53,10 +53,19 @@ type IssuerMetadata struct {
 	AuthorizationServers              []string                           `json:"authorization_servers,omitempty"`
 	CredentialEndpoint                string                             `json:"credential_endpoint"`
 	NonceEndpoint                     string                             `json:"nonce_endpoint,omitempty"`
+	NotificationEndpoint              string                             `json:"notification_endpoint,omitempty"`
 	Display                           []Display                          `json:"display,omitempty"`
 	CredentialConfigurationsSupported map[string]CredentialConfiguration `json:"credential_configurations_supported"`
+	// BatchCredentialIssuance advertises batch issuance (§12.2.4): up to
+	// BatchSize proofs per request, one credential each.
+	BatchCredentialIssuance *BatchCredentialIssuance `json:"batch_credential_issuance,omitempty"`
 	// MNC lists the project's enrolment and lifecycle endpoints.
 	MNC *MNCEndpoints `json:"mnc_endpoints,omitempty"`
+}
+
+// BatchCredentialIssuance is the batch_credential_issuance metadata member.
+type BatchCredentialIssuance struct {
+	BatchSize int `json:"batch_size"`
 }
 
 // MNCEndpoints are the project extension endpoints, absolute URLs.
@@ -249,10 +258,11 @@ type Proofs struct {
 	JWT []string `json:"jwt,omitempty"`
 }
 
-// MaxProofs bounds proofs.jwt. The issuer binds each document to the one
-// device key of the enrolment, so one proof is all it needs; a few more are
-// tolerated for wallets that always send a batch, and rejected above this.
-const MaxProofs = 1
+// MaxProofs bounds proofs.jwt: the largest batch_size an issuer may
+// advertise (OpenID4VCI 1.0 §8.2: one credential per proof, each with its
+// own key, for unlinkable presentations). An issuer refuses more than its
+// own batch_size.
+const MaxProofs = 32
 
 // Validate checks the structure of a credential request.
 func (r *CredentialRequest) Validate() error {
@@ -266,7 +276,7 @@ func (r *CredentialRequest) Validate() error {
 		return NewError(CodeInvalidProof, ReasonMalformed, "proofs.jwt is missing")
 	}
 	if len(r.Proofs.JWT) > MaxProofs {
-		return NewError(CodeInvalidProof, ReasonTooLarge, "%d proofs; this issuer binds one device key and accepts %d", len(r.Proofs.JWT), MaxProofs)
+		return NewError(CodeInvalidProof, ReasonTooLarge, "%d proofs, over %d", len(r.Proofs.JWT), MaxProofs)
 	}
 	return nil
 }
@@ -297,3 +307,48 @@ func decodeJSON(b []byte, v any) error {
 }
 
 var errTrailing = errors.New("trailing data after JSON value")
+
+// Notification events (OpenID4VCI 1.0 §11.1).
+const (
+	EventCredentialAccepted = "credential_accepted"
+	EventCredentialFailure  = "credential_failure"
+	EventCredentialDeleted  = "credential_deleted"
+)
+
+// Notification error codes (OpenID4VCI 1.0 §11.3).
+const (
+	CodeInvalidNotificationID      = "invalid_notification_id"
+	CodeInvalidNotificationRequest = "invalid_notification_request"
+)
+
+// MaxEventDescription bounds event_description.
+const MaxEventDescription = 1024
+
+// NotificationRequest is the body of a notification (§11.1).
+type NotificationRequest struct {
+	NotificationID   string `json:"notification_id"`
+	Event            string `json:"event"`
+	EventDescription string `json:"event_description,omitempty"`
+}
+
+// Validate checks a notification request's shape.
+func (n *NotificationRequest) Validate() error {
+	if n.NotificationID == "" || len(n.NotificationID) > MaxCodeLen {
+		return NewError(CodeInvalidNotificationRequest, ReasonMalformed, "notification_id is missing or too long")
+	}
+	switch n.Event {
+	case EventCredentialAccepted, EventCredentialFailure, EventCredentialDeleted:
+	default:
+		return NewError(CodeInvalidNotificationRequest, ReasonMalformed, "event %q, want credential_accepted, credential_failure or credential_deleted", n.Event)
+	}
+	if len(n.EventDescription) > MaxEventDescription {
+		return NewError(CodeInvalidNotificationRequest, ReasonTooLarge, "event_description over %d bytes", MaxEventDescription)
+	}
+	for _, r := range n.EventDescription {
+		// §11.1: ASCII only, excluding '"' and '\\'.
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return NewError(CodeInvalidNotificationRequest, ReasonMalformed, "event_description must be printable ASCII without quote or backslash")
+		}
+	}
+	return nil
+}

@@ -312,7 +312,8 @@ func TestCredentialRequestValidate(t *testing.T) {
 		{CredentialRequest{CredentialConfigurationID: ConfigMNC, Proofs: &Proofs{JWT: []string{"x"}}}, ""},
 		{CredentialRequest{Proofs: &Proofs{JWT: []string{"x"}}}, CodeInvalidCredentialRequest},
 		{CredentialRequest{CredentialConfigurationID: ConfigMNC}, CodeInvalidProof},
-		{CredentialRequest{CredentialConfigurationID: ConfigMNC, Proofs: &Proofs{JWT: []string{"x", "y"}}}, CodeInvalidProof},
+		{CredentialRequest{CredentialConfigurationID: ConfigMNC, Proofs: &Proofs{JWT: []string{"x", "y"}}}, ""},
+		{CredentialRequest{CredentialConfigurationID: ConfigMNC, Proofs: &Proofs{JWT: make([]string, MaxProofs+1)}}, CodeInvalidProof},
 	} {
 		if got := CodeOf(tc.r.Validate()); got != tc.code {
 			t.Errorf("%+v: code %q want %q", tc.r, got, tc.code)

@@ -451,6 +451,12 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 		"--jpki-password", "PHONEPW1", "--jpki-pin", "4321"}, pinUV...)...)
 
 	quiet := slog.New(slog.DiscardHandler)
+	// One PC/SC context for both taps, as a reader application keeps.
+	pc, err := pcsc.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
 	tap := func(args []string, cfg counter.Config) (*counter.Verdict, int, string) {
 		t.Helper()
 		type result struct {
@@ -462,11 +468,6 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 			code, out, errs := e.wallet(ctx, append([]string{"present", "--home", android, "--nfc", "--approve-all", "--vpcd", slot.Addr}, append(args, pinUV...)...)...)
 			done <- result{code, out, errs}
 		}()
-		pc, err := pcsc.Open(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		c, err := pc.Wait(wctx, slot.Reader)
@@ -477,7 +478,9 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 		defer c.Close()
 		v, err := counter.Tap(wctx, c, cfg)
 		if err != nil {
-			t.Fatalf("tap: %v", err)
+			cancel()
+			r := <-done
+			t.Fatalf("tap: %v\nwallet exit %d\n%s\n%s", err, r.code, r.out, r.errs)
 		}
 		r := <-done
 		// The phone has left: wait until pcscd has seen it go, so the
@@ -487,6 +490,9 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 		if err := c.WaitRemoved(rctx); err != nil {
 			t.Fatalf("phone never left the reader: %v", err)
 		}
+		// pcscd polls the vpcd driver every 400 ms; a phone put back
+		// within the same poll is not seen as a new card.
+		time.Sleep(time.Second)
 		return v, r.code, r.out + r.errs
 	}
 

@@ -3,8 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +15,6 @@ import (
 	"github.com/mynumber-mdoc/mnc/internal/pcsc"
 	"github.com/mynumber-mdoc/mnc/internal/vpcd"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
-	"github.com/mynumber-mdoc/mnc/jpki/card"
 	"github.com/mynumber-mdoc/mnc/jpki/cardsim"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/verifier"
@@ -167,45 +164,16 @@ func (e *env) jpkiCounter(pin string) counter.Config {
 		Qualifier: &counter.Qualifier{Client: &oid4vci.Client{BaseURL: e.issuerURL}, IssuerURL: e.issuerURL, Chain: chain, Key: e.clinic.Key}}
 }
 
-// step: the holder registers her card for insurance use.
+// step: the holder registers her card for insurance use, with her phone
+// reading the card.
 func (e *env) nfcRegister(ctx context.Context, s *Step) error {
 	tr, err := walletsim.OpenCardFile(e.st.cardFile)
 	if err != nil {
 		return err
 	}
-	cl := card.New(tr)
-	client := &oid4vci.Client{BaseURL: e.issuerURL}
-	nonce, err := client.Nonce(ctx)
+	r, err := e.st.android.RegisterInsurance(ctx, walletsim.InsuranceOptions{IssuerURL: e.issuerURL, Card: tr, CardPassword: cardPassword, CardPIN: cardPIN})
 	if err != nil {
-		return err
-	}
-	authCert, authSig, err := cl.Authenticate(ctx, cardPIN, []byte(nonce))
-	if err != nil {
-		return fmt.Errorf("card auth: %w", err)
-	}
-	if err := cl.VerifySignPassword(ctx, cardPassword); err != nil {
-		return fmt.Errorf("card signature password: %w", err)
-	}
-	signCert, err := cl.ReadSignCertificate(ctx)
-	if err != nil {
-		return err
-	}
-	sc, err := x509.ParseCertificate(signCert)
-	if err != nil {
-		return err
-	}
-	pub, ok := sc.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return errors.New("the card's signature certificate has no RSA key")
-	}
-	reg := &oid4vci.InsuranceRegistration{Audience: oid4vci.Audience{e.issuerURL}, Nonce: nonce, AuthProof: oid4vci.NewAuthProof(authCert, authSig)}
-	compact, err := oid4vci.SignInsuranceRegistration(reg, signCert, cl.Signer(ctx, card.KeySign, pub))
-	if err != nil {
-		return err
-	}
-	r, err := client.RegisterInsurance(ctx, compact)
-	if err != nil {
-		e.record("insurance registration", "linked, qualified", "refused: "+err.Error())
+		e.record("insurance registration", "linked, qualified", "refused: "+mdocCode(err))
 		return err
 	}
 	e.record("insurance registration", "linked, qualified", fmt.Sprintf("%s, %s", map[bool]string{true: "linked", false: "not linked"}[r.Linked], map[bool]string{true: "qualified", false: "not qualified"}[r.Qualified]))

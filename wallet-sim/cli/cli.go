@@ -68,7 +68,7 @@ The wallet lives in --home (default $MNC_WALLET_HOME, else ~/.mnc-wallet). Comma
 use the device keys need user verification: --pin P (android) or --biometric
 match|no-match; at a terminal they ask instead, elsewhere they fail naming the flag.
 With --json, results are JSON on stdout, and so are errors, as {"code","error","hint"}.`,
-		newInitCmd(c), newTrustCmd(c), newEnrollCmd(c), newListCmd(c), newShowCmd(c), newPresentCmd(c),
+		newInitCmd(c), newTrustCmd(c), newEnrollCmd(c), newRegisterInsuranceCmd(c), newListCmd(c), newShowCmd(c), newPresentCmd(c),
 		newRevokeCmd(c), newRefreshCmd(c), newSyncCmd(c), newHistoryCmd(c), newJPKICmd(c))
 	def := c.env.Getenv("MNC_WALLET_HOME")
 	if def == "" {
@@ -366,6 +366,49 @@ their requests (ReaderAuth), and issuer IACAs, whose credentials the wallet acce
 		}
 		st := w.Status()
 		c.out(map[string]int{"reader_roots": st.ReaderRoots, "iaca_roots": st.IACARoots}, fmt.Sprintf("trusted: %d reader root(s), %d IACA root(s)\n", st.ReaderRoots, st.IACARoots))
+		return nil
+	})
+	return cc
+}
+
+func newRegisterInsuranceCmd(c *cmd) *cobra.Command {
+	cc := &cobra.Command{
+		Use:   "register-insurance --card FILE --issuer URL --card-password PW --card-pin PIN",
+		Short: "Register the My Number Card for health-insurance use (マイナ保険証)",
+		Long: `Register-insurance links the card's user-authentication certificate to the holder at the
+issuer, as a phone app does by reading the card: the card proves both of its keys (the auth
+PIN and the signature password). Clinic readers that later authenticate the card with its
+PIN get the holder's qualification by online confirmation (mdoc-verifier nfc --issuer).`,
+		Example: `  wallet-sim register-insurance --home phone --card card.json --issuer http://127.0.0.1:8080 \
+      --card-password ABC123 --card-pin 1234`,
+		Args: cobra.NoArgs,
+	}
+	f := cc.Flags()
+	cardFile := f.String("card", "", "simulated My Number Card file (written by jpki-sim)")
+	issuer := f.String("issuer", "", "credential issuer URL (mdoc-issuer serve)")
+	cardPW := f.String("card-password", "", "the card's signature password")
+	cardPIN := f.String("card-pin", "", "the card's 4-digit auth PIN")
+	cc.RunE = c.runE("register-insurance", func(ctx context.Context, args []string) error {
+		if *cardFile == "" || *issuer == "" || *cardPW == "" || *cardPIN == "" {
+			return icli.Usagef("--card, --issuer, --card-password and --card-pin are required")
+		}
+		w, err := c.open()
+		if err != nil {
+			return err
+		}
+		t, err := walletsim.OpenCardFile(*cardFile)
+		if err != nil {
+			return err
+		}
+		r, err := w.RegisterInsurance(ctx, walletsim.InsuranceOptions{IssuerURL: *issuer, Card: t, CardPassword: *cardPW, CardPIN: *cardPIN})
+		if err != nil {
+			return err
+		}
+		q := "no valid qualification on record yet"
+		if r.Qualified {
+			q = "a valid qualification is on record"
+		}
+		c.out(r, fmt.Sprintf("the card is registered for health-insurance use; %s\n", q))
 		return nil
 	})
 	return cc

@@ -538,3 +538,27 @@ func (e *e2eWorld) medicalReader(cn string) *trust.ReaderCredentials {
 	}
 	return rc
 }
+
+// TestE2ERegisterInsurance: the holder registers her card for insurance
+// use against the real issuer; a wrong PIN is refused with the card's
+// code and counts down on the card.
+func TestE2ERegisterInsurance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end with the real issuer (RSA key generation)")
+	}
+	e := newE2EWorld(t)
+	home := filepath.Join(e.dir, "phone")
+	e.mustWallet("init", "--home", home, "--profile", "android", "--model", "Pixel 9", "--pin", e2eAndroidPIN)
+	code, out, _ := e.wallet(context.Background(), "register-insurance", "--json", "--home", home, "--card", e.card, "--issuer", e.issuerURL,
+		"--card-password", e2eCardPassword, "--card-pin", "0000")
+	if code != 1 || !strings.Contains(out, `"code":"card_error"`) {
+		t.Fatalf("wrong PIN: exit %d %s", code, out)
+	}
+	out = e.mustWallet("register-insurance", "--home", home, "--card", e.card, "--issuer", e.issuerURL, "--card-password", e2eCardPassword, "--card-pin", e2eCardPIN)
+	if !strings.Contains(out, "registered for health-insurance use") {
+		t.Fatalf("register: %s", out)
+	}
+	if code, _, _ := e.wallet(context.Background(), "register-insurance", "--home", home, "--card", e.card); code != 2 {
+		t.Fatalf("missing flags: exit %d", code)
+	}
+}

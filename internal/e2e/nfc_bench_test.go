@@ -7,9 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/pcsc"
+	"github.com/mynumber-mdoc/mnc/internal/pcsc/pcsctest"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/counter"
@@ -100,4 +103,70 @@ func p256VerifyMicros() float64 {
 		ecdsa.VerifyASN1(&k.PublicKey, h[:], sig)
 	}
 	return float64(time.Since(start).Microseconds()) / n
+}
+
+// swapCard is one virtual card slot whose phone is replaced between taps,
+// so that a benchmark taps many times through one PC/SC connection
+// without waiting for pcscd's insertion polling.
+type swapCard struct{ cur atomic.Pointer[walletsim.NFCDevice] }
+
+func (s *swapCard) ATR() []byte               { return s.cur.Load().ATR() }
+func (s *swapCard) Process(cmd []byte) []byte { return s.cur.Load().Process(cmd) }
+func (s *swapCard) Reset()                    { s.cur.Load().Reset() }
+
+// BenchmarkNFCTapPCSC is BenchmarkNFCTap's age and insurance taps over the
+// real stack (pcscd, the vpcd driver, loopback TCP): the measured loopback
+// time per tap, beside the same air-time model.
+func BenchmarkNFCTapPCSC(b *testing.B) {
+	slot := pcsctest.Require(b)
+	w := newNFCWorld(b)
+	ctx := context.Background()
+	sc := &swapCard{}
+	first, err := w.wallet.StartNFC(ctx, walletsim.NFCOptions{Consent: walletsim.Rules{ApproveAll: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc.cur.Store(first)
+	slot.Insert(b, sc)
+	pc, err := pcsc.Open(ctx, pcsc.WithLogger(quiet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pc.Close()
+	c, err := pc.Wait(ctx, slot.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		name string
+		mac  bool
+		ins  bool
+	}{{"age-signature", false, false}, {"insurance-mac", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			creds, items := w.shop, nfcAgeItems
+			if tc.ins {
+				creds, items = w.clinic, nfcInsuranceItems
+			}
+			var last *reader.Meter
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				dev, err := w.wallet.StartNFC(ctx, walletsim.NFCOptions{Consent: walletsim.Rules{ApproveAll: true}, MAC: tc.mac})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sc.cur.Store(dev)
+				b.StartTimer()
+				m := &reader.Meter{T: c}
+				out, err := reader.RunNFC(ctx, m, items, reader.NFCConfig{Config: reader.Config{Credentials: creds, Logger: quiet,
+					Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509.Certificate{w.issuer.IACA}), SkipStatus: true, CurrentTime: verifiertest.Now, Logger: quiet}}})
+				if err != nil || !out.Result.Valid {
+					b.Fatalf("tap: %v", err)
+				}
+				last = m
+			}
+			b.StopTimer()
+			reportTap(b, last)
+		})
+	}
 }

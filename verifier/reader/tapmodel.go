@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/pcsc"
 )
 
 // Meter is a Transmitter that records every exchange it forwards: the
@@ -128,4 +130,13 @@ func (a AirModel) Time(ex []Exchange) time.Duration {
 		total += e.Took
 	}
 	return total
+}
+
+// Limits passes on the limits of a PC/SC card under the Meter (so that
+// RunNFC still clips to them), else the extended-length maximum.
+func (m *Meter) Limits() pcsc.Limits {
+	if l, ok := m.T.(interface{ Limits() pcsc.Limits }); ok {
+		return l.Limits()
+	}
+	return pcsc.Extended
 }

@@ -108,7 +108,9 @@ func p256VerifyMicros() float64 {
 // swapCard is one virtual card slot whose phone is replaced between taps,
 // so that a benchmark taps many times through one PC/SC connection
 // without waiting for pcscd's insertion polling.
-type swapCard struct{ cur atomic.Pointer[walletsim.NFCDevice] }
+type swapCard struct {
+	cur atomic.Pointer[walletsim.NFCDevice]
+}
 
 func (s *swapCard) ATR() []byte               { return s.cur.Load().ATR() }
 func (s *swapCard) Process(cmd []byte) []byte { return s.cur.Load().Process(cmd) }

@@ -67,7 +67,7 @@ func FuzzParseHandoverSelect(f *testing.F) {
 // envelope layer, carries a code, and a completed message respects the
 // bound.
 func FuzzEnvelopeCommand(f *testing.F) {
-	for _, c := range EncodeEnvelopes(bytes.Repeat([]byte{1}, 600), 255) {
+	for _, c := range EncodeEnvelopes(bytes.Repeat([]byte{1}, 600), 255, 0) {
 		f.Add(c)
 	}
 	f.Add([]byte{0x00, 0xa4, 0x04, 0x00, 0x07, 0xa0, 0x00, 0x00, 0x02, 0x48, 0x04, 0x00})

@@ -562,16 +562,20 @@ func ParseEnvelopeData(tlv []byte) ([]byte, error) {
 // wrapped in BER-TLV tag 53 and cut into data fields of at most maxChunk
 // bytes (use the mdoc's NFCOptions.MaxCommandDataLength, or the reader's
 // limit if smaller); every command but the last has CLA 10 (chaining),
-// the last has CLA 00 and Le 0000 (up to 65,536 response bytes), which
-// makes it extended-length, a form ISO/IEC 18013-5 requires mdocs to
-// support. Earlier commands use the short form when their data fits
-// (ISO/IEC 7816-4 §5.1). maxChunk ≤ 0 or above apdu.MaxExtendedNc means
-// apdu.MaxExtendedNc.
-func EncodeEnvelopes(payload []byte, maxChunk int) [][]byte {
+// the last has CLA 00 and Le = maxResponse, the largest response data
+// field both sides take (≤ 0 or above 65,536: 65,536, Le 0000, the
+// extended form ISO/IEC 18013-5 requires mdocs to support). Each command
+// uses the short form when its lengths fit (ISO/IEC 7816-4 §5.1), so a
+// reader limited to short APDUs passes maxChunk 255 and maxResponse 256.
+// maxChunk ≤ 0 or above apdu.MaxExtendedNc means apdu.MaxExtendedNc.
+func EncodeEnvelopes(payload []byte, maxChunk, maxResponse int) [][]byte {
 	if maxChunk <= 0 || maxChunk > apdu.MaxExtendedNc {
 		maxChunk = apdu.MaxExtendedNc
 	}
-	cmds, err := apdu.Chain(apdu.Command{CLA: claLast, INS: InsEnvelope, Data: appendEnvelopeTLV(nil, payload), Ne: apdu.MaxExtendedNe}, maxChunk)
+	if maxResponse <= 0 || maxResponse > apdu.MaxExtendedNe {
+		maxResponse = apdu.MaxExtendedNe
+	}
+	cmds, err := apdu.Chain(apdu.Command{CLA: claLast, INS: InsEnvelope, Data: appendEnvelopeTLV(nil, payload), Ne: maxResponse}, maxChunk)
 	if err != nil {
 		// The chunk size is clamped and the class is interindustry.
 		panic("mdoc: " + err.Error())
@@ -603,12 +607,6 @@ func EncodeEnvelopeResponses(payload []byte, maxChunk int) [][]byte {
 	return resps
 }
 
-// GetResponseAPDU returns the GET RESPONSE command for a 61XX status word:
-// a short Le of XX, or an extended Le of 0000 (65,536) when XX is 00.
-func GetResponseAPDU(sw2 byte) []byte {
-	return apdu.GetResponse(sw2, apdu.MaxExtendedNe)
-}
-
 // EnvelopeReader reassembles one session message received in pieces over
 // NFC (ISO/IEC 18013-5:2021 §8.3.3.1.2): on the mdoc side from chained
 // ENVELOPE commands (WriteCommand), on the reader side from a response and
@@ -619,10 +617,14 @@ func GetResponseAPDU(sw2 byte) []byte {
 type EnvelopeReader struct {
 	// Max bounds the session message inside the envelope; 0 means
 	// MaxMessageSize.
-	Max  int
-	buf  []byte
-	done bool
-	err  error
+	Max int
+	// MaxResponse is the reader's largest response data field, the Le of
+	// the GET RESPONSE that follows a 6100 ("256 or more"); 0 means
+	// 65,536 (extended length).
+	MaxResponse int
+	buf         []byte
+	done        bool
+	err         error
 }
 
 // NewEnvelopeReader returns an EnvelopeReader accepting messages of at
@@ -731,7 +733,11 @@ func (r *EnvelopeReader) WriteResponse(response []byte) (getResponse []byte, err
 		return nil, r.fail(err)
 	}
 	if moreOK {
-		return GetResponseAPDU(more), nil
+		mr := r.MaxResponse
+		if mr <= 0 {
+			mr = apdu.MaxExtendedNe
+		}
+		return apdu.GetResponse(more, mr), nil
 	}
 	if err := r.finish(); err != nil {
 		return nil, r.fail(err)

@@ -173,7 +173,7 @@ func TestEnvelopeCommandsRoundTrip(t *testing.T) {
 				for i := range msg {
 					msg[i] = byte(i * 7)
 				}
-				cmds := EncodeEnvelopes(msg, chunk)
+				cmds := EncodeEnvelopes(msg, chunk, 0)
 				var r EnvelopeReader
 				for i, c := range cmds {
 					last := i == len(cmds)-1
@@ -256,7 +256,7 @@ func TestEnvelopeResponsesRoundTrip(t *testing.T) {
 
 func TestEnvelopeReaderRejects(t *testing.T) {
 	msg := []byte("hello")
-	good := EncodeEnvelopes(msg, 0)[0]
+	good := EncodeEnvelopes(msg, 0, 0)[0]
 	withCLA := func(cla byte) []byte { c := bytes.Clone(good); c[0] = cla; return c }
 	withINS := func(ins byte) []byte { c := bytes.Clone(good); c[1] = ins; return c }
 	// A TLV that declares more than the reader's bound.
@@ -275,7 +275,7 @@ func TestEnvelopeReaderRejects(t *testing.T) {
 		{"trailing", 0, [][]byte{{0x00, 0xC3, 0, 0, 4, 0x53, 1, 0, 0}}, CodeMalformed},
 		{"indefinite length", 0, [][]byte{{0x00, 0xC3, 0, 0, 3, 0x53, 0x80, 0}}, CodeMalformed},
 		{"declared over max", 100, [][]byte{huge}, CodeLimitExceeded},
-		{"body over max", 10, EncodeEnvelopes(make([]byte, 64), 16), CodeLimitExceeded},
+		{"body over max", 10, EncodeEnvelopes(make([]byte, 64), 16, 0), CodeLimitExceeded},
 		{"after done", 0, [][]byte{good, good}, CodeMalformed},
 		{"bad APDU", 0, [][]byte{{0x00, 0xC3}}, CodeMalformed},
 	} {
@@ -337,16 +337,23 @@ func TestEnvelopeAPDUErrors(t *testing.T) {
 	if _, err := NewEnvelopeReader(0).WriteResponse(big); CodeOf(err) != CodeLimitExceeded {
 		t.Errorf("over-long response: err = %v", err)
 	}
+	// The GET RESPONSE after 61XX asks for XX; after 6100 for what the
+	// reader takes: 65,536 (Le 0000) by default, 256 for a short reader.
 	for _, tc := range []struct {
-		sw2  byte
-		want []byte
+		maxResponse int
+		sw2         byte
+		want        []byte
 	}{
-		{0x20, []byte{0, 0xC0, 0, 0, 0x20}},
-		{0xFF, []byte{0, 0xC0, 0, 0, 0xFF}},
-		{0x00, []byte{0, 0xC0, 0, 0, 0, 0, 0}},
+		{0, 0x20, []byte{0, 0xC0, 0, 0, 0x20}},
+		{0, 0xFF, []byte{0, 0xC0, 0, 0, 0xFF}},
+		{0, 0x00, []byte{0, 0xC0, 0, 0, 0, 0, 0}},
+		{256, 0x00, []byte{0, 0xC0, 0, 0, 0}},
 	} {
-		if got := GetResponseAPDU(tc.sw2); !bytes.Equal(got, tc.want) {
-			t.Errorf("GetResponseAPDU(%02X) = % x, want % x", tc.sw2, got, tc.want)
+		r := NewEnvelopeReader(0)
+		r.MaxResponse = tc.maxResponse
+		got, err := r.WriteResponse([]byte{0x53, 0x81, 0x61, tc.sw2})
+		if err != nil || !bytes.Equal(got, tc.want) {
+			t.Errorf("after 61%02X (max %d): % x %v, want % x", tc.sw2, tc.maxResponse, got, err, tc.want)
 		}
 	}
 }
@@ -354,7 +361,7 @@ func TestEnvelopeAPDUErrors(t *testing.T) {
 // TestEnvelopeCommandForms pins the encoding of the ENVELOPE chain: short
 // commands while the data fits, the last one extended for Le 0000.
 func TestEnvelopeCommandForms(t *testing.T) {
-	cmds := EncodeEnvelopes(bytes.Repeat([]byte{7}, 300), 255)
+	cmds := EncodeEnvelopes(bytes.Repeat([]byte{7}, 300), 255, 0)
 	if len(cmds) != 2 {
 		t.Fatalf("%d commands", len(cmds))
 	}
@@ -402,7 +409,7 @@ func FuzzParseNDEF(f *testing.F) {
 
 func FuzzEnvelopeReader(f *testing.F) {
 	msg := annexD(f, "session_establishment")
-	cmds := EncodeEnvelopes(msg, 255)
+	cmds := EncodeEnvelopes(msg, 255, 0)
 	f.Add(cmds[0], cmds[1], false)
 	resps := EncodeEnvelopeResponses(msg, 256)
 	f.Add(resps[0], resps[1], true)

@@ -192,57 +192,55 @@ type nfcTransport struct {
 }
 
 func (n *nfcTransport) exchange(ctx context.Context, msg []byte) ([]byte, error) {
-	tlv := mdoc.EncodeEnvelopeTLV(msg)
-	var r *apdu.Response
-	for i := 0; len(tlv) > 0; i++ {
-		if i >= MaxNFCExchanges {
-			return nil, nfcError(mdoc.CodeLimitExceeded, "reader: ENVELOPE chain longer than %d commands", MaxNFCExchanges)
+	cmds := mdoc.EncodeEnvelopes(msg, n.cmdChunk, n.respMax)
+	if len(cmds) > MaxNFCExchanges {
+		return nil, nfcError(mdoc.CodeLimitExceeded, "reader: ENVELOPE chain of %d commands exceeds %d", len(cmds), MaxNFCExchanges)
+	}
+	var resp []byte
+	for i, cmd := range cmds {
+		rb, err := n.t.Transmit(ctx, cmd)
+		if err != nil {
+			return nil, fmt.Errorf("reader: ENVELOPE: %w", err)
 		}
-		c := min(len(tlv), n.cmdChunk)
-		cmd := &apdu.Command{CLA: 0x10, INS: mdoc.InsEnvelope, Data: tlv[:c]}
-		if c == len(tlv) {
-			cmd.CLA, cmd.Ne = 0x00, n.respMax
+		if i < len(cmds)-1 {
+			r, err := apdu.ParseResponse(rb)
+			if err != nil {
+				return nil, &mdoc.Error{Code: mdoc.CodeMalformed, Detail: "reader: ENVELOPE", Err: err}
+			}
+			if r.SW != apdu.SWOK {
+				return nil, nfcError(mdoc.CodeNFCStatus, "reader: chained ENVELOPE answered %04X", r.SW)
+			}
 		}
-		var err error
-		if r, err = transmit(ctx, n.t, "ENVELOPE", cmd); err != nil {
-			return nil, err
-		}
-		tlv = tlv[c:]
-		if len(tlv) > 0 && r.SW != apdu.SWOK {
-			return nil, nfcError(mdoc.CodeNFCStatus, "reader: chained ENVELOPE answered %04X", r.SW)
-		}
+		resp = rb
+	}
+	// The mdoc answers the status-20 message without one: 9000 alone.
+	if len(resp) == 2 && resp[0] == 0x90 && resp[1] == 0x00 {
+		return nil, nil
 	}
 	in := mdoc.NewEnvelopeReader(0)
-	resp := append(append([]byte(nil), r.Data...), byte(r.SW>>8), byte(r.SW))
+	in.MaxResponse = n.respMax
 	for i := 0; ; i++ {
-		if r.SW != apdu.SWOK && r.SW>>8 != 0x61 {
-			return nil, nfcError(mdoc.CodeNFCStatus, "reader: the mdoc answered %04X", r.SW)
-		}
-		if r.SW == apdu.SWOK && len(r.Data) == 0 && i == 0 {
-			return nil, nil // answered without a message (after status 20)
-		}
-		if _, err := in.WriteResponse(resp); err != nil {
+		getResponse, err := in.WriteResponse(resp)
+		if err != nil {
+			if len(resp) >= 2 && mdoc.CodeOf(err) == mdoc.CodeMalformed && resp[len(resp)-2] != 0x61 && !(resp[len(resp)-2] == 0x90 && resp[len(resp)-1] == 0) {
+				return nil, nfcError(mdoc.CodeNFCStatus, "reader: the mdoc answered %02X%02X", resp[len(resp)-2], resp[len(resp)-1])
+			}
 			return nil, fmt.Errorf("reader: response: %w", err)
 		}
 		if in.Done() {
 			return in.Message()
 		}
+		if len(resp) == 2 {
+			// 61XX without data: a device that never hands over its
+			// answer would keep the reader asking for ever.
+			return nil, nfcError(mdoc.CodeNFCStatus, "reader: GET RESPONSE returned no data and %02X%02X", resp[0], resp[1])
+		}
 		if i >= MaxNFCExchanges {
 			return nil, nfcError(mdoc.CodeLimitExceeded, "reader: more than %d GET RESPONSE commands", MaxNFCExchanges)
 		}
-		// 61XX: XX bytes remain (00: 256 or more, ask for what both can do).
-		ne := int(r.SW & 0xFF)
-		if ne == 0 {
-			ne = n.respMax
+		if resp, err = n.t.Transmit(ctx, getResponse); err != nil {
+			return nil, fmt.Errorf("reader: GET RESPONSE: %w", err)
 		}
-		var err error
-		if r, err = transmit(ctx, n.t, "GET RESPONSE", &apdu.Command{INS: mdoc.InsGetResponse, Ne: ne}); err != nil {
-			return nil, err
-		}
-		if len(r.Data) == 0 && r.SW>>8 == 0x61 {
-			return nil, nfcError(mdoc.CodeNFCStatus, "reader: GET RESPONSE returned no data and %04X", r.SW)
-		}
-		resp = append(append(resp[:0], r.Data...), byte(r.SW>>8), byte(r.SW))
 	}
 }
 

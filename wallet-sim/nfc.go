@@ -27,6 +27,9 @@ const (
 	// ISO/IEC 14443-4 waiting-time extensions; the holder consented before
 	// the tap, so answering takes milliseconds, not seconds.
 	DefaultNFCAnswerTimeout = 10 * time.Second
+	// nfcNegotiatedFileSize is the NDEF file of negotiated handover: room
+	// for a reader's Handover Request and the phone's Handover Select.
+	nfcNegotiatedFileSize = 4096
 	// nfcNDEFMLe is the largest READ BINARY answer of the NDEF tag (the CC's
 	// MLe): what a short Le can ask for, so that any reader can read it.
 	nfcNDEFMLe = 0xFF
@@ -49,6 +52,11 @@ type NFCOptions struct {
 	MaxCommandData, MaxResponseData int
 	// AnswerTimeout zero means DefaultNFCAnswerTimeout.
 	AnswerTimeout time.Duration
+	// Negotiated makes the phone ask for negotiated handover (TNEP): its
+	// NDEF file offers the handover service, the reader writes its
+	// Handover Request, and the phone answers with its Handover Select.
+	// Without it the Handover Select is read as it is (static handover).
+	Negotiated bool
 	// JPKI serves the secure element's JPKI applet (the GP-SE token, with
 	// its own PIN counters) beside the mdoc application under the JPKI
 	// AID, as Android phones do for clinic readers. The wallet must hold
@@ -69,6 +77,11 @@ type NFCDevice struct {
 	opts NFCOptions
 
 	cc, ndefFile []byte
+	// hsTemplate is the Handover Select the phone answers a Handover
+	// Request with (negotiated handover); tnepSelected is set once the
+	// reader has selected the handover service.
+	hsTemplate   []byte
+	tnepSelected bool
 
 	router *apdu.Router
 	applet *se.JPKIApplet // nil unless NFCOptions.JPKI
@@ -127,14 +140,11 @@ func (w *Wallet) StartNFC(ctx context.Context, o NFCOptions) (*NFCDevice, error)
 	if err != nil {
 		return nil, fmt.Errorf("walletsim: handover select: %w", err)
 	}
-	ndefFile := binary.BigEndian.AppendUint16(nil, uint16(len(hs)))
-	ndefFile = append(ndefFile, hs...)
 	cc := &mdoc.CapabilityContainer{
 		MappingVersion: mdoc.T4TMappingVersion,
 		MLe:            nfcNDEFMLe,
 		MLc:            nfcNDEFMLe,
 		NDEFFileID:     mdoc.DefaultNDEFFileID,
-		NDEFMaxSize:    uint16(len(ndefFile)),
 		ReadAccess:     mdoc.AccessGranted,
 		WriteAccess:    mdoc.AccessDenied, // static handover: read-only
 	}
@@ -143,11 +153,21 @@ func (w *Wallet) StartNFC(ctx context.Context, o NFCOptions) (*NFCDevice, error)
 		opts:       ProximityOptions{Engagement: EngagementNFC, Consent: o.Consent, MAC: o.MAC},
 		eDevice:    eDevice,
 		engagement: de,
-		hs:         hs,
-		handover:   mdoc.NFCHandover(hs, nil),
+	}
+	var ndefFile []byte
+	if o.Negotiated {
+		// The file offers the handover service and takes the reader's
+		// writes; the Handover Select comes after the Handover Request.
+		sp := mdoc.ServiceParameter{Version: mdoc.TNEPVersion, Service: mdoc.TNEPHandoverService, MaxNDEFSize: nfcNegotiatedFileSize - 2}
+		ndefFile = ndefContent(mdoc.EncodeNDEF([]mdoc.NDEFRecord{sp.Record()}))
+		cc.NDEFMaxSize, cc.WriteAccess = nfcNegotiatedFileSize, mdoc.AccessGranted
+	} else {
+		p.hs, p.handover = hs, mdoc.NFCHandover(hs, nil)
+		ndefFile = ndefContent(hs)
+		cc.NDEFMaxSize = uint16(len(ndefFile))
 	}
 	d := &NFCDevice{
-		p: p, opts: o, cc: cc.Bytes(), ndefFile: ndefFile,
+		p: p, opts: o, cc: cc.Bytes(), ndefFile: ndefFile, hsTemplate: hs,
 		in: make(chan []byte, 1), out: make(chan []byte, 1),
 		endedCh: make(chan struct{}), removed: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -326,8 +346,8 @@ func (d *NFCDevice) tag(command []byte) []byte {
 			return append(out, sw(apdu.SWEndOfFile)...)
 		}
 		return append(out, sw(apdu.SWOK)...)
-	case 0xD6: // UPDATE BINARY: the tag is read-only (static handover)
-		return sw(apdu.SWSecurityNotSatisfied)
+	case 0xD6: // UPDATE BINARY
+		return d.updateNDEF(cmd)
 	}
 	return sw(apdu.SWINSNotSupported)
 }
@@ -490,4 +510,80 @@ func (c nfcConn) Receive() ([]byte, error) {
 func (c nfcConn) End() error {
 	c.d.end()
 	return nil
+}
+
+// ndefContent is an NDEF file's content: NLEN ‖ message.
+func ndefContent(msg []byte) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...)
+}
+
+// updateNDEF takes a reader's write into the NDEF file of negotiated
+// handover (NFC Forum T4T §5.4.5 and TNEP 1.0 §5): the reader sets NLEN to
+// 0, writes the message, then writes NLEN; a non-zero NLEN completes the
+// message, which the phone answers by replacing the file's content.
+// Called with d.mu held.
+func (d *NFCDevice) updateNDEF(cmd *apdu.Command) []byte {
+	if d.file != mdoc.DefaultNDEFFileID || !d.opts.Negotiated {
+		return sw(apdu.SWSecurityNotSatisfied) // static handover: read-only
+	}
+	if cmd.P1&0x80 != 0 {
+		return sw(apdu.SWIncorrectP1P2)
+	}
+	off := int(cmd.P1)<<8 | int(cmd.P2)
+	if len(cmd.Data) == 0 || len(cmd.Data) > nfcNDEFMLe || off+len(cmd.Data) > nfcNegotiatedFileSize {
+		return sw(apdu.SWWrongLength)
+	}
+	if need := off + len(cmd.Data); need > len(d.ndefFile) {
+		d.ndefFile = append(d.ndefFile, make([]byte, need-len(d.ndefFile))...)
+	}
+	copy(d.ndefFile[off:], cmd.Data)
+	if off > 1 {
+		return sw(apdu.SWOK)
+	}
+	nlen := int(binary.BigEndian.Uint16(d.ndefFile))
+	if nlen == 0 {
+		return sw(apdu.SWOK)
+	}
+	if 2+nlen > len(d.ndefFile) {
+		d.ndefFile = ndefContent(mdoc.EncodeNDEF([]mdoc.NDEFRecord{mdoc.TNEPStatusRecord(mdoc.TNEPStatusProtocolError)}))
+		return sw(apdu.SWOK)
+	}
+	d.ndefFile = ndefContent(d.negotiate(bytes.Clone(d.ndefFile[2 : 2+nlen])))
+	return sw(apdu.SWOK)
+}
+
+// negotiate answers one message the reader wrote: a Service Select of the
+// handover service with a success Status, then a Handover Request with the
+// Handover Select. Anything else gets a protocol-error Status and leaves
+// the phone where it was.
+func (d *NFCDevice) negotiate(msg []byte) []byte {
+	fail := mdoc.EncodeNDEF([]mdoc.NDEFRecord{mdoc.TNEPStatusRecord(mdoc.TNEPStatusProtocolError)})
+	recs, err := mdoc.ParseNDEF(msg)
+	if err != nil || recs[0].TNF != mdoc.TNFWellKnown {
+		return fail
+	}
+	switch string(recs[0].Type) {
+	case "Ts":
+		name, err := mdoc.ParseServiceSelect(recs[0].Payload)
+		if err != nil || name != mdoc.TNEPHandoverService {
+			return fail
+		}
+		d.tnepSelected = true
+		return mdoc.EncodeNDEF([]mdoc.NDEFRecord{mdoc.TNEPStatusRecord(mdoc.TNEPStatusSuccess)})
+	case "Hr":
+		if !d.tnepSelected {
+			return fail
+		}
+		hr, err := mdoc.ParseHandoverRequest(msg)
+		if err != nil {
+			return fail
+		}
+		if o, err := hr.NFCCarrierOptions(); err != nil || o == nil {
+			return fail // the reader offers no NFC data retrieval, the only carrier here
+		}
+		// The transcript carries both messages exactly as exchanged.
+		d.p.hs, d.p.handover = d.hsTemplate, mdoc.NFCHandover(d.hsTemplate, hr.Raw)
+		return d.hsTemplate
+	}
+	return fail
 }

@@ -34,7 +34,7 @@ var nfcStory = []storyStep{
 	{"Clinic: the My Number Card taps with its PIN — user authentication, chain + CRL, online qualification confirmation", (*env).nfcClinicCard},
 	{"Clinic: the phone's JPKI applet answers the same reader (the Android smartphone JPKI path)", (*env).nfcClinicPhoneJPKI},
 	{"Wrong PINs show the tries left; the blocked card is then refused", (*env).nfcBlocked},
-	{"Shop: the phone taps for age_over_20 — deviceSignature, nothing else released", (*env).nfcShop},
+	{"Shop: the phone taps for age_over_20 — negotiated handover, deviceSignature, nothing else released", (*env).nfcShop},
 }
 
 // NFC artefact files beside the presentation's.
@@ -182,18 +182,18 @@ func (e *env) nfcRegister(ctx context.Context, s *Step) error {
 
 // step: the phone taps at the clinic.
 func (e *env) nfcClinicPhone(ctx context.Context, s *Step) error {
-	return e.phoneTap(ctx, counter.CheckInsurance, true, "clinic-insurance-nfc-mac",
+	return e.phoneTap(ctx, counter.CheckInsurance, true, false, "clinic-insurance-nfc-mac",
 		"android phone taps a medical-institution reader over PC/SC: insurance and identity documents (NFC engagement and data retrieval, deviceMac)")
 }
 
 // step: the shop.
 func (e *env) nfcShop(ctx context.Context, s *Step) error {
-	return e.phoneTap(ctx, counter.CheckAge, false, "shop-age-nfc",
-		"android phone taps a shop reader over PC/SC: age_over_20 (NFC engagement and data retrieval, deviceSignature)")
+	return e.phoneTap(ctx, counter.CheckAge, false, true, "shop-age-nfc",
+		"android phone taps a shop reader over PC/SC: age_over_20 (NFC negotiated handover and data retrieval, deviceSignature)")
 }
 
-func (e *env) phoneTap(ctx context.Context, check string, mac bool, slug, description string) error {
-	dev, err := e.st.android.StartNFC(ctx, walletsim.NFCOptions{Consent: approveAll, MAC: mac})
+func (e *env) phoneTap(ctx context.Context, check string, mac, negotiated bool, slug, description string) error {
+	dev, err := e.st.android.StartNFC(ctx, walletsim.NFCOptions{Consent: approveAll, MAC: mac, Negotiated: negotiated})
 	if err != nil {
 		return err
 	}

@@ -281,3 +281,60 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestNFCNegotiatedHandover: a phone that asks for negotiated handover
+// (TNEP) gets the reader's Handover Request written into its tag and
+// answers with its Handover Select; both are in the transcript, so the
+// presentation verifies only if both sides saw the same bytes.
+func TestNFCNegotiatedHandover(t *testing.T) {
+	w := newNFCWorld(t)
+	for _, lim := range []reader.Limits{reader.ExtendedLimits, reader.ShortLimits} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		dev, err := w.wallet.StartNFC(ctx, walletsim.NFCOptions{Consent: walletsim.Rules{ApproveAll: true}, Negotiated: true, MAC: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		air := &direct{d: dev}
+		out, err := reader.RunNFC(ctx, air, nfcInsuranceItems, reader.NFCConfig{Limits: lim, Config: reader.Config{Credentials: w.clinic, Logger: quiet,
+			Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509.Certificate{w.issuer.IACA}), SkipStatus: true, CurrentTime: verifiertest.Now}}})
+		if err != nil || !out.Result.Valid {
+			t.Fatalf("negotiated tap (%+v): %v %v", lim, err, out)
+		}
+		var st []any
+		if err := mdoc.Unmarshal(out.SessionTranscript.Raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		ho := st[2].([]any)
+		hr, ok := ho[1].([]byte)
+		if !ok || len(hr) == 0 {
+			t.Fatalf("handover %#v lacks the Handover Request", ho)
+		}
+		if _, err := mdoc.ParseHandoverRequest(hr); err != nil {
+			t.Fatalf("transcript's handover request: %v", err)
+		}
+		if res, err := dev.Wait(ctx); err != nil || res.EndedBy != "reader_status_20" {
+			t.Fatalf("phone: %+v %v", res, err)
+		}
+		dev.Close()
+		cancel()
+	}
+	// A Handover Request before the service is selected is refused with a
+	// protocol-error status (the phone stays where it was).
+	dev, _ := w.wallet.StartNFC(context.Background(), walletsim.NFCOptions{Consent: walletsim.Rules{ApproveAll: true}, Negotiated: true})
+	defer dev.Close()
+	sel := &direct{d: dev}
+	if _, err := reader.SelectApplication(context.Background(), sel, []byte(mdoc.NDEFApplicationAID)); err != nil {
+		t.Fatal(err)
+	}
+	hr, _ := mdoc.NewHandoverRequest(1, mdoc.NFCCarrier(mdoc.NFCOptions{MaxCommandDataLength: 255, MaxResponseDataLength: 256}))
+	dev.Process([]byte{0x00, 0xA4, 0x00, 0x0C, 0x02, 0xE1, 0x04})
+	cmd := append([]byte{0x00, 0xD6, 0x00, 0x02, byte(len(hr))}, hr...)
+	dev.Process(cmd)
+	if r := dev.Process([]byte{0x00, 0xD6, 0x00, 0x00, 0x02, 0x00, byte(len(hr))}); r[0] != 0x90 {
+		t.Fatalf("NLEN write: % X", r)
+	}
+	nd := dev.Process([]byte{0x00, 0xB0, 0x00, 0x00, 0x10})
+	if tn, err := mdoc.ParseTNEP(nd[2 : 2+int(nd[1])]); err != nil || tn.Status == nil || *tn.Status != mdoc.TNEPStatusProtocolError {
+		t.Fatalf("Hr before service select: % X %v", nd, err)
+	}
+}

@@ -53,6 +53,10 @@ type NFCConfig struct {
 type Engagement struct {
 	HandoverSelect *mdoc.HandoverSelect
 	NFC            *mdoc.NFCOptions
+	// HandoverRequest is the Handover Request the reader wrote, exactly
+	// as written, when the mdoc asked for negotiated handover; nil for
+	// static handover.
+	HandoverRequest []byte
 }
 
 func nfcError(code mdoc.Code, format string, args ...any) error {
@@ -88,11 +92,15 @@ func SelectApplication(ctx context.Context, t Transmitter, aid []byte) (bool, er
 }
 
 // ReadEngagement reads the NFC Forum Type 4 Tag of an mdoc (ISO/IEC
-// 18013-5:2021 §8.2.2.1, static handover): SELECT the NDEF application,
-// SELECT and READ BINARY the Capability Container, SELECT the NDEF file,
-// read NLEN and then the Handover Select in chunks of at most MLe. Every
+// 18013-5:2021 §8.2.2.1): SELECT the NDEF application, SELECT and READ
+// BINARY the Capability Container, SELECT the NDEF file and read its
+// message (NLEN, then chunks of at most MLe). A Handover Select there is
+// static handover. A TNEP Service Parameter offering the handover service
+// means the mdoc asks for negotiated handover: the reader selects the
+// service, checks the Status, writes its Handover Request (offering NFC
+// data retrieval within lim) and reads the mdoc's Handover Select. Every
 // length is checked against the CC and the file before it is used.
-func ReadEngagement(ctx context.Context, t Transmitter) (*Engagement, error) {
+func ReadEngagement(ctx context.Context, t Transmitter, lim Limits) (*Engagement, error) {
 	ok, err := SelectApplication(ctx, t, []byte(mdoc.NDEFApplicationAID))
 	if err != nil {
 		return nil, err
@@ -114,6 +122,31 @@ func ReadEngagement(ctx context.Context, t Transmitter) (*Engagement, error) {
 	if err := selectFile(ctx, t, cc.NDEFFileID); err != nil {
 		return nil, err
 	}
+	msg, err := readNDEF(ctx, t, cc)
+	if err != nil {
+		return nil, err
+	}
+	eng := &Engagement{}
+	if tn, err := mdoc.ParseTNEP(msg); err == nil && tn.Offers(mdoc.TNEPHandoverService) {
+		if msg, eng.HandoverRequest, err = negotiate(ctx, t, cc, lim); err != nil {
+			return nil, err
+		}
+	}
+	hs, err := mdoc.ParseHandoverSelect(msg)
+	if err != nil {
+		return nil, fmt.Errorf("reader: handover select: %w", err)
+	}
+	nfc, err := hs.NFCCarrierOptions()
+	if err != nil {
+		return nil, fmt.Errorf("reader: NFC carrier: %w", err)
+	}
+	eng.HandoverSelect, eng.NFC = hs, nfc
+	return eng, nil
+}
+
+// readNDEF reads the NDEF file's message: NLEN, then the message in
+// chunks of at most MLe, each length checked first.
+func readNDEF(ctx context.Context, t Transmitter, cc *mdoc.CapabilityContainer) ([]byte, error) {
 	nlenb, err := readBinary(ctx, t, 0, 2)
 	if err != nil {
 		return nil, err
@@ -127,25 +160,87 @@ func ReadEngagement(ctx context.Context, t Transmitter) (*Engagement, error) {
 	case nlen > mdoc.MaxNDEFMessageSize:
 		return nil, nfcError(mdoc.CodeLimitExceeded, "reader: NDEF message of %d bytes exceeds %d", nlen, mdoc.MaxNDEFMessageSize)
 	}
-	chunk := int(cc.MLe)
 	msg := make([]byte, 0, nlen)
 	for len(msg) < nlen {
-		n := min(chunk, nlen-len(msg))
+		n := min(int(cc.MLe), nlen-len(msg))
 		b, err := readBinary(ctx, t, 2+len(msg), n)
 		if err != nil {
 			return nil, err
 		}
 		msg = append(msg, b...)
 	}
-	hs, err := mdoc.ParseHandoverSelect(msg)
-	if err != nil {
-		return nil, fmt.Errorf("reader: handover select: %w", err)
+	return msg, nil
+}
+
+// writeNDEF writes msg into the NDEF file as T4T §5.4.5 prescribes: NLEN
+// 0000 first, then the message in chunks of at most MLc, then NLEN.
+func writeNDEF(ctx context.Context, t Transmitter, cc *mdoc.CapabilityContainer, msg []byte) error {
+	if cc.WriteAccess != mdoc.AccessGranted {
+		return nfcError(mdoc.CodeUnsupported, "reader: the NDEF file is read-only (write access %02X)", cc.WriteAccess)
 	}
-	nfc, err := hs.NFCCarrierOptions()
-	if err != nil {
-		return nil, fmt.Errorf("reader: NFC carrier: %w", err)
+	if len(msg)+2 > int(cc.NDEFMaxSize) {
+		return nfcError(mdoc.CodeLimitExceeded, "reader: NDEF message of %d bytes does not fit the file of %d", len(msg), cc.NDEFMaxSize)
 	}
-	return &Engagement{HandoverSelect: hs, NFC: nfc}, nil
+	if err := updateBinary(ctx, t, 0, []byte{0, 0}); err != nil {
+		return err
+	}
+	for off := 0; off < len(msg); {
+		n := min(int(cc.MLc), len(msg)-off, 0xFF)
+		if err := updateBinary(ctx, t, 2+off, msg[off:off+n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	return updateBinary(ctx, t, 0, binary.BigEndian.AppendUint16(nil, uint16(len(msg))))
+}
+
+func updateBinary(ctx context.Context, t Transmitter, off int, data []byte) error {
+	if off > 0x7FFF {
+		return nfcError(mdoc.CodeLimitExceeded, "reader: UPDATE BINARY offset %d beyond 32767", off)
+	}
+	r, err := transmit(ctx, t, "UPDATE BINARY", &apdu.Command{INS: 0xD6, P1: byte(off >> 8), P2: byte(off), Data: data})
+	if err != nil {
+		return err
+	}
+	if r.SW != apdu.SWOK {
+		return nfcError(mdoc.CodeNFCStatus, "reader: UPDATE BINARY at %d answered %04X", off, r.SW)
+	}
+	return nil
+}
+
+// negotiate runs TNEP negotiated handover (ISO/IEC 18013-5:2021 §8.2.2.1,
+// TNEP 1.0 §5): select the handover service, expect a success Status,
+// write the Handover Request offering NFC data retrieval within lim, and
+// read the mdoc's Handover Select. It returns the Handover Select message
+// and the request exactly as written.
+func negotiate(ctx context.Context, t Transmitter, cc *mdoc.CapabilityContainer, lim Limits) (hs, hr []byte, err error) {
+	if err := writeNDEF(ctx, t, cc, mdoc.EncodeNDEF([]mdoc.NDEFRecord{mdoc.ServiceSelectRecord(mdoc.TNEPHandoverService)})); err != nil {
+		return nil, nil, err
+	}
+	st, err := readNDEF(ctx, t, cc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tn, err := mdoc.ParseTNEP(st); err != nil || tn.Status == nil || *tn.Status != mdoc.TNEPStatusSuccess {
+		return nil, nil, nfcError(mdoc.CodeNFCStatus, "reader: the mdoc did not accept the handover service (TNEP status)")
+	}
+	var rnd [2]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, nil, err
+	}
+	hr, err = mdoc.NewHandoverRequest(binary.BigEndian.Uint16(rnd[:]), mdoc.NFCCarrier(mdoc.NFCOptions{
+		MaxCommandDataLength: uint(lim.MaxCommandData), MaxResponseDataLength: uint(lim.MaxResponseData)}))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeNDEF(ctx, t, cc, hr); err != nil {
+		return nil, nil, err
+	}
+	hs, err = readNDEF(ctx, t, cc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return hs, hr, nil
 }
 
 // selectFile selects an elementary file of the Type 4 Tag by identifier
@@ -275,7 +370,7 @@ func RunNFC(ctx context.Context, t Transmitter, items []mdoc.ItemsRequest, cfg N
 		l := c.Limits()
 		lim = Limits{MaxCommandData: min(lim.MaxCommandData, l.MaxCommandData), MaxResponseData: min(lim.MaxResponseData, l.MaxResponseData)}
 	}
-	eng, err := ReadEngagement(ctx, t)
+	eng, err := ReadEngagement(ctx, t, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +378,7 @@ func RunNFC(ctx context.Context, t Transmitter, items []mdoc.ItemsRequest, cfg N
 		return nil, nfcError(mdoc.CodeUnsupported, "reader: the mdoc offers no NFC data retrieval in its Handover Select")
 	}
 	hs := eng.HandoverSelect
-	ps, err := prepare(hs.DeviceEngagement, mdoc.NFCHandover(hs.Raw, nil), items, cfg.Credentials, rnd)
+	ps, err := prepare(hs.DeviceEngagement, mdoc.NFCHandover(hs.Raw, eng.HandoverRequest), items, cfg.Credentials, rnd)
 	if err != nil {
 		return nil, err
 	}

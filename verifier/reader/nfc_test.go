@@ -77,7 +77,7 @@ func TestReadEngagementHostileTags(t *testing.T) {
 
 	// The good tag reads in MLe-sized chunks (0x3B) and parses.
 	good := &fakeTag{cc: ccFor(len(file)), ndef: file}
-	eng, err := reader.ReadEngagement(ctx, good)
+	eng, err := reader.ReadEngagement(ctx, good, reader.ExtendedLimits)
 	if err != nil || eng.NFC == nil || string(eng.HandoverSelect.Raw) != string(hs) {
 		t.Fatalf("good tag: %v", err)
 	}
@@ -98,7 +98,7 @@ func TestReadEngagementHostileTags(t *testing.T) {
 		{"malformed CC", &fakeTag{cc: []byte{0, 0x0F, 0x20}, ndef: file}, mdoc.CodeMalformed},
 		{"NDEF is not a handover select", &fakeTag{cc: ccFor(10), ndef: []byte{0, 5, 0xD1, 1, 1, 'T', 0}}, mdoc.CodeMalformed},
 	} {
-		if _, err := reader.ReadEngagement(ctx, tc.tag); mdoc.CodeOf(err) != tc.code {
+		if _, err := reader.ReadEngagement(ctx, tc.tag, reader.ExtendedLimits); mdoc.CodeOf(err) != tc.code {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 		if tc.tag.calls > 40 {

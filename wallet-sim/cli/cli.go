@@ -618,6 +618,7 @@ Consent is per element: --approve, --deny, --approve-all, or a prompt at a termi
 	nfcBLE := f.Bool("nfc-ble", false, "device engagement by NFC static handover (Handover Select printed in hex / written to --ndef-out), session over simulated BLE")
 	vpcdAddr := f.String("vpcd", vpcd.DefaultAddr, "with --nfc: address of the vpcd driver (reader \"Virtual PCD 00 00\"; port 35964 is reader 01)")
 	withJPKI := f.Bool("jpki", false, "with --nfc: also serve the phone's JPKI applet (GP-SE token) for JPKI readers")
+	negotiated := f.Bool("negotiated", false, "with --nfc: ask for negotiated handover (TNEP: the reader writes a Handover Request) instead of static handover")
 	request := f.String("request", "", "online request link: openid4vp://… (OpenID4VP 1.0) or org-iso-mdoc://… (ISO 18013-7 Annex C)")
 	var approve, deny stringList
 	f.Var(&approve, "approve", "release this element without asking (identifier, namespace/identifier, namespace/*); repeatable")
@@ -639,8 +640,8 @@ Consent is per element: --approve, --deny, --approve-all, or a prompt at a termi
 		if n != 1 {
 			return icli.Usagef("give exactly one of --qr, --nfc, --nfc-ble, --request URL")
 		}
-		if *withJPKI && !*nfc {
-			return icli.Usagef("--jpki goes with --nfc")
+		if (*withJPKI || *negotiated) && !*nfc {
+			return icli.Usagef("--jpki and --negotiated go with --nfc")
 		}
 		var consent walletsim.Consent = walletsim.Rules{ApproveAll: *approveAll, Approve: approve, Deny: deny}
 		if !*approveAll && len(approve) == 0 && len(deny) == 0 {
@@ -666,7 +667,7 @@ Consent is per element: --approve, --deny, --approve-all, or a prompt at a termi
 			return nil
 		}
 		if *nfc {
-			return c.presentNFC(ctx, w, walletsim.NFCOptions{Consent: consent, MAC: *mac, JPKI: *withJPKI}, *vpcdAddr, *timeout)
+			return c.presentNFC(ctx, w, walletsim.NFCOptions{Consent: consent, MAC: *mac, JPKI: *withJPKI, Negotiated: *negotiated}, *vpcdAddr, *timeout)
 		}
 		o := walletsim.ProximityOptions{Engagement: walletsim.EngagementQR, Consent: consent, MAC: *mac}
 		if *nfcBLE {

@@ -313,7 +313,7 @@ func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.D
 		}
 		ka, ok := verified[proof.KeyAttestation]
 		if !ok {
-			if ka, err = s.checkAttestation(ctx, proof.KeyAttestation, now); err != nil {
+			if ka, err = s.checkAttestation(ctx, proof.KeyAttestation, dev, now); err != nil {
 				return nil, "", err
 			}
 			verified[proof.KeyAttestation] = ka
@@ -422,14 +422,21 @@ func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication
 }
 
 // checkAttestation verifies a key attestation at credential issuance (the
-// proof's) and applies the device policy to its statement; the platform
+// proof's) and applies the device policy (blocks may have come since
+// enrolment) to the enrolled device: its model as established at enrolment
+// (a statement naming another is refused), its OS version as the statement
+// now says (it may have been updated) or as enrolled. The platform
 // attestation was checked at enrolment.
-func (s *Service) checkAttestation(ctx context.Context, compact string, now time.Time) (*oid4vci.KeyAttestation, error) {
+func (s *Service) checkAttestation(ctx context.Context, compact string, dev *store.Device, now time.Time) (*oid4vci.KeyAttestation, error) {
 	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
 	if err != nil {
 		return nil, err
 	}
-	return ka, s.devicePolicy(ctx, ka.Claims, ka.Claims.DeviceModel, ka.Claims.OSVersion, "")
+	c := ka.Claims
+	if c.DeviceModel != "" && c.DeviceModel != dev.Model {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonAttestationModel, "the key attestation names model %q; device %s was enrolled as %q", c.DeviceModel, dev.ID, dev.Model)
+	}
+	return ka, s.devicePolicy(ctx, c, dev.Model, cmp.Or(c.OSVersion, dev.OSVersion), "")
 }
 
 // devicePolicy: not rooted, model on the allow-list, neither model nor OS

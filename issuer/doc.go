@@ -43,6 +43,9 @@
 //	                            used (→ UseResponse: a presentation the wallet reports, with doctype,
 //	                            verifier, channel, elements; always audited as credential_used and
 //	                            notified to webhook/e-mail when the holder set notify_use at enrolment)
+//	POST /mnc/verifier-use      a verifier's use report (VerifierUseReport), Bearer = its use-report credential;
+//	                            only with Config.VerifierUseReports.Enabled (else 403); 202 whatever the holder
+//	                            chose, recorded and notified only when the holder opted in (notify_use)
 //	GET  /status/{list}         Token Status List (2 bits: 0 valid, 1 revoked, 2 suspended), CWT by default
 //	                            (application/statuslist+cwt, x5chain = status-list signer issued by the IACA,
 //	                            sub = this URL), JWT with Accept: application/statuslist+jwt;
@@ -66,8 +69,9 @@
 //	POST   /admin/insurance                               CSV (InsuranceCSVHeader), all rows or none
 //	POST   /admin/reader-certificates                     {"public_key_pem","common_name","medical","individual_number"}
 //	POST   /admin/crl-poll                                linked revocation now
-//	POST   /admin/use                                     a verifier's use report {"status_list_uri","idx","verifier",
-//	                                                      "channel","elements"} → UseResponse; audited, notified on opt-in
+//	POST   /admin/use                                     a use report entered by support {"status_list_uri","idx","verifier",
+//	                                                      "channel","elements"} → UseResponse; recorded and notified only
+//	                                                      when the holder opted in
 //	POST   /admin/pki/revoke                              {"ca":"iaca"|"reader-ca","certificate_pem","reason_code"}
 //
 // # Enrolment

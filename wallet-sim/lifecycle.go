@@ -197,6 +197,9 @@ type SyncResult struct {
 	DeviceState   string
 	RemoteDeleted bool
 	States        map[string]string // credential id → state
+	// UsesReported counts the use reports sent (documents the holder chose
+	// to report).
+	UsesReported int
 }
 
 // Sync asks the issuer for pending remote commands and processes them (a
@@ -246,6 +249,18 @@ func (w *Wallet) Sync(ctx context.Context) (*SyncResult, error) {
 		return res, nil
 	}
 	w.checkStatuses(ctx, cl, pr.State, res)
+	res.UsesReported = w.sendUses(ctx, cl, iss, dev, func(r *oid4vci.DeviceRequest) (string, error) {
+		nonce, err := cl.Nonce(ctx)
+		if err != nil {
+			return "", issuerErr("used", err)
+		}
+		s, err := w.el.Signer(key, grant)
+		if err != nil {
+			return "", err
+		}
+		r.Audience, r.Nonce, r.IssuedAt, r.DeviceID = oid4vci.Audience{iss}, nonce, w.now().Unix(), dev
+		return oid4vci.SignDeviceRequest(s, r)
+	})
 	return res, nil
 }
 

@@ -66,7 +66,9 @@ func TestUseReportsByHolderChoice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	use := func(dt string) oid4vci.UseReport { return oid4vci.UseReport{DocType: dt, Verifier: "Konbini", Channel: "nfc"} }
+	use := func(dt string) oid4vci.UseReport {
+		return oid4vci.UseReport{DocType: dt, Verifier: "Konbini", Channel: "nfc"}
+	}
 	w.queueUse(use(mdoc.DocTypeMNC))
 	if len(w.d.PendingUses) != 0 || w.anyUseReports() {
 		t.Fatal("a use was queued without the holder's choice")

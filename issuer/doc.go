@@ -117,6 +117,11 @@
 //     key), from the configured app id, in the configured environment. See
 //     package keyattest for the checks and oid4vci.PlatformAttestation for
 //     the wire form.
+//   - App Attest devices authenticate later device requests (/mnc/device)
+//     with app_attest_assertion: an assertion by the enrolled App Attest key
+//     over clientDataHash = SHA-256(the request JWS), counter above the last
+//     one seen (stored; required in production, checked when present in
+//     development).
 //   - Proof keys: a proof may be by the device key bound at enrolment, or by
 //     another key that the proof's key attestation attests together with
 //     that device key (the wallet provider vouches that both live in the

@@ -158,7 +158,7 @@ func (s *Service) Handler() http.Handler {
 		if !s.decode(c, &req) {
 			return
 		}
-		resp, err := s.DeviceRequest(c.Request.Context(), req.Request)
+		resp, err := s.DeviceRequest(c.Request.Context(), req.Request, req.AppAttestAssertion)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -384,6 +384,7 @@ func minTime(ts ...time.Time) time.Time {
 // deviceView is what enrolment concluded about the device.
 type deviceView struct {
 	model, osVersion, profile string
+	evidence                  *PlatformEvidence
 }
 
 // verifyDevice verifies what an application says about the device: the
@@ -407,15 +408,16 @@ func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication
 		}
 		return ka, dv, s.devicePolicy(ctx, c, dv.model, dv.osVersion, "")
 	}
-	facts, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
+	ev, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
 	if err != nil {
 		return nil, dv, err
 	}
+	facts := &ev.Facts
 	model, osVersion, profile, err := checkStatement(ka, facts, dv.model, dv.osVersion)
 	if err != nil {
 		return nil, dv, err
 	}
-	dv = deviceView{model: model, osVersion: osVersion, profile: profile}
+	dv = deviceView{model: model, osVersion: osVersion, profile: profile, evidence: ev}
 	s.cfg.Logger.InfoContext(ctx, "platform attestation verified", "format", facts.Format, "security_level", facts.SecurityLevel,
 		"boot", facts.VerifiedBootState, "os", facts.OSVersion, "patch", facts.OSPatchLevel, "model", model, "environment", facts.Environment)
 	return ka, dv, s.devicePolicy(ctx, c, model, osVersion, facts.OSVersion)
@@ -642,6 +644,9 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	if err != nil {
 		return nil, fmt.Errorf("enrol: %w", err)
 	}
+	if err := s.recordAppAttestKey(ctx, dev.ID, dv.evidence, now); err != nil {
+		return nil, fmt.Errorf("enrol: record app attest key: %w", err)
+	}
 	resp.ReplacedDeviceID = r.ReplacedDeviceID
 	resp.ValidUntil = minTime(cardCert.NotAfter, s.cfg.PKI.DS.NotAfter)
 	resp.CredentialOffer = oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
@@ -712,7 +717,7 @@ func (s *Service) change(ctx context.Context, cp store.ChangeParams) (*oid4vci.L
 // DeviceRequest handles a device-key-signed lifecycle request; the result
 // is *oid4vci.LifecycleResponse (revoke), *oid4vci.EnrolResponse (refresh)
 // or *oid4vci.PollResponse (poll, ack).
-func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error) {
+func (s *Service) DeviceRequest(ctx context.Context, compact, appAttestAssertion string) (any, error) {
 	now := s.now()
 	kid, err := oid4vci.DeviceRequestKeyID(compact)
 	if err != nil {
@@ -734,6 +739,9 @@ func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error
 		return nil, err
 	}
 	if err := s.consumeNonce(ctx, r.Nonce); err != nil {
+		return nil, err
+	}
+	if err := s.checkAssertion(ctx, dev.ID, compact, appAttestAssertion); err != nil {
 		return nil, err
 	}
 	switch r.Action {

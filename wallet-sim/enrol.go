@@ -232,6 +232,7 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 	}
 	w.mu.Lock()
 	w.d.DeviceID, w.d.IssuerURL, w.d.DeviceKeyID = er.DeviceID, o.IssuerURL, dk.ID
+	w.d.AppAttestKeyID, w.d.AppAttestCounter, w.pendingAppAttest = w.pendingAppAttest, 0, ""
 	w.d.RemoteDeletedAt, w.d.RemoteDeleteWhy = time.Time{}, ""
 	if jinfo != nil {
 		w.d.JPKI = jinfo

@@ -84,7 +84,7 @@ func (w *Wallet) sendUses(ctx context.Context, cl *oid4vci.Client, iss, dev stri
 		req, err := sign(&oid4vci.DeviceRequest{Action: oid4vci.ActionUsed, Use: &u})
 		if err == nil {
 			var ur oid4vci.UseResponse
-			err = cl.Device(ctx, req, &ur)
+			err = w.device(ctx, cl, req, &ur)
 		}
 		if err != nil {
 			w.log.WarnContext(ctx, "use report not sent; kept for the next sync", "doctype", u.DocType, "err", err)

@@ -157,4 +157,15 @@ var migrations = []string{
 	// 3: wrong tx_code attempts per offer (the offer is burned at
 	// store.MaxTxCodeAttempts).
 	`ALTER TABLE offers ADD COLUMN tx_failures INTEGER NOT NULL DEFAULT 0`,
+	// 4: App Attest keys of devices enrolled with apple-appattest and the
+	// last assertion counter seen (a replayed or cloned key's counter does
+	// not increase).
+	`CREATE TABLE app_attest_keys (
+		key_id TEXT PRIMARY KEY,
+		device_id TEXT NOT NULL,
+		public_key {{BLOB}} NOT NULL,
+		counter BIGINT NOT NULL DEFAULT 0,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX app_attest_keys_device ON app_attest_keys(device_id);`,
 }

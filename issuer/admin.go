@@ -3,8 +3,11 @@ package issuer
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -354,12 +357,46 @@ func (s *Service) ReportUseByVerifier(ctx context.Context, r VerifierUseReport) 
 	if err != nil {
 		return nil, fmt.Errorf("read device %s: %w", c.DeviceID, err)
 	}
+	// Use reports by the holder's choice only: a holder who did not opt in
+	// leaves no trace of a verifier's report.
+	if !dev.NotifyUse {
+		s.cfg.Logger.InfoContext(ctx, "verifier use report dropped: the holder did not opt in", "verifier", r.Verifier)
+		return &oid4vci.UseResponse{DeviceID: dev.ID, Notified: false}, nil
+	}
 	now := s.now()
 	detail := fmt.Sprintf("doctype=%s verifier=%q channel=%s at=%s elements=%s credential=%s", c.DocType, r.Verifier, r.Channel,
 		now.UTC().Format(time.RFC3339), strings.Join(r.Elements, ","), c.ID)
 	if err := s.st.AddEvent(ctx, store.Event{Actor: "verifier", Action: EventCredentialUsed, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail,
-		Notify: dev.NotifyUse, Email: dev.ContactEmail}, now); err != nil {
+		Notify: true, Email: dev.ContactEmail}, now); err != nil {
 		return nil, fmt.Errorf("record use of %s: %w", c.ID, err)
 	}
-	return &oid4vci.UseResponse{DeviceID: dev.ID, Notified: dev.NotifyUse}, nil
+	return &oid4vci.UseResponse{DeviceID: dev.ID, Notified: true}, nil
+}
+
+// ReasonUseReportsOff: this issuer takes no use reports from verifiers.
+const ReasonUseReportsOff = "verifier_use_reports_off"
+
+// ReportUseAsVerifier handles POST /mnc/verifier-use: a verifier
+// authenticated by its use-report credential (bearer) reports a use. The
+// verifier's configured name replaces whatever the report says. The answer
+// is the same whether or not the holder opted in.
+func (s *Service) ReportUseAsVerifier(ctx context.Context, credential string, r VerifierUseReport) error {
+	cfg := s.cfg.VerifierUseReports
+	if !cfg.Enabled {
+		return oid4vci.NewError(oid4vci.CodeForbidden, ReasonUseReportsOff, "this issuer takes no use reports from verifiers")
+	}
+	h := sha256.Sum256([]byte(credential))
+	got := hex.EncodeToString(h[:])
+	name := ""
+	for n, want := range cfg.Credentials {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(want))) == 1 {
+			name = n
+		}
+	}
+	if name == "" {
+		return oid4vci.NewError(oid4vci.CodeUnauthorized, "", "unknown verifier use-report credential")
+	}
+	r.Verifier = name
+	_, err := s.ReportUseByVerifier(ctx, r)
+	return err
 }

@@ -29,6 +29,17 @@ const (
 	DefaultBatchSize = 10
 )
 
+// VerifierUseReportConfig governs use reports from verifiers: they are
+// taken only when Enabled and from a verifier holding one of Credentials
+// (its name → lower-case hex SHA-256 of its bearer credential), and they are
+// recorded only for holders who opted in to use reports (notify_use);
+// otherwise they are dropped, with the same answer, so a verifier learns
+// nothing about the holder's choice.
+type VerifierUseReportConfig struct {
+	Enabled     bool
+	Credentials map[string]string
+}
+
 // ReasonDuplicateKey: two proofs of a batch use the same key.
 const ReasonDuplicateKey = "duplicate_key"
 
@@ -96,6 +107,9 @@ type Config struct {
 	// RateLimit is requests per minute per client IP on the nonce, token
 	// and enrolment endpoints; negative disables.
 	RateLimit int
+	// VerifierUseReports lets verifiers report uses (POST
+	// /mnc/verifier-use). Off by default.
+	VerifierUseReports VerifierUseReportConfig
 	// AdminToken authorises /admin endpoints; "" disables them.
 	AdminToken string
 

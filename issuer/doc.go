@@ -14,15 +14,19 @@
 //
 //	GET  /.well-known/openid-credential-issuer   issuer metadata: jp.mnc (org.iso.23220.1.jp.mnc) and jp.hic
 //	                                              (jp.go.mhlw.hic.1), format mso_mdoc, binding cose_key,
-//	                                              proofs.jwt ES256 with key_attestations_required
+//	                                              proofs.jwt ES256 with key_attestations_required,
+//	                                              batch_credential_issuance {batch_size}, notification_endpoint
 //	GET  /.well-known/oauth-authorization-server  token endpoint, pre-authorized grant
 //	POST /nonce        {"c_nonce"}; single use, DefaultNonceTTL, Cache-Control: no-store; rate limited
 //	POST /token        form: grant_type=urn:ietf:params:oauth:grant-type:pre-authorized_code,
 //	                   pre-authorized_code, tx_code → {"access_token","token_type":"Bearer","expires_in"}; rate limited
-//	POST /credential   Bearer token; {"credential_configuration_id","proofs":{"jwt":[proof]}} →
-//	                   {"credentials":[{"credential": base64url(IssuerSigned)}],"notification_id"}.
-//	                   The proof (typ openid4vci-proof+jwt, aud = issuer URL, fresh nonce) must be by the
-//	                   device key bound at enrolment and carry a key_attestation that attests it.
+//	POST /credential   Bearer token; {"credential_configuration_id","proofs":{"jwt":[proof, …]}} →
+//	                   {"credentials":[{"credential": base64url(IssuerSigned)}, …],"notification_id"}:
+//	                   one credential per proof (up to batch_size), each with its own MSO, salts and
+//	                   status entry. See "Wallet-provider contract" for the proofs' keys.
+//	POST /notification Bearer token of the issuance; {"notification_id","event","event_description"} →
+//	                   204; event credential_accepted, credential_failure or credential_deleted,
+//	                   recorded in the audit log (OpenID4VCI 1.0 §11)
 //
 // Enrolment and lifecycle (project extension, types in oid4vci):
 //
@@ -39,6 +43,9 @@
 //	                            used (→ UseResponse: a presentation the wallet reports, with doctype,
 //	                            verifier, channel, elements; always audited as credential_used and
 //	                            notified to webhook/e-mail when the holder set notify_use at enrolment)
+//	POST /mnc/verifier-use      a verifier's use report (VerifierUseReport), Bearer = its use-report credential;
+//	                            only with Config.VerifierUseReports.Enabled (else 403); 202 whatever the holder
+//	                            chose, recorded and notified only when the holder opted in (notify_use)
 //	GET  /status/{list}         Token Status List (2 bits: 0 valid, 1 revoked, 2 suspended), CWT by default
 //	                            (application/statuslist+cwt, x5chain = status-list signer issued by the IACA,
 //	                            sub = this URL), JWT with Accept: application/statuslist+jwt;
@@ -62,8 +69,9 @@
 //	POST   /admin/insurance                               CSV (InsuranceCSVHeader), all rows or none
 //	POST   /admin/reader-certificates                     {"public_key_pem","common_name","medical","individual_number"}
 //	POST   /admin/crl-poll                                linked revocation now
-//	POST   /admin/use                                     a verifier's use report {"status_list_uri","idx","verifier",
-//	                                                      "channel","elements"} → UseResponse; audited, notified on opt-in
+//	POST   /admin/use                                     a use report entered by support {"status_list_uri","idx","verifier",
+//	                                                      "channel","elements"} → UseResponse; recorded and notified only
+//	                                                      when the holder opted in
 //	POST   /admin/pki/revoke                              {"ca":"iaca"|"reader-ca","certificate_pem","reason_code"}
 //
 // # Enrolment
@@ -73,15 +81,55 @@
 // (chain to the configured roots, CRL by DirName distribution point,
 // signature; test roots refused in production), requires a card (not
 // smartphone) certificate, checks aud, iat and the single-use nonce, then the
-// key attestation: chain to the attestation roots, the device key and the
-// JPKI phone keys among attested_keys, not rooted, model on the allow-list,
-// neither model nor OS version blocked, and the application's model and OS
-// version equal to the attested ones. It then derives the person key from
+// device: the platform attestation (PlatformConfig; Android Key Attestation
+// or App Attest, bound to the nonce and the device key), the wallet
+// provider's key attestation (chain to the attestation roots, the device key
+// and the JPKI phone keys among attested_keys) checked against the
+// platform's facts, not rooted, the model (as the platform attests it where
+// it does) on the allow-list, neither model nor OS version blocked, and the
+// application's model and OS version equal to the attested ones. It then derives the person key from
 // the four basic facts (PersonKey), issues the JPKI phone certificates
 // (PhoneCA), and in one transaction records the card certificate and device,
 // revokes the person's previous device with a queued remote delete, and
 // creates the offer. The insurance document is offered only when the
 // registry holds a qualification valid today for the person.
+//
+// # Wallet-provider contract
+//
+// What a wallet (and its provider) must send, beyond OpenID4VCI 1.0:
+//
+//   - Key attestation (OpenID4VCI 1.0 Appendix D.1): a JWT with typ
+//     key-attestation+jwt (the draft keyattestation+jwt, which libraries
+//     still emit, is accepted), ES256, x5c chaining to a wallet-provider root
+//     the issuer trusts (--attestation-roots), iat and exp (lifetime ≤ 24 h),
+//     attested_keys. device_model, os_version, wallet_profile, rooted are
+//     optional project claims: when present they must agree with the
+//     platform attestation; when absent the platform's facts (or the
+//     card-signed application's device_model) are used.
+//   - Platform attestation, in the card application's platform_attestation
+//     (required in production): android-key — the KeyStore certificate
+//     chain of the mdoc device key, generated with
+//     setAttestationChallenge(UTF-8 bytes of the application's nonce), by the
+//     configured package signed with the configured certificate; the device
+//     must be hardware-backed (TEE or StrongBox), verified boot, locked; or
+//     apple-appattest — the attestation object of an App Attest key with
+//     clientDataHash = SHA-256(nonce ‖ "." ‖ JWK thumbprint of the device
+//     key), from the configured app id, in the configured environment. See
+//     package keyattest for the checks and oid4vci.PlatformAttestation for
+//     the wire form.
+//   - App Attest devices authenticate later device requests (/mnc/device)
+//     with app_attest_assertion: an assertion by the enrolled App Attest key
+//     over clientDataHash = SHA-256(the request JWS), counter above the last
+//     one seen (stored; required in production, checked when present in
+//     development).
+//   - Proof keys: a proof may be by the device key bound at enrolment, or by
+//     another key that the proof's key attestation attests together with
+//     that device key (the wallet provider vouches that both live in the
+//     same secure element). A batch uses one new key per proof, all proofs
+//     carrying the same c_nonce; a repeated key is refused.
+//   - A development issuer runs on http://127.0.0.1: clients must be told to
+//     allow http (e.g. npm @openid4vc's setGlobalConfig({allowInsecureUrls:
+//     true})); internal/interop tests exactly that client.
 //
 // # Transaction codes
 //

@@ -24,6 +24,10 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // Handler returns the issuer's HTTP handler (endpoints in the package
 // documentation).
+// PathVerifierUse is where verifiers report uses (see
+// VerifierUseReportConfig).
+const PathVerifierUse = "/mnc/verifier-use"
+
 func (s *Service) Handler() http.Handler {
 	r := gin.New()
 	r.Use(gin.Recovery(), s.logRequests())
@@ -78,6 +82,22 @@ func (s *Service) Handler() http.Handler {
 		}
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, resp)
+	})
+	r.POST(PathVerifierUse, limited, body, func(c *gin.Context) {
+		tok, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || tok == "" || len(tok) > oid4vci.MaxCodeLen {
+			s.fail(c, oid4vci.NewError(oid4vci.CodeUnauthorized, "", "Authorization: Bearer <verifier use-report credential> is required"))
+			return
+		}
+		var req VerifierUseReport
+		if !s.decode(c, &req) {
+			return
+		}
+		if err := s.ReportUseAsVerifier(c.Request.Context(), tok, req); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Status(http.StatusAccepted)
 	})
 	r.POST(oid4vci.PathNotification, body, func(c *gin.Context) {
 		tok, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
@@ -164,7 +184,7 @@ func (s *Service) Handler() http.Handler {
 		if !s.decode(c, &req) {
 			return
 		}
-		resp, err := s.DeviceRequest(c.Request.Context(), req.Request)
+		resp, err := s.DeviceRequest(c.Request.Context(), req.Request, req.AppAttestAssertion)
 		if err != nil {
 			s.fail(c, err)
 			return

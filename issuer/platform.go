@@ -3,11 +3,16 @@ package issuer
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/mdoc/keyattest"
 	"github.com/mynumber-mdoc/mnc/mdoc/keyattest/attestsim"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
@@ -41,7 +46,8 @@ type PlatformConfig struct {
 	AppleAppID            string
 	AndroidPolicy         keyattest.AndroidPolicy
 	Status                *keyattest.StatusSource
-	// Required refuses applications without a platform attestation.
+	// Required refuses applications without a platform attestation, and
+	// device requests of App Attest devices without an assertion.
 	Required bool
 	// Verifier replaces the keyattest-based verifier (tests).
 	Verifier PlatformVerifier
@@ -59,7 +65,16 @@ type PlatformBinding struct {
 // the enrolment policy judges. The one implementation in production is
 // keyattest's (both formats); tests may substitute.
 type PlatformVerifier interface {
-	VerifyPlatform(ctx context.Context, pa *oid4vci.PlatformAttestation, b PlatformBinding) (*keyattest.Facts, error)
+	VerifyPlatform(ctx context.Context, pa *oid4vci.PlatformAttestation, b PlatformBinding) (*PlatformEvidence, error)
+}
+
+// PlatformEvidence is a verified platform attestation: its facts and, for
+// App Attest, the key whose assertions authenticate the device's later
+// requests.
+type PlatformEvidence struct {
+	Facts          keyattest.Facts
+	AppAttestKey   *ecdsa.PublicKey
+	AppAttestKeyID []byte
 }
 
 func (c *PlatformConfig) defaults(production bool) error {
@@ -111,7 +126,7 @@ func (c *PlatformConfig) defaults(production bool) error {
 // keyattestVerifier verifies both platforms with package keyattest.
 type keyattestVerifier struct{ cfg *PlatformConfig }
 
-func (v *keyattestVerifier) VerifyPlatform(ctx context.Context, pa *oid4vci.PlatformAttestation, b PlatformBinding) (*keyattest.Facts, error) {
+func (v *keyattestVerifier) VerifyPlatform(ctx context.Context, pa *oid4vci.PlatformAttestation, b PlatformBinding) (*PlatformEvidence, error) {
 	c := v.cfg
 	switch pa.Format {
 	case oid4vci.PlatformAndroidKey:
@@ -151,7 +166,7 @@ func (v *keyattestVerifier) VerifyPlatform(ctx context.Context, pa *oid4vci.Plat
 		if err := c.AndroidPolicy.Check(a.Facts); err != nil {
 			return nil, platformErr(err)
 		}
-		return &a.Facts, nil
+		return &PlatformEvidence{Facts: a.Facts}, nil
 	case oid4vci.PlatformAppleAppAttest:
 		raw, keyID, err := pa.Object()
 		if err != nil {
@@ -168,7 +183,7 @@ func (v *keyattestVerifier) VerifyPlatform(ctx context.Context, pa *oid4vci.Plat
 		if err != nil {
 			return nil, platformErr(err)
 		}
-		return &a.Facts, nil
+		return &PlatformEvidence{Facts: a.Facts, AppAttestKey: a.PublicKey, AppAttestKeyID: a.KeyID}, nil
 	}
 	return nil, oid4vci.NewError(oid4vci.CodeInvalidKeyAttestation, oid4vci.ReasonMalformed, "unknown platform attestation format %q", pa.Format)
 }
@@ -233,4 +248,74 @@ func sameOSVersion(platform, claimed string) bool {
 		}
 	}
 	return true
+}
+
+// ReasonAppAttestAssertion prefixes refusals of App Attest assertions on
+// device requests: "app_attest_" + the keyattest code (app_attest_counter,
+// app_attest_signature_invalid, …) or app_attest_missing.
+const ReasonAppAttestAssertion = "app_attest_"
+
+// checkAssertion authenticates a device request of a device enrolled with
+// App Attest: an assertion by its App Attest key over SHA-256(request), for
+// the configured app, with a counter above the stored one (stored
+// atomically, so a replay or a cloned key is refused). Devices without an
+// App Attest key pass; so does a missing assertion unless Required.
+func (s *Service) checkAssertion(ctx context.Context, deviceID, request, assertion string) error {
+	k, err := s.st.AppAttestKey(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read app attest key of %s: %w", deviceID, err)
+	}
+	if assertion == "" {
+		if s.cfg.Platform.Required {
+			return oid4vci.NewError(oid4vci.CodeInvalidDeviceRequest, ReasonAppAttestAssertion+"missing", "this device enrolled with App Attest; its requests need app_attest_assertion")
+		}
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(assertion)
+	if err != nil {
+		return oid4vci.NewError(oid4vci.CodeInvalidDeviceRequest, ReasonAppAttestAssertion+string(keyattest.CodeMalformed), "app_attest_assertion is not base64url")
+	}
+	a, err := keyattest.ParseAssertion(raw)
+	if err != nil {
+		return assertionErr(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(k.PublicKey)
+	if err != nil {
+		return fmt.Errorf("stored app attest key of %s: %w", deviceID, err)
+	}
+	ek, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("stored app attest key of %s is %T", deviceID, pub)
+	}
+	cdh := sha256.Sum256([]byte(request))
+	c, err := keyattest.VerifyAssertion(a, keyattest.AssertionOptions{PublicKey: ek, AppID: s.cfg.Platform.AppleAppID, ClientDataHash: cdh[:], PreviousCounter: k.Counter})
+	if err != nil {
+		return assertionErr(err)
+	}
+	switch err := s.st.AdvanceAppAttestCounter(ctx, k.KeyID, c); {
+	case errors.Is(err, store.ErrConflict):
+		return assertionErr(&keyattest.Error{Format: keyattest.FormatAppleAppAttest, Code: keyattest.CodeCounter, Detail: "a concurrent request used this counter"})
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+func assertionErr(err error) error {
+	return &oid4vci.Error{Code: oid4vci.CodeInvalidDeviceRequest, Reason: ReasonAppAttestAssertion + string(keyattest.CodeOf(err)), Description: err.Error(), Err: err}
+}
+
+// recordAppAttestKey keeps the App Attest key of a newly enrolled device.
+func (s *Service) recordAppAttestKey(ctx context.Context, deviceID string, ev *PlatformEvidence, now time.Time) error {
+	if ev == nil || ev.AppAttestKey == nil {
+		return nil
+	}
+	der, err := x509.MarshalPKIXPublicKey(ev.AppAttestKey)
+	if err != nil {
+		return err
+	}
+	return s.st.PutAppAttestKey(ctx, store.AppAttestKey{DeviceID: deviceID, KeyID: base64.StdEncoding.EncodeToString(ev.AppAttestKeyID), PublicKey: der, CreatedAt: now})
 }

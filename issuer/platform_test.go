@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"testing"
 
@@ -61,9 +62,16 @@ func (w *wallet) androidApp(edit func(nonce string, p *keyattest.KeyDescriptionP
 }
 
 func (w *wallet) appleApp(cdh func(nonce, thumb string) []byte) string {
+	return w.appleAppKey(cdh, nil)
+}
+
+func (w *wallet) appleAppKey(cdh func(nonce, thumb string) []byte, keyOut **ecdsa.PrivateKey) string {
 	return w.application(func(a *oid4vci.CardApplication) {
 		a.KeyAttestation = w.attestAs(oid4vci.WalletProfileApple)
 		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if keyOut != nil {
+			*keyOut = k
+		}
 		obj, kid, err := attestsim.Apple().AttestApple(&k.PublicKey, attestsim.AppAttestOptions{
 			AppID: attestsim.WalletAppID, ClientDataHash: cdh(a.Nonce, a.DeviceKey.Thumbprint), OSVersion: w.os, NotBefore: w.e.clock().Add(-1e9),
 		})
@@ -127,8 +135,45 @@ func TestPlatformAttestationApple(t *testing.T) {
 	}))
 	wantCode(t, err, oid4vci.CodeInvalidKeyAttestation, "platform_challenge_mismatch")
 	w.os = "18.2"
-	if _, err := e.client.Enrol(context.Background(), w.appleApp(oid4vci.AppAttestClientDataHash)); err != nil {
+	var ak *ecdsa.PrivateKey
+	r, err := e.client.Enrol(context.Background(), w.appleAppKey(oid4vci.AppAttestClientDataHash, &ak))
+	if err != nil {
 		t.Fatalf("good App Attest refused: %v", err)
+	}
+	w.deviceID = r.DeviceID
+
+	// Later device requests carry assertions with increasing counters.
+	poll := func(key *ecdsa.PrivateKey, counter uint32, withAssertion bool) error {
+		req, err := oid4vci.SignDeviceRequest(w.devKey, &oid4vci.DeviceRequest{Audience: oid4vci.Audience{e.srv.URL}, Nonce: w.nonce(),
+			IssuedAt: e.clock().Unix(), DeviceID: w.deviceID, Action: oid4vci.ActionPoll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var as string
+		if withAssertion {
+			cdh := sha256.Sum256([]byte(req))
+			b, err := attestsim.Assert(key, attestsim.WalletAppID, counter, cdh[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			as = base64.RawURLEncoding.EncodeToString(b)
+		}
+		var pr oid4vci.PollResponse
+		return e.client.DeviceAttested(context.Background(), req, as, &pr)
+	}
+	if err := poll(ak, 1, true); err != nil {
+		t.Fatalf("assertion 1: %v", err)
+	}
+	if err := poll(ak, 2, true); err != nil {
+		t.Fatalf("assertion 2: %v", err)
+	}
+	wantCode(t, poll(ak, 2, true), oid4vci.CodeInvalidDeviceRequest, ReasonAppAttestAssertion+"counter")
+	wantCode(t, poll(ak, 1, true), oid4vci.CodeInvalidDeviceRequest, ReasonAppAttestAssertion+"counter")
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	wantCode(t, poll(other, 9, true), oid4vci.CodeInvalidDeviceRequest, ReasonAppAttestAssertion+"signature_invalid")
+	wantCode(t, poll(ak, 9, false), oid4vci.CodeInvalidDeviceRequest, ReasonAppAttestAssertion+"missing")
+	if err := poll(ak, 3, true); err != nil {
+		t.Fatalf("assertion 3 after refusals: %v", err)
 	}
 }
 

@@ -313,7 +313,7 @@ func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.D
 		}
 		ka, ok := verified[proof.KeyAttestation]
 		if !ok {
-			if ka, err = s.checkAttestation(ctx, proof.KeyAttestation, now); err != nil {
+			if ka, err = s.checkAttestation(ctx, proof.KeyAttestation, dev, now); err != nil {
 				return nil, "", err
 			}
 			verified[proof.KeyAttestation] = ka
@@ -384,6 +384,7 @@ func minTime(ts ...time.Time) time.Time {
 // deviceView is what enrolment concluded about the device.
 type deviceView struct {
 	model, osVersion, profile string
+	evidence                  *PlatformEvidence
 }
 
 // verifyDevice verifies what an application says about the device: the
@@ -407,29 +408,37 @@ func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication
 		}
 		return ka, dv, s.devicePolicy(ctx, c, dv.model, dv.osVersion, "")
 	}
-	facts, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
+	ev, err := s.cfg.Platform.Verifier.VerifyPlatform(ctx, pa, PlatformBinding{Nonce: app.Nonce, DeviceKey: app.DeviceKey, Now: now})
 	if err != nil {
 		return nil, dv, err
 	}
+	facts := &ev.Facts
 	model, osVersion, profile, err := checkStatement(ka, facts, dv.model, dv.osVersion)
 	if err != nil {
 		return nil, dv, err
 	}
-	dv = deviceView{model: model, osVersion: osVersion, profile: profile}
+	dv = deviceView{model: model, osVersion: osVersion, profile: profile, evidence: ev}
 	s.cfg.Logger.InfoContext(ctx, "platform attestation verified", "format", facts.Format, "security_level", facts.SecurityLevel,
 		"boot", facts.VerifiedBootState, "os", facts.OSVersion, "patch", facts.OSPatchLevel, "model", model, "environment", facts.Environment)
 	return ka, dv, s.devicePolicy(ctx, c, model, osVersion, facts.OSVersion)
 }
 
 // checkAttestation verifies a key attestation at credential issuance (the
-// proof's) and applies the device policy to its statement; the platform
+// proof's) and applies the device policy (blocks may have come since
+// enrolment) to the enrolled device: its model as established at enrolment
+// (a statement naming another is refused), its OS version as the statement
+// now says (it may have been updated) or as enrolled. The platform
 // attestation was checked at enrolment.
-func (s *Service) checkAttestation(ctx context.Context, compact string, now time.Time) (*oid4vci.KeyAttestation, error) {
+func (s *Service) checkAttestation(ctx context.Context, compact string, dev *store.Device, now time.Time) (*oid4vci.KeyAttestation, error) {
 	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
 	if err != nil {
 		return nil, err
 	}
-	return ka, s.devicePolicy(ctx, ka.Claims, ka.Claims.DeviceModel, ka.Claims.OSVersion, "")
+	c := ka.Claims
+	if c.DeviceModel != "" && c.DeviceModel != dev.Model {
+		return nil, oid4vci.NewError(oid4vci.CodeDeviceNotAllowed, oid4vci.ReasonAttestationModel, "the key attestation names model %q; device %s was enrolled as %q", c.DeviceModel, dev.ID, dev.Model)
+	}
+	return ka, s.devicePolicy(ctx, c, dev.Model, cmp.Or(c.OSVersion, dev.OSVersion), "")
 }
 
 // devicePolicy: not rooted, model on the allow-list, neither model nor OS
@@ -635,6 +644,9 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	if err != nil {
 		return nil, fmt.Errorf("enrol: %w", err)
 	}
+	if err := s.recordAppAttestKey(ctx, dev.ID, dv.evidence, now); err != nil {
+		return nil, fmt.Errorf("enrol: record app attest key: %w", err)
+	}
 	resp.ReplacedDeviceID = r.ReplacedDeviceID
 	resp.ValidUntil = minTime(cardCert.NotAfter, s.cfg.PKI.DS.NotAfter)
 	resp.CredentialOffer = oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
@@ -705,7 +717,7 @@ func (s *Service) change(ctx context.Context, cp store.ChangeParams) (*oid4vci.L
 // DeviceRequest handles a device-key-signed lifecycle request; the result
 // is *oid4vci.LifecycleResponse (revoke), *oid4vci.EnrolResponse (refresh)
 // or *oid4vci.PollResponse (poll, ack).
-func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error) {
+func (s *Service) DeviceRequest(ctx context.Context, compact, appAttestAssertion string) (any, error) {
 	now := s.now()
 	kid, err := oid4vci.DeviceRequestKeyID(compact)
 	if err != nil {
@@ -727,6 +739,9 @@ func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error
 		return nil, err
 	}
 	if err := s.consumeNonce(ctx, r.Nonce); err != nil {
+		return nil, err
+	}
+	if err := s.checkAssertion(ctx, dev.ID, compact, appAttestAssertion); err != nil {
 		return nil, err
 	}
 	switch r.Action {

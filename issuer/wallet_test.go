@@ -63,6 +63,7 @@ type env struct {
 type envOptions struct {
 	production     bool
 	platform       PlatformConfig
+	verifierUse    VerifierUseReportConfig
 	store          func(t testing.TB) store.Store
 	txCode         bool // Config.RequireTxCode
 	noPhoneCA      bool // no smartphone JPKI CA, as in production
@@ -122,7 +123,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		IssuerURL: e.srv.URL, Store: e.st, AuthLinks: authLinksOf(e.st), PKI: e.pki,
 		JPKI:    &jpki.Verifier{Roots: e.ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.crlDir)}},
 		PhoneCA: phoneCA, AttestationRoots: roots, Production: o.production,
-		Platform:      o.platform,
+		Platform: o.platform, VerifierUseReports: o.verifierUse,
 		RequireTxCode: o.txCode, SuspendOnBlock: o.suspendOnBlock,
 		RateLimit: rl, AdminToken: "admin-secret", Now: e.clock,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

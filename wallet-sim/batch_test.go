@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
 
@@ -55,5 +56,41 @@ func TestBatchSelection(t *testing.T) {
 	}
 	if c := w.credentialFor(mdoc.DocTypeMNC); c.State == StateSuspended {
 		t.Fatal("suspended credential chosen over usable ones")
+	}
+}
+
+// Use reports are the holder's choice per document: off by default, queued
+// only for documents switched on, dropped when switched off.
+func TestUseReportsByHolderChoice(t *testing.T) {
+	w, err := Init(t.TempDir(), Profile{Platform: PlatformApple, Model: "iPhone17,1"}, "", Options{Authenticator: StaticAuth{Biometric: se.BiometricMatch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := func(dt string) oid4vci.UseReport {
+		return oid4vci.UseReport{DocType: dt, Verifier: "Konbini", Channel: "nfc"}
+	}
+	w.queueUse(use(mdoc.DocTypeMNC))
+	if len(w.d.PendingUses) != 0 || w.anyUseReports() {
+		t.Fatal("a use was queued without the holder's choice")
+	}
+	if err := w.SetUseReports(mdoc.DocTypeHIC, true); err != nil {
+		t.Fatal(err)
+	}
+	w.queueUse(use(mdoc.DocTypeMNC))
+	w.queueUse(use(mdoc.DocTypeHIC))
+	if len(w.d.PendingUses) != 1 || w.d.PendingUses[0].DocType != mdoc.DocTypeHIC || !w.anyUseReports() {
+		t.Fatalf("pending %+v", w.d.PendingUses)
+	}
+	for i := 0; i < MaxPendingUses+5; i++ {
+		w.queueUse(use(mdoc.DocTypeHIC))
+	}
+	if len(w.d.PendingUses) != MaxPendingUses {
+		t.Fatalf("%d pending, bound %d", len(w.d.PendingUses), MaxPendingUses)
+	}
+	if err := w.SetUseReports(mdoc.DocTypeHIC, false); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.d.PendingUses) != 0 || w.anyUseReports() {
+		t.Fatal("switching off kept reports")
 	}
 }

@@ -187,6 +187,8 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 		Audience: oid4vci.Audience{o.IssuerURL}, Nonce: nonce, IssuedAt: w.now().Unix(),
 		DeviceKey: devJWK, KeyAttestation: att, PlatformAttestation: pa, DeviceModel: prof.Model, OSVersion: prof.OSVersion,
 		JPKISignKey: jSignJWK, JPKIAuthKey: jAuthJWK, ContactEmail: o.ContactEmail,
+		// The holder's choice (SetUseReports), never a default.
+		NotifyUse: w.anyUseReports(),
 	}
 	progress("signing the application with the card")
 	appJWS, err := oid4vci.SignCardApplication(app, signDER, cc.Signer(ctx, card.KeySign, cardPub))
@@ -230,6 +232,7 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 	}
 	w.mu.Lock()
 	w.d.DeviceID, w.d.IssuerURL, w.d.DeviceKeyID = er.DeviceID, o.IssuerURL, dk.ID
+	w.d.AppAttestKeyID, w.d.AppAttestCounter, w.pendingAppAttest = w.pendingAppAttest, 0, ""
 	w.d.RemoteDeletedAt, w.d.RemoteDeleteWhy = time.Time{}, ""
 	if jinfo != nil {
 		w.d.JPKI = jinfo

@@ -62,7 +62,7 @@ func (w *Wallet) Revoke(ctx context.Context, reason string) (*oid4vci.LifecycleR
 		return nil, err
 	}
 	var lr oid4vci.LifecycleResponse
-	if err := cl.Device(ctx, req, &lr); err != nil {
+	if err := w.device(ctx, cl, req, &lr); err != nil {
 		return nil, issuerErr(op, err)
 	}
 	w.record(HistoryEntry{Time: w.now().UTC(), Kind: "revocation", Reader: iss, Outcome: "revoked", Detail: fmt.Sprintf("device %s revoked from the device (%d credential(s)): %s", dev, lr.CredentialsChanged, reason)})
@@ -132,7 +132,7 @@ func (w *Wallet) Refresh(ctx context.Context) ([]Credential, error) {
 		return nil, err
 	}
 	var er oid4vci.EnrolResponse
-	if err := cl.Device(ctx, req, &er); err != nil {
+	if err := w.device(ctx, cl, req, &er); err != nil {
 		return nil, issuerErr(op, err)
 	}
 	ki, err := w.el.Key(key)
@@ -197,6 +197,9 @@ type SyncResult struct {
 	DeviceState   string
 	RemoteDeleted bool
 	States        map[string]string // credential id → state
+	// UsesReported counts the use reports sent (documents the holder chose
+	// to report).
+	UsesReported int
 }
 
 // Sync asks the issuer for pending remote commands and processes them (a
@@ -222,7 +225,7 @@ func (w *Wallet) Sync(ctx context.Context) (*SyncResult, error) {
 		return nil, err
 	}
 	var pr oid4vci.PollResponse
-	if err := cl.Device(ctx, req, &pr); err != nil {
+	if err := w.device(ctx, cl, req, &pr); err != nil {
 		return nil, issuerErr(op+": poll", err)
 	}
 	res.DeviceState = pr.State
@@ -239,13 +242,25 @@ func (w *Wallet) Sync(ctx context.Context) (*SyncResult, error) {
 			return nil, err
 		}
 		var ar oid4vci.PollResponse
-		if err := cl.Device(ctx, ack, &ar); err != nil {
+		if err := w.device(ctx, cl, ack, &ar); err != nil {
 			w.log.WarnContext(ctx, "remote delete done but not acknowledged", "err", err)
 		}
 		res.RemoteDeleted = true
 		return res, nil
 	}
 	w.checkStatuses(ctx, cl, pr.State, res)
+	res.UsesReported = w.sendUses(ctx, cl, iss, dev, func(r *oid4vci.DeviceRequest) (string, error) {
+		nonce, err := cl.Nonce(ctx)
+		if err != nil {
+			return "", issuerErr("used", err)
+		}
+		s, err := w.el.Signer(key, grant)
+		if err != nil {
+			return "", err
+		}
+		r.Audience, r.Nonce, r.IssuedAt, r.DeviceID = oid4vci.Audience{iss}, nonce, w.now().Unix(), dev
+		return oid4vci.SignDeviceRequest(s, r)
+	})
 	return res, nil
 }
 

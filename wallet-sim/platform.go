@@ -1,6 +1,8 @@
 package walletsim
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -61,6 +63,9 @@ func (w *Wallet) platformAttestation(prof Profile, nonce string, dk se.KeyInfo, 
 		if err != nil {
 			return nil, &Error{Op: op, Code: CodeIssuer, Err: err}
 		}
+		w.mu.Lock()
+		w.pendingAppAttest = ak.ID
+		w.mu.Unlock()
 		return &oid4vci.PlatformAttestation{Format: oid4vci.PlatformAppleAppAttest,
 			AttestationObject: base64.RawURLEncoding.EncodeToString(obj), KeyID: base64.StdEncoding.EncodeToString(kid)}, nil
 	}
@@ -87,4 +92,35 @@ func androidOSVersion(s string) int64 {
 		}
 	}
 	return v
+}
+
+// device sends a device request, with an App Attest assertion over it when
+// the wallet enrolled with App Attest (DCAppAttestService.generateAssertion
+// with clientDataHash = SHA-256(request), the counter one above the last).
+func (w *Wallet) device(ctx context.Context, cl *oid4vci.Client, request string, out any) error {
+	w.mu.Lock()
+	kid := w.d.AppAttestKeyID
+	var counter uint32
+	if kid != "" {
+		w.d.AppAttestCounter++
+		counter = w.d.AppAttestCounter
+		if err := w.save(); err != nil {
+			w.mu.Unlock()
+			return err
+		}
+	}
+	w.mu.Unlock()
+	if kid == "" {
+		return cl.Device(ctx, request, out)
+	}
+	s, err := w.el.Signer(kid, nil)
+	if err != nil {
+		return &Error{Op: "app attest assertion", Code: CodeUserVerification, Err: err}
+	}
+	cdh := sha256.Sum256([]byte(request))
+	as, err := attestsim.Assert(s, attestsim.WalletAppID, counter, cdh[:])
+	if err != nil {
+		return err
+	}
+	return cl.DeviceAttested(ctx, request, base64.RawURLEncoding.EncodeToString(as), out)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
 
@@ -217,6 +218,7 @@ func (w *Wallet) answerDocument(ctx context.Context, ir *mdoc.ItemsRequest, read
 	}
 	dh.Released = flatten(selection)
 	w.markUsed(cred.ID)
+	w.queueUse(oid4vci.UseReport{DocType: ir.DocType, Verifier: reader.Name(), Elements: dh.Released, Channel: p.transport, At: w.now().Unix()})
 	return doc, nil
 }
 

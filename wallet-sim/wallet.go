@@ -19,6 +19,7 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
+	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
 
@@ -87,6 +88,16 @@ type data struct {
 	CreatedAt time.Time `json:"created_at"`
 	IssuerURL string    `json:"issuer_url,omitempty"`
 	DeviceID  string    `json:"device_id,omitempty"`
+	// UseReports is the holder's per-document choice to report uses to the
+	// issuer (doctype → on); nothing is reported for other documents.
+	// PendingUses are reports waiting for the next Sync.
+	UseReports  map[string]bool     `json:"use_reports,omitempty"`
+	PendingUses []oid4vci.UseReport `json:"pending_uses,omitempty"`
+	// AppAttestKeyID is the App Attest key (apple profiles) whose
+	// assertions authenticate device requests, and AppAttestCounter the
+	// last counter used (the Secure Enclave keeps it; here the wallet).
+	AppAttestKeyID   se.KeyID `json:"app_attest_key_id,omitempty"`
+	AppAttestCounter uint32   `json:"app_attest_counter,omitempty"`
 	// DeviceKeyID is the enrolled device key, which signs lifecycle
 	// requests; with batches the credentials are bound to other keys.
 	DeviceKeyID se.KeyID       `json:"device_key_id,omitempty"`
@@ -145,6 +156,9 @@ type Wallet struct {
 	el   *se.Element
 	d    data
 	log  *slog.Logger
+	// pendingAppAttest is the App Attest key made for an enrolment in
+	// progress.
+	pendingAppAttest se.KeyID
 }
 
 // Init creates a wallet in home for profile p. pin is the device PIN for

@@ -97,6 +97,8 @@ func (c *common) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.opts.WalletAndroidPackage, "wallet-android-package", "", "Android package name of the wallet app the platform must attest (required in production)")
 	fs.StringVar(&c.walletDigests, "wallet-android-signing-digest", "", "comma-separated hex SHA-256 of the wallet APK signing certificate (required in production)")
 	fs.StringVar(&c.opts.WalletAppleAppID, "wallet-apple-app-id", "", "App Attest app id TEAMID.bundle.id of the wallet app (required in production)")
+	fs.BoolVar(&c.opts.AttestationRequireStrongBox, "attestation-require-strongbox", false, "accept only StrongBox-backed Android device keys (default: TEE or StrongBox)")
+	fs.StringVar(&c.opts.AttestationMinPatch, "attestation-min-patch", "", "refuse Android devices below this security patch level (YYYY-MM)")
 	fs.StringVar(&c.opts.AttestationStatus, "attestation-status", "", "Google attestation status list, file or URL (production default: Google's URL)")
 	fs.StringVar(&c.models, "allowed-models", "", "comma-separated device model allow-list (default: the built-in development list)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "debug logging")

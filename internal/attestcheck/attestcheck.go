@@ -18,7 +18,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/mdoc/keyattest"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes.
@@ -80,31 +80,13 @@ func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
 
-// BindFlags registers the command's flags on fs (for the standard flag
-// package; a cobra port binds the same names to its pflag set).
-func BindFlags(fs *flag.FlagSet, o *Options) {
-	fs.StringVar(&o.Format, "format", "", "android-key or apple-appattest (required)")
-	fs.StringVar(&o.Challenge, "challenge", "", "expected Android attestationChallenge, hex")
-	fs.StringVar(&o.ClientDataHash, "client-data-hash", "", "expected App Attest clientDataHash, hex")
-	fs.StringVar(&o.AppID, "app-id", "", "expected Android package name, or App Attest app id TEAMID.bundle.id")
-	fs.StringVar(&o.KeyID, "key-id", "", "expected App Attest key id, base64")
-	fs.StringVar(&o.Environment, "environment", "production", "production or development")
-	fs.StringVar(&o.Roots, "roots", "", "PEM file of trusted roots, replacing the built-in ones")
-	fs.StringVar(&o.At, "at", "", "verification time, RFC 3339 (default now)")
-	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
-}
-
 // ParseArgs parses args (after "attestation check") with the standard
 // flag package. Errors are *UsageError.
 func ParseArgs(args []string, stderr io.Writer) (Options, error) {
 	var o Options
-	fs := flag.NewFlagSet("attestation check", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("attestation check", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mdoc-issuer %s\n\n%s\n\nFlags:\n", Usage, Long)
-		fs.PrintDefaults()
-	}
-	BindFlags(fs, &o)
+	bindFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return o, &UsageError{Msg: err.Error()}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/mynumber-mdoc/mnc/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,27 @@ func TestUsage(t *testing.T) {
 	}
 	if code, _, _ := run(t, "--format", "android-key", "/nonexistent.pem"); code != ExitFail {
 		t.Errorf("missing FILE: exit %d, want 1", code)
+	}
+}
+
+func TestCobraCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--format", "android-key", "--challenge", "7465737461736466", "--at", "2022-07-10T00:00:00Z", filepath.Join(td, "android/pixel-strongbox-km4.pem")}, 0},
+		{[]string{"--format", "android-key", "--challenge", "00", "--at", "2022-07-10T00:00:00Z", filepath.Join(td, "android/pixel-strongbox-km4.pem")}, ExitFail},
+		{[]string{"--format", "tpm", "x"}, ExitUsage},
+	} {
+		cmd := NewCommand()
+		var out, errb bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errb)
+		cmd.SetArgs(c.args)
+		err := cmd.ExecuteContext(t.Context())
+		code := cli.ExitCode(err)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d (%s)", c.args, code, c.code, errb.String())
+		}
 	}
 }

@@ -81,16 +81,21 @@ type Options struct {
 	WalletAppleAppID            string
 	// AttestationStatus is Google's attestation status list, a file or URL
 	// (default in production: https://android.googleapis.com/attestation/status).
-	AttestationStatus  string
-	AllowedModels      []string
-	SuspendOnBlock     bool
-	RequireTxCode      bool
-	CRLPollInterval    time.Duration
-	WebhookURL         string
-	SMTPAddr           string
-	SMTPFrom           string
-	SMTPUser, SMTPPass string
-	Logger             *slog.Logger
+	AttestationStatus string
+	// AttestationRequireStrongBox accepts only StrongBox-backed Android
+	// keys; AttestationMinPatch ("YYYY-MM") refuses older Android patch
+	// levels.
+	AttestationRequireStrongBox bool
+	AttestationMinPatch         string
+	AllowedModels               []string
+	SuspendOnBlock              bool
+	RequireTxCode               bool
+	CRLPollInterval             time.Duration
+	WebhookURL                  string
+	SMTPAddr                    string
+	SMTPFrom                    string
+	SMTPUser, SMTPPass          string
+	Logger                      *slog.Logger
 }
 
 // App is an assembled issuer.
@@ -181,7 +186,13 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err := a.loadAdminToken(); err != nil {
 		return nil, err
 	}
-	platform := issuer.PlatformConfig{AndroidPackage: o.WalletAndroidPackage, AppleAppID: o.WalletAppleAppID}
+	platform := issuer.PlatformConfig{AndroidPackage: o.WalletAndroidPackage, AppleAppID: o.WalletAppleAppID,
+		AndroidPolicy: keyattest.AndroidPolicy{RequireStrongBox: o.AttestationRequireStrongBox, MinOSPatchLevel: o.AttestationMinPatch}}
+	if p := o.AttestationMinPatch; p != "" {
+		if _, err := time.Parse("2006-01", p); err != nil {
+			return nil, fmt.Errorf("attestation minimum patch level %q: want YYYY-MM", p)
+		}
+	}
 	for _, d := range o.WalletAndroidSigningDigests {
 		b, err := hex.DecodeString(strings.ReplaceAll(d, ":", ""))
 		if err != nil || len(b) != sha256.Size {

@@ -308,3 +308,31 @@ func TestChainTooLong(t *testing.T) {
 	_, err := keyattest.VerifyAndroid(long, keyattest.AndroidOptions{})
 	wantCode(t, err, keyattest.CodeTooLarge)
 }
+
+// Leniency: an intermediate that is not a CA (as some shipped devices'
+// batch certificates) is accepted, as Google's verifier accepts it; Go's
+// standard path validation would refuse it.
+func TestLeniencyNonCAIntermediate(t *testing.T) {
+	ca := attestsim.NewTestHierarchy("non-ca", false)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ders, err := ca.AttestAndroid(k.Public(), attestsim.AndroidOptions{KeyDescriptionParams: goodParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := keyattest.ParseAndroidChain(ders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chain[1].IsCA {
+		t.Fatal("intermediate is a CA")
+	}
+	pool, inter := x509.NewCertPool(), x509.NewCertPool()
+	pool.AddCert(ca.Root)
+	inter.AddCert(chain[1])
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err == nil {
+		t.Fatal("standard validation accepts it; the leniency is not exercised")
+	}
+	if _, err := keyattest.VerifyAndroid(chain, keyattest.AndroidOptions{Roots: ca.Roots(), Environment: keyattest.Development}); err != nil {
+		t.Fatalf("non-CA intermediate refused: %v", err)
+	}
+}

@@ -82,7 +82,7 @@ func ParseAndroidChain(ders [][]byte) ([]*x509.Certificate, error) {
 // here: it is in the returned Facts, for AndroidPolicy.
 //
 // Leniencies, each matching what Google's reference verifier accepts and
-// each tested with a recorded chain:
+// each tested (TestLeniency*, with recorded chains where one shows it):
 //   - intermediates are not required to carry CA basicConstraints or
 //     keyCertSign (some shipped devices' batch certificates do not); the
 //     forgery this would allow — an attested app key signing a fake leaf —

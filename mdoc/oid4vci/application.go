@@ -375,6 +375,11 @@ func VerifyDeviceRequest(compact string, deviceKey *JWK, o CheckOptions) (*Devic
 // DeviceRequestBody is the body of POST /mnc/device.
 type DeviceRequestBody struct {
 	Request string `json:"request"`
+	// AppAttestAssertion is, for a device enrolled with apple-appattest, an
+	// App Attest assertion (base64url CBOR) with clientDataHash =
+	// SHA-256(Request): DCAppAttestService.generateAssertion, its counter
+	// above the last one the issuer saw.
+	AppAttestAssertion string `json:"app_attest_assertion,omitempty"`
 }
 
 // LifecycleResponse answers revoke requests (device or card) and admin

@@ -149,6 +149,12 @@ func (c *Client) Device(ctx context.Context, request string, out any) error {
 	return c.postJSON(ctx, PathDeviceRequest, DeviceRequestBody{Request: request}, "", out)
 }
 
+// DeviceAttested sends a device request with an App Attest assertion over
+// it (see DeviceRequestBody).
+func (c *Client) DeviceAttested(ctx context.Context, request, assertion string, out any) error {
+	return c.postJSON(ctx, PathDeviceRequest, DeviceRequestBody{Request: request, AppAttestAssertion: assertion}, "", out)
+}
+
 // StatusList fetches a status list token; accept is
 // "application/statuslist+cwt" or "application/statuslist+jwt".
 func (c *Client) StatusList(ctx context.Context, uri, accept string) ([]byte, error) {

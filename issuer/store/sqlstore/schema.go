@@ -166,4 +166,15 @@ var migrations = []string{
 		created_at BIGINT NOT NULL
 	);
 	CREATE INDEX devices_jpki_auth ON devices(jpki_auth_serial);`,
+	// 5: App Attest keys of devices enrolled with apple-appattest and the
+	// last assertion counter seen (a replayed or cloned key's counter does
+	// not increase).
+	`CREATE TABLE app_attest_keys (
+		key_id TEXT PRIMARY KEY,
+		device_id TEXT NOT NULL,
+		public_key {{BLOB}} NOT NULL,
+		counter BIGINT NOT NULL DEFAULT 0,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX app_attest_keys_device ON app_attest_keys(device_id);`,
 }

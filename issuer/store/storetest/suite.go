@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Blocks", testBlocks},
 		{"Insurance", testInsurance},
 		{"AuditAndOutbox", testAuditOutbox},
+		{"AppAttestCounters", testAppAttest},
 		{"TxCodeDeliveryAndAttempts", testTxCode},
 		{"CredentialByStatusAndNotifyUse", testCredentialByStatus},
 	} {
@@ -483,5 +484,37 @@ func testCredentialByStatus(t *testing.T, s store.Store) {
 	}
 	if _, err := s.CredentialByStatus(ctx, c.ListID, c.Idx+1); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("empty entry: %v", err)
+	}
+}
+
+func testAppAttest(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	if _, err := st.AppAttestKey(ctx, "dev_none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no key: %v", err)
+	}
+	if err := st.PutAppAttestKey(ctx, store.AppAttestKey{DeviceID: "dev_a", KeyID: "kid-a", PublicKey: []byte{1, 2, 3}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := st.AppAttestKey(ctx, "dev_a")
+	if err != nil || k.KeyID != "kid-a" || k.Counter != 0 || string(k.PublicKey) != "\x01\x02\x03" {
+		t.Fatalf("read back %+v %v", k, err)
+	}
+	if err := st.AdvanceAppAttestCounter(ctx, "kid-a", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []uint32{1, 0} {
+		if err := st.AdvanceAppAttestCounter(ctx, "kid-a", c); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("counter %d after 1: %v", c, err)
+		}
+	}
+	if err := st.AdvanceAppAttestCounter(ctx, "kid-a", 7); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := st.AppAttestKey(ctx, "dev_a"); k.Counter != 7 {
+		t.Fatalf("counter %d", k.Counter)
+	}
+	if err := st.AdvanceAppAttestCounter(ctx, "kid-unknown", 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown key: %v", err)
 	}
 }

@@ -108,6 +108,14 @@ func Apple() *CA {
 	return apple
 }
 
+// NewTestHierarchy returns a separate simulated hierarchy under label,
+// whose intermediate is a CA (basicConstraints cA, keyCertSign) only when
+// intermediateIsCA — some shipped Android devices' batch certificates are
+// not, which tests of that leniency need.
+func NewTestHierarchy(label string, intermediateIsCA bool) *CA {
+	return newCA("test "+label, "MNC simulated test root "+label, "MNC simulated test batch key "+label, intermediateIsCA)
+}
+
 // Roots returns the simulated root as keyattest roots.
 func (c *CA) Roots() *keyattest.Roots { return keyattest.NewRoots(c.Root) }
 

@@ -81,21 +81,20 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 
 func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
 	logger := newLogger(stderr, o.verbose)
-	if len(o.tf.trust) == 0 {
-		iaca := filepath.Join(o.issuerDataDir, "pki", "iaca.pem")
-		dev, err := online.Development(ctx, online.DevOptions{Dir: o.dataDir, IssuerIACA: iaca,
-			Waiting: func(p string) {
-				fmt.Fprintf(stdout, "mdoc-verifier: waiting for the development issuer's IACA at %s\n", p)
-			}})
-		if err != nil {
-			return cli.Fail("no_trust", err)
-		}
-		o.tf.trust = listFlag{dev.IssuerIACA}
-		fmt.Fprintf(stdout, "mdoc-verifier: development defaults (not for production: pass --trust and --reader-cert/--reader-key)\n  trusting IACA: %s\n", abs(dev.IssuerIACA))
-	}
 	creds, err := readerCredentials(o, stdout)
 	if err != nil {
 		return err
+	}
+	if len(o.tf.trust) == 0 {
+		iaca := filepath.Join(o.issuerDataDir, "pki", "iaca.pem")
+		err := online.WaitForIssuerIACA(ctx, iaca, online.IssuerIACAOptions{Waiting: func(p string) {
+			fmt.Fprintf(stdout, "mdoc-verifier: waiting for the development issuer's IACA at %s\n", p)
+		}})
+		if err != nil {
+			return cli.Fail("no_trust", err)
+		}
+		o.tf.trust = listFlag{iaca}
+		fmt.Fprintf(stdout, "mdoc-verifier: development defaults (not for production: pass --trust and --reader-cert/--reader-key)\n  trusting IACA: %s\n", abs(iaca))
 	}
 	srv, ln, iacas, err := buildServer(&o.tf, o.addr, o.base, creds, o.prefix, o.ttl, o.jpkiRoots, o.jpkiCRL, o.jpkiTest, logger)
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"time"
-
-	"github.com/mynumber-mdoc/mnc/verifier/trust"
 )
 
 // Development defaults: `mdoc-verifier serve` with no flags listens beside
@@ -23,49 +21,28 @@ const (
 	DefaultIACAWait = 30 * time.Second
 )
 
-// DevOptions configure Development; zero values are the defaults above.
-type DevOptions struct {
-	// Dir keeps the development reader credentials (required; the
-	// command line defaults it to the user's data directory).
-	Dir string
-	// IssuerIACA is the development issuer's IACA: <issuer data
-	// directory>/pki/iaca.pem (required).
-	IssuerIACA string
-	Wait       time.Duration // DefaultIACAWait; negative: do not wait
-	// Waiting is called once if Development has to wait for the IACA.
+// IssuerIACAOptions configure WaitForIssuerIACA.
+type IssuerIACAOptions struct {
+	// Wait is how long to wait for the file; zero means DefaultIACAWait,
+	// negative not at all.
+	Wait time.Duration
+	// Waiting is called once if the file is not there yet.
 	Waiting func(path string)
 }
 
-// DevSetup is what Development made or found: paths to print and load.
-type DevSetup struct {
-	ReaderCA, ReaderCert, ReaderKey string // PEM files in Dir
-	IssuerIACA                      string
-	Created                         bool // the reader certificate was made now
-	Credentials                     *trust.ReaderCredentials
-}
-
-// Development prepares the development defaults: a reader CA and a reader
-// certificate and key in o.Dir (made on first run, reused afterwards; the
-// reader CA is what wallets must trust for ReaderAuth and the signed
-// OpenID4VP request), and the development issuer's IACA, waiting for it up
-// to o.Wait. It never runs in production: real deployments pass their
-// reader certificate and trust list explicitly.
-func Development(ctx context.Context, o DevOptions) (*DevSetup, error) {
-	if o.Dir == "" || o.IssuerIACA == "" {
-		return nil, errors.New("online: development defaults need a data directory and the issuer's IACA path")
-	}
+// WaitForIssuerIACA waits for the development issuer's IACA at path
+// (<issuer data directory>/pki/iaca.pem), so that `mdoc-verifier serve`
+// with no flags can start at the same moment as `mdoc-issuer serve` and
+// trust what it makes. It never runs in production: real deployments pass
+// their trust list.
+func WaitForIssuerIACA(ctx context.Context, path string, o IssuerIACAOptions) error {
 	if o.Wait == 0 {
 		o.Wait = DefaultIACAWait
 	}
-	if err := waitForFile(ctx, o.IssuerIACA, o.Wait, o.Waiting); err != nil {
-		return nil, fmt.Errorf("online: development issuer IACA %s: %w (start `mdoc-issuer serve` first, or pass --trust)", o.IssuerIACA, err)
+	if err := waitForFile(ctx, path, o.Wait, o.Waiting); err != nil {
+		return fmt.Errorf("online: development issuer IACA %s: %w (start `mdoc-issuer serve` first, or pass --trust)", path, err)
 	}
-	creds, paths, created, err := trust.DevReaderCredentials(o.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("online: development reader certificate: %w", err)
-	}
-	return &DevSetup{ReaderCA: paths.CA, ReaderCert: paths.Cert, ReaderKey: paths.Key, IssuerIACA: o.IssuerIACA,
-		Created: created, Credentials: creds}, nil
+	return nil
 }
 
 func waitForFile(ctx context.Context, path string, wait time.Duration, waiting func(string)) error {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 
 	"github.com/mynumber-mdoc/mnc/internal/apdu"
 	"github.com/mynumber-mdoc/mnc/internal/pcsc"
@@ -340,26 +339,16 @@ func (n *nfcTransport) exchange(ctx context.Context, msg []byte) ([]byte, error)
 }
 
 // RunNFC runs one mdoc session over NFC with a tapped device: the Type 4
-// Tag engagement (static handover), SELECT of the mdoc application, the
+// Tag engagement (static or negotiated handover), SELECT of the mdoc
+// application, the
 // SessionEstablishment with ReaderAuth, the response, and SessionData
 // status 20; then it verifies the response against the transcript whose
 // NFC handover holds the Handover Select bytes exactly as read (ISO/IEC
 // 18013-5:2021 §9.1.5.1). Like Run, a completed exchange always yields an
 // Outcome; transport and protocol failures are errors with mdoc codes.
 func RunNFC(ctx context.Context, t Transmitter, items []mdoc.ItemsRequest, cfg NFCConfig) (*Outcome, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	rnd := cfg.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
+	ctx, cancel, log, rnd := cfg.session(ctx)
+	defer cancel()
 	lim := cfg.Limits
 	if lim.MaxCommandData <= 0 || lim.MaxResponseData <= 0 {
 		lim = ExtendedLimits

@@ -64,19 +64,8 @@ type Outcome struct {
 // applies, e.g. session_encryption); a completed exchange always yields an
 // Outcome whose Result says whether the presentation is valid.
 func Run(ctx context.Context, qr string, items []mdoc.ItemsRequest, cfg Config) (*Outcome, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	rnd := cfg.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
+	ctx, cancel, log, rnd := cfg.session(ctx)
+	defer cancel()
 	de, err := mdoc.ParseQR(qr)
 	if err != nil {
 		return nil, fmt.Errorf("reader: parse QR engagement: %w", err)
@@ -124,6 +113,24 @@ func Run(ctx context.Context, qr string, items []mdoc.ItemsRequest, cfg Config) 
 	// End the session: SessionData status 20, then GATT State end.
 	endWith(conn, mdoc.SessionStatusTermination)
 	return ps.outcome(ctx, plain, cfg.Verify, log), nil
+}
+
+// session returns what every session needs from cfg: ctx bounded by
+// DefaultTimeout when it has no deadline, the logger and the randomness.
+func (cfg Config) session(ctx context.Context) (context.Context, context.CancelFunc, *slog.Logger, io.Reader) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	rnd := cfg.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+	}
+	return ctx, cancel, log, rnd
 }
 
 // prepared is a reader session up to the transport: the ephemeral key,

@@ -340,10 +340,10 @@ func (n *nfcTransport) exchange(ctx context.Context, msg []byte) ([]byte, error)
 
 // RunNFC runs one mdoc session over NFC with a tapped device: the Type 4
 // Tag engagement (static or negotiated handover), SELECT of the mdoc
-// application, the
-// SessionEstablishment with ReaderAuth, the response, and SessionData
-// status 20; then it verifies the response against the transcript whose
-// NFC handover holds the Handover Select bytes exactly as read (ISO/IEC
+// application, the SessionEstablishment with ReaderAuth, the response,
+// and SessionData status 20; then it verifies the response against the
+// transcript whose NFC handover holds the Handover Select (and the
+// Handover Request, when negotiated) exactly as exchanged (ISO/IEC
 // 18013-5:2021 §9.1.5.1). Like Run, a completed exchange always yields an
 // Outcome; transport and protocol failures are errors with mdoc codes.
 func RunNFC(ctx context.Context, t Transmitter, items []mdoc.ItemsRequest, cfg NFCConfig) (*Outcome, error) {

@@ -80,4 +80,7 @@ func printServing(w io.Writer, a *app.App, addr string) {
 		fmt.Fprintf(w, "  admin token in %s\n", abs(a.AdminTokenPath))
 	}
 	fmt.Fprintf(w, "  metadata: %s%s\n", url, oid4vci.WellKnownIssuerPath)
+	if a.AdminToken != "" {
+		fmt.Fprintf(w, "  operator console: %s/console/ (sign in with the admin token)\n", url)
+	}
 }

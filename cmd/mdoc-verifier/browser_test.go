@@ -1,43 +1,20 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/mynumber-mdoc/mnc/internal/browsertest"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
 	walletsim "github.com/mynumber-mdoc/mnc/wallet-sim"
 )
-
-// chromiumPath finds Debian's chromium. Without it the browser test skips
-// loudly, except under CI=true, where a missing browser is a failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found and CI=true: install Debian's chromium (see .ci/run)")
-	}
-	t.Skip("SKIPPED: chromium not found (apt-get install chromium): the counter page was NOT tested in a browser")
-	return ""
-}
 
 // TestBrowserCounterPage drives the verifier's page in headless Chromium as
 // a clerk would: open it, start an age check, let the wallet simulator
@@ -47,7 +24,7 @@ func TestBrowserCounterPage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
 	}
-	chromium := chromiumPath(t)
+	br := browsertest.Start(t, "the counter page")
 	e := newE2E(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,41 +39,7 @@ func TestBrowserCounterPage(t *testing.T) {
 	go hs.Serve(ln)
 	defer hs.Close()
 
-	// Screenshots (PNG: quality 100) stay in the test's temporary directory, or in
-	// $MDOC_BROWSER_SHOTS when set, to look at after the run.
-	shots := t.TempDir()
-	if d := os.Getenv("MDOC_BROWSER_SHOTS"); d != "" {
-		shots = d
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(900, 1200),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first Run starts the browser and must not carry a timeout (it
-	// would stop the browser); later steps get one each.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	step := func() context.Context {
-		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		t.Cleanup(cancel)
-		return c
-	}
-	shot := func(name string) {
-		png, err := chromedp.Run(step(), chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	step, shot := br.Step, br.Shot
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {
@@ -159,5 +102,5 @@ func TestBrowserCounterPage(t *testing.T) {
 			t.Fatalf("%s: verdict %q class %q sub %q", lang.accept, verdict, class.Value, sub)
 		}
 	}
-	t.Logf("screenshots in %s", shots)
+	t.Logf("screenshots in %s", br.Shots)
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer"
+	"github.com/mynumber-mdoc/mnc/issuer/console"
 	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
 	"github.com/mynumber-mdoc/mnc/issuer/notify"
@@ -215,6 +216,20 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	return a, nil
 }
 
+// Handler is the issuer's HTTP handler: the OpenID4VCI service, and the
+// operator console under /console/ when an admin token is set.
+func (a *App) Handler() http.Handler {
+	svc := a.Service.Handler()
+	c, err := console.New(a.Service, a.AdminToken, a.Opts.Logger)
+	if err != nil {
+		return svc // no admin token: no console
+	}
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, c)
+	mux.Handle("/", svc)
+	return mux
+}
+
 func (a *App) jpkiTrust() (*jpki.Verifier, issuer.PhoneCA, error) {
 	o := a.Opts
 	mode := jpki.ModeTest
@@ -320,7 +335,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Opts.Listen, err)
 	}
-	srv := &http.Server{Handler: a.Service.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
 		MaxHeaderBytes: 32 << 10}
 	w := &notify.Worker{Store: a.Store, Logger: a.Opts.Logger}
 	if a.Opts.WebhookURL != "" {

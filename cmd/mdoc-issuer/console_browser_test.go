@@ -65,7 +65,9 @@ func TestBrowserOperatorConsole(t *testing.T) {
 	defer cancel()
 	var out, errb lockedBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--data-dir", data, "--listen", addr}, strings.NewReader(""), &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", data, "--listen", addr}, strings.NewReader(""), &out, &errb)
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), "operator console:") {
 		select {

@@ -8,7 +8,6 @@ package main
 // issuer and wallet together, so the test lives here.
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +22,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mynumber-mdoc/mnc/internal/browsertest"
+	"github.com/mynumber-mdoc/mnc/internal/syncbuf"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/jpki/applet"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 	walletsim "github.com/mynumber-mdoc/mnc/wallet-sim"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestBrowserOperatorConsole(t *testing.T) {
 	if testing.Short() {
@@ -63,7 +45,7 @@ func TestBrowserOperatorConsole(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb lockedBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--data-dir", data, "--listen", addr}, strings.NewReader(""), &out, &errb)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -12,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/internal/cli"
+	"github.com/mynumber-mdoc/mnc/internal/syncbuf"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 	vt "github.com/mynumber-mdoc/mnc/verifier/verifiertest"
@@ -67,24 +66,6 @@ func TestBuildServer(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeWithoutReaderFlags: serve needs only --trust. It makes a
 // development reader certificate in its data directory on the first run,
 // says where, and reuses it on the next.
@@ -95,7 +76,7 @@ func TestServeWithoutReaderFlags(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "verifier")
 	for i, want := range []string{"created the development reader certificate", "using the development reader certificate"} {
 		ctx, cancel := context.WithCancel(context.Background())
-		var out, errb syncBuffer
+		var out, errb syncbuf.Buffer
 		done := make(chan int, 1)
 		go func() {
 			done <- run(ctx, []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
@@ -131,7 +112,7 @@ func TestServeDevelopmentDefaults(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "verifier")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--issuer-data-dir", issuerDir, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)

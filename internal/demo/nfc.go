@@ -236,25 +236,24 @@ func (e *env) writeTrace(trace string) error {
 	return os.WriteFile(filepath.Join(e.artifacts[len(e.artifacts)-1], FileAPDUTrace), []byte(trace), 0o644)
 }
 
-// cardDevice is the holder's My Number Card as a virtual card: the JPKI
-// applet from her card file (cardsim), its PIN counters persisted there.
-func (e *env) cardDevice() (vpcd.Card, func(), error) {
+// cardTap taps the holder's My Number Card with pin: the JPKI applet from
+// her card file as a virtual card (cardsim), its PIN counters persisted
+// there.
+func (e *env) cardTap(ctx context.Context, pin string) (*counter.Verdict, string, error) {
 	a, err := applet.Open(e.st.cardFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open the card file: %w", err)
+		return nil, "", fmt.Errorf("open the card file: %w", err)
 	}
 	c, err := cardsim.NewCard(a, e.log)
-	return c, func() {}, err
+	if err != nil {
+		return nil, "", err
+	}
+	return e.nfcTap(ctx, c, e.jpkiCounter(pin))
 }
 
 // step: the card at the clinic.
 func (e *env) nfcClinicCard(ctx context.Context, s *Step) error {
-	dev, done, err := e.cardDevice()
-	if err != nil {
-		return err
-	}
-	defer done()
-	v, trace, err := e.nfcTap(ctx, dev, e.jpkiCounter(cardPIN))
+	v, trace, err := e.cardTap(ctx, cardPIN)
 	if err != nil {
 		e.record("card tap", "a verdict", "failed: "+err.Error())
 		return err
@@ -285,12 +284,7 @@ func (e *env) nfcClinicPhoneJPKI(ctx context.Context, s *Step) error {
 // step: wrong PINs, then the blocked card.
 func (e *env) nfcBlocked(ctx context.Context, s *Step) error {
 	for _, want := range []int{2, 1, 0} {
-		dev, done, err := e.cardDevice()
-		if err != nil {
-			return err
-		}
-		v, trace, err := e.nfcTap(ctx, dev, e.jpkiCounter("0000"))
-		done()
+		v, trace, err := e.cardTap(ctx, "0000")
 		if err != nil {
 			return err
 		}
@@ -305,12 +299,7 @@ func (e *env) nfcBlocked(ctx context.Context, s *Step) error {
 			}
 		}
 	}
-	dev, done, err := e.cardDevice()
-	if err != nil {
-		return err
-	}
-	defer done()
-	v, trace, err := e.nfcTap(ctx, dev, e.jpkiCounter(cardPIN))
+	v, trace, err := e.cardTap(ctx, cardPIN)
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/syncbuf"
 )
 
 // The walkthrough's fixed addresses; the test moves them to free ports so
@@ -143,8 +144,8 @@ func freeAddr(t *testing.T) string {
 type background struct {
 	step Step
 	cmd  *exec.Cmd
-	out  syncBuffer
-	errb syncBuffer
+	out  syncbuf.Buffer
+	errb syncbuf.Buffer
 	done chan struct{}
 	err  error // set when done is closed
 }
@@ -223,23 +224,4 @@ func logs(bg []*background) string {
 		s.WriteString("\n--- " + b.step.String() + " stderr:\n" + b.errb.String())
 	}
 	return s.String()
-}
-
-// syncBuffer is a bytes.Buffer that a running process writes while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

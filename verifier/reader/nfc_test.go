@@ -142,3 +142,31 @@ func TestRunNFCBoundsEndlessGetResponse(t *testing.T) {
 		t.Fatalf("6A80: %v", err)
 	}
 }
+
+// FuzzReadEngagement runs the reader's engagement against a tag whose
+// CC, NDEF file and ENVELOPE answers come from the fuzzer: whatever it
+// serves, the reader ends with an engagement or a typed error, within a
+// bounded number of exchanges, and never panics.
+func FuzzReadEngagement(f *testing.F) {
+	k, _ := ecdh.P256().GenerateKey(rand.Reader)
+	de, _ := mdoc.NewDeviceEngagement(k.PublicKey())
+	hs, _ := mdoc.NewHandoverSelect(de, mdoc.NFCCarrier(mdoc.NFCOptions{MaxCommandDataLength: 0xFF, MaxResponseDataLength: 0x100}))
+	file := append(binary.BigEndian.AppendUint16(nil, uint16(len(hs))), hs...)
+	f.Add(ccFor(len(file)), file, []byte{0x53, 0x00, 0x90, 0x00})
+	tp := mdoc.EncodeNDEF([]mdoc.NDEFRecord{mdoc.ServiceParameter{Version: mdoc.TNEPVersion, Service: mdoc.TNEPHandoverService, MaxNDEFSize: 1000}.Record()})
+	f.Add(ccFor(1000), append(binary.BigEndian.AppendUint16(nil, uint16(len(tp))), tp...), []byte{0x61, 0x00})
+	f.Add([]byte{0, 0x0F, 0x20, 0, 0x0F, 0, 1, 4, 6, 0xE1, 4, 0, 5, 0, 0}, []byte{0, 3, 0xD1, 0, 0}, []byte{0x6A, 0x80})
+	f.Fuzz(func(t *testing.T, cc, ndef, envelope []byte) {
+		tag := &fakeTag{cc: cc, ndef: ndef, envelope: func([]byte) []byte { return envelope }}
+		eng, err := reader.ReadEngagement(context.Background(), tag, reader.ShortLimits)
+		if err == nil && (eng.HandoverSelect == nil || eng.HandoverSelect.DeviceEngagement == nil) {
+			t.Fatal("engagement without a handover select")
+		}
+		if err != nil && mdoc.CodeOf(err) == "" {
+			t.Fatalf("untyped error: %v", err)
+		}
+		if tag.calls > 2*reader.MaxNFCExchanges {
+			t.Fatalf("%d exchanges", tag.calls)
+		}
+	})
+}

@@ -311,7 +311,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	srv := &http.Server{Handler: a.Service.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
 		MaxHeaderBytes: 32 << 10}
-	w := &notify.Worker{Store: a.Store, Logger: a.Opts.Logger}
+	w := &notify.Worker{Outbox: a.Store, Logger: a.Opts.Logger}
 	if a.Opts.WebhookURL != "" {
 		w.Webhook = &notify.Webhook{URL: a.Opts.WebhookURL}
 	}

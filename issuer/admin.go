@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -264,7 +264,7 @@ func (s *Service) IssueReaderCertificate(ctx context.Context, r ReaderCertificat
 	if r.CommonName == "" || len(r.CommonName) > 128 || r.ValidityDays < 0 || r.ValidityDays > 825 {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "common_name (1–128 bytes) is required; validity_days at most 825")
 	}
-	c, err := s.cfg.PKI.IssueReaderCertificate(pub.(crypto.PublicKey), devpki.ReaderCertificateOptions{
+	c, err := s.cfg.PKI.IssueReaderCertificate(pub.(crypto.PublicKey), pki.ReaderCertificateOptions{
 		CommonName: r.CommonName, Roles: mdoc.ReaderRoles{MedicalInstitution: r.Medical, IndividualNumber: r.IndividualNumber},
 		Validity: time.Duration(r.ValidityDays) * 24 * time.Hour, Now: s.now(),
 	})
@@ -298,8 +298,8 @@ type CertificateRevocationRequest struct {
 // RevokeIssuerCertificate adds a certificate to the IACA or reader CA CRL
 // (served at /pki/iaca.crl, /pki/reader-ca.crl) and audits it. Idempotent.
 func (s *Service) RevokeIssuerCertificate(ctx context.Context, r CertificateRevocationRequest, operator string) error {
-	if r.CA != devpki.CRLIACA && r.CA != devpki.CRLReaderCA {
-		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "ca must be %q or %q", devpki.CRLIACA, devpki.CRLReaderCA)
+	if r.CA != pki.CRLIACA && r.CA != pki.CRLReaderCA {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "ca must be %q or %q", pki.CRLIACA, pki.CRLReaderCA)
 	}
 	if r.ReasonCode < 0 || r.ReasonCode > 10 || r.ReasonCode == 7 {
 		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "reason_code %d is not an RFC 5280 CRLReason", r.ReasonCode)
@@ -312,7 +312,7 @@ func (s *Service) RevokeIssuerCertificate(ctx context.Context, r CertificateRevo
 	if err != nil {
 		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "certificate: %v", err)
 	}
-	if err := s.cfg.PKI.Revoke(r.CA, c, r.ReasonCode, s.now()); errors.Is(err, devpki.ErrNotIssuedByCA) {
+	if err := s.cfg.PKI.Revoke(r.CA, c, r.ReasonCode, s.now()); errors.Is(err, pki.ErrNotIssuedByCA) {
 		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "not_issued_by_ca", "%v", err)
 	} else if err != nil {
 		return fmt.Errorf("revoke certificate %s: %w", c.SerialNumber, err)

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
@@ -54,7 +54,7 @@ type Config struct {
 	// endpoint URL (e.g. "http://127.0.0.1:8080"). Required.
 	IssuerURL string
 	Store     store.Store
-	PKI       *devpki.PKI
+	PKI       *pki.PKI
 	// JPKI verifies card signature certificates (chain + CRL).
 	JPKI *jpki.Verifier
 	// PhoneCA, when set, issues JPKI phone certificates at enrolment.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 )
 
@@ -208,8 +208,8 @@ func (s *Service) Handler() http.Handler {
 			c.Data(http.StatusOK, "application/pkix-crl", l.Raw)
 		}
 	}
-	r.GET("/pki/iaca.crl", crl(devpki.CRLIACA))
-	r.GET("/pki/reader-ca.crl", crl(devpki.CRLReaderCA))
+	r.GET("/pki/iaca.crl", crl(pki.CRLIACA))
+	r.GET("/pki/reader-ca.crl", crl(pki.CRLReaderCA))
 	r.GET("/pki/iaca.pem", pemCert(func() []byte { return s.cfg.PKI.IACA.Raw }))
 	r.GET("/pki/reader-ca.pem", pemCert(func() []byte { return s.cfg.PKI.ReaderCA.Raw }))
 	r.GET("/pki/attestation-ca.pem", pemCert(func() []byte {

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -104,7 +104,7 @@ func (s *Service) ConfirmQualification(ctx context.Context, compact string) (*oi
 			if !mdoc.ReaderRolesOf(leaf).MedicalInstitution {
 				return errors.New("the reader certificate does not mark a medical institution")
 			}
-			revoked, err := s.cfg.PKI.IsRevoked(devpki.CRLReaderCA, leaf)
+			revoked, err := s.cfg.PKI.IsRevoked(pki.CRLReaderCA, leaf)
 			if err != nil {
 				return fmt.Errorf("reader revocation: %w", err)
 			}

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -203,7 +203,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	}
 	// Fail closed: never sign with a Document Signer the IACA's CRL lists
 	// (restarting the issuer rotates it to a new key).
-	if revoked, err := s.cfg.PKI.IsRevoked(devpki.CRLIACA, s.cfg.PKI.DS); err != nil || revoked {
+	if revoked, err := s.cfg.PKI.IsRevoked(pki.CRLIACA, s.cfg.PKI.DS); err != nil || revoked {
 		return nil, &oid4vci.Error{Code: oid4vci.CodeServerError, Reason: ReasonDocumentSignerRevoked,
 			Description: "the Document Signer certificate is revoked; issuance is stopped until the issuer restarts with a new one", Err: err}
 	}

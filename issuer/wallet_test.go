@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/issuer/store/sqlite"
 	"github.com/mynumber-mdoc/mnc/jpki"
@@ -54,7 +54,7 @@ type env struct {
 	srv    *httptest.Server
 	client *oid4vci.Client
 	st     store.Store
-	pki    *devpki.PKI
+	pki    *pki.PKI
 	now    time.Time
 	mu     sync.Mutex
 	dbPath string // SQLite file (when the default store is used)
@@ -100,7 +100,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
-	e.pki, err = devpki.Load(ctx, devpki.Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: e.srv.URL})
+	e.pki, err = pki.Load(ctx, pki.Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: e.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package app assembles a runnable issuer from a data directory and
 // options: storage (SQLite in the data directory, or PostgreSQL), keys (file
-// or PKCS#11), the PKI (devpki), JPKI trust (the development test CA kept in
+// or PKCS#11), the PKI (issuer/pki), JPKI trust (the development test CA kept in
 // the data directory, or configured production roots and CRLs), the
 // Service, the notification worker and the CRL poller. cmd/mdoc-issuer only
 // maps flags onto Options.
@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer"
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
 	"github.com/mynumber-mdoc/mnc/issuer/notify"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/issuer/store/postgres"
 	"github.com/mynumber-mdoc/mnc/issuer/store/sqlite"
@@ -98,7 +98,7 @@ type App struct {
 	Opts           Options
 	Service        *issuer.Service
 	Store          store.Store
-	PKI            *devpki.PKI
+	PKI            *pki.PKI
 	Keys           keys.Manager
 	TestCA         *testca.CA
 	AdminToken     string
@@ -143,7 +143,7 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.PKI, err = devpki.Load(ctx, devpki.Options{Dir: filepath.Join(o.DataDir, "pki"), Keys: a.Keys, Production: o.Production, BaseURL: o.PublicURL})
+	a.PKI, err = pki.Load(ctx, pki.Options{Dir: filepath.Join(o.DataDir, "pki"), Keys: a.Keys, Production: o.Production, BaseURL: o.PublicURL})
 	if err != nil {
 		return nil, err
 	}

@@ -193,7 +193,8 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		platform.Status = &keyattest.StatusSource{Location: o.AttestationStatus, Logger: o.Logger}
 	}
 	a.Service, err = issuer.New(issuer.Config{
-		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, PKI: a.PKI, JPKI: verifier, PhoneCA: phoneCA, AttestationRoots: roots, Platform: platform,
+		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, JPKI: verifier,
+		DocumentSigner: a.PKI.DocumentSigner(), StatusListSigner: a.PKI.StatusListSigner(), CA: a.PKI, KeyAttester: keyAttester(a.PKI), PhoneCA: phoneCA, AttestationRoots: roots, Platform: platform,
 		AllowedModels: o.AllowedModels, Production: o.Production, RequireTxCode: o.RequireTxCode, SuspendOnBlock: o.SuspendOnBlock,
 		AdminToken: a.AdminToken, Logger: o.Logger,
 	})
@@ -260,7 +261,17 @@ func (a *App) jpkiTrust() (*jpki.Verifier, issuer.PhoneCA, error) {
 	if crlDir == "" {
 		crlDir = ca.CRLDir()
 	}
-	return &jpki.Verifier{Roots: ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(crlDir)}}, issuer.TestCAPhoneCA{CA: ca}, nil
+	return &jpki.Verifier{Roots: ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(crlDir)}}, &testCAPhoneCA{ca: ca}, nil
+}
+
+// keyAttester returns p's development key-attestation signer, or a nil
+// interface (not a nil *pki.Signer) when there is none, so that the service
+// sees "no attester".
+func keyAttester(p *pki.PKI) issuer.KeyAttestationSigner {
+	if s := p.KeyAttestationSigner(); s != nil {
+		return s
+	}
+	return nil
 }
 
 func (a *App) loadAdminToken() error {

@@ -34,7 +34,7 @@ type receivers struct {
 
 func newReceivers(t *testing.T, e *env) *receivers {
 	r := &receivers{smtp: notifytest.NewSMTPServer(t), webhook: notifytest.NewWebhook(t)}
-	r.worker = &notify.Worker{Store: e.st, Webhook: &notify.Webhook{URL: r.webhook.URL}, SMTP: &notify.SMTP{Addr: r.smtp.Addr, From: "issuer@example.jp"},
+	r.worker = &notify.Worker{Outbox: e.st, Webhook: &notify.Webhook{URL: r.webhook.URL}, SMTP: &notify.SMTP{Addr: r.smtp.Addr, From: "issuer@example.jp"},
 		Now: e.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return r
 }

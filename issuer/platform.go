@@ -261,7 +261,7 @@ const ReasonAppAttestAssertion = "app_attest_"
 // atomically, so a replay or a cloned key is refused). Devices without an
 // App Attest key pass; so does a missing assertion unless Required.
 func (s *Service) checkAssertion(ctx context.Context, deviceID, request, assertion string) error {
-	k, err := s.st.AppAttestKey(ctx, deviceID)
+	k, err := s.appAttest.AppAttestKey(ctx, deviceID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -295,7 +295,7 @@ func (s *Service) checkAssertion(ctx context.Context, deviceID, request, asserti
 	if err != nil {
 		return assertionErr(err)
 	}
-	switch err := s.st.AdvanceAppAttestCounter(ctx, k.KeyID, c); {
+	switch err := s.appAttest.AdvanceAppAttestCounter(ctx, k.KeyID, c); {
 	case errors.Is(err, store.ErrConflict):
 		return assertionErr(&keyattest.Error{Format: keyattest.FormatAppleAppAttest, Code: keyattest.CodeCounter, Detail: "a concurrent request used this counter"})
 	case err != nil:
@@ -317,5 +317,5 @@ func (s *Service) recordAppAttestKey(ctx context.Context, deviceID string, ev *P
 	if err != nil {
 		return err
 	}
-	return s.st.PutAppAttestKey(ctx, store.AppAttestKey{DeviceID: deviceID, KeyID: base64.StdEncoding.EncodeToString(ev.AppAttestKeyID), PublicKey: der, CreatedAt: now})
+	return s.appAttest.PutAppAttestKey(ctx, store.AppAttestKey{DeviceID: deviceID, KeyID: base64.StdEncoding.EncodeToString(ev.AppAttestKeyID), PublicKey: der, CreatedAt: now})
 }

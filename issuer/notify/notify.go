@@ -45,9 +45,10 @@ type SMTP struct {
 	Auth smtp.Auth
 }
 
-// Worker delivers the outbox.
+// Worker delivers the outbox. It takes only the Outbox role of the store:
+// delivery reads pending rows and marks them, nothing else.
 type Worker struct {
-	Store       store.Store
+	Outbox      store.Outbox
 	Webhook     *Webhook
 	SMTP        *SMTP
 	MaxAttempts int
@@ -101,7 +102,7 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.defaults()
 	now := w.Now()
-	ns, err := w.Store.PendingNotifications(ctx, now, DefaultBatch)
+	ns, err := w.Outbox.PendingNotifications(ctx, now, DefaultBatch)
 	if err != nil {
 		return 0, err
 	}
@@ -110,7 +111,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		err := w.deliver(ctx, n)
 		if err == nil {
 			delivered++
-			if err := w.Store.MarkNotification(ctx, n.ID, true, "", now); err != nil {
+			if err := w.Outbox.MarkNotification(ctx, n.ID, true, "", now); err != nil {
 				return delivered, err
 			}
 			continue
@@ -120,14 +121,14 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			// Give up: mark delivered=false forever by pushing the next
 			// attempt far out, keeping the last error for the admin.
 			w.Logger.ErrorContext(ctx, "notification abandoned", "id", n.ID, "event", n.Event, "attempts", attempts, "err", err)
-			if err := w.Store.MarkNotification(ctx, n.ID, false, "abandoned: "+err.Error(), now.Add(100*365*24*time.Hour)); err != nil {
+			if err := w.Outbox.MarkNotification(ctx, n.ID, false, "abandoned: "+err.Error(), now.Add(100*365*24*time.Hour)); err != nil {
 				return delivered, err
 			}
 			continue
 		}
 		delay := min(w.BaseDelay<<(attempts-1), w.MaxDelay)
 		w.Logger.WarnContext(ctx, "notification failed; will retry", "id", n.ID, "event", n.Event, "attempt", attempts, "retry_in", delay, "err", err)
-		if err := w.Store.MarkNotification(ctx, n.ID, false, err.Error(), now.Add(delay)); err != nil {
+		if err := w.Outbox.MarkNotification(ctx, n.ID, false, err.Error(), now.Add(delay)); err != nil {
 			return delivered, err
 		}
 	}

@@ -46,7 +46,7 @@ func TestWebhookAndSMTPWithRetries(t *testing.T) {
 	defer hook.Close()
 	mail := notifytest.NewSMTPServer(t)
 	clock := now
-	w := &notify.Worker{Store: st, Webhook: &notify.Webhook{URL: hook.URL}, SMTP: &notify.SMTP{Addr: mail.Addr, From: "issuer@example.jp"}, Now: func() time.Time { return clock }}
+	w := &notify.Worker{Outbox: st, Webhook: &notify.Webhook{URL: hook.URL}, SMTP: &notify.SMTP{Addr: mail.Addr, From: "issuer@example.jp"}, Now: func() time.Time { return clock }}
 	n, err := w.RunOnce(ctx)
 	if err != nil || n != 0 {
 		t.Fatalf("first run delivered %d: %v", n, err)
@@ -79,7 +79,7 @@ func TestGivesUp(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer hook.Close()
 	clock := now
-	w := &notify.Worker{Store: st, Webhook: &notify.Webhook{URL: hook.URL}, MaxAttempts: 3, Now: func() time.Time { return clock }}
+	w := &notify.Worker{Outbox: st, Webhook: &notify.Webhook{URL: hook.URL}, MaxAttempts: 3, Now: func() time.Time { return clock }}
 	for i := 0; i < 5; i++ {
 		w.RunOnce(ctx)
 		clock = clock.Add(notify.DefaultMaxDelay)

@@ -1,4 +1,4 @@
-// Package devpki creates and loads the issuer's certificates: the IACA
+// Package pki creates and loads the issuer's certificates: the IACA
 // (ISO/IEC 18013-5 Annex B), the Document Signer, the status-list signer
 // (issued directly by the IACA, the cross-role contract with verifiers),
 // the reader CA that certifies verifiers' reader keys (with the medical
@@ -9,8 +9,9 @@
 // certificate is written as PEM into the PKI directory; later runs load
 // them, and renew the Document Signer when it nears its end. Production mode
 // refuses file keys (development keys) and does not create the attestation
-// CA: the platforms' real attestation roots are configured instead.
-package devpki
+// CA: the platforms' real attestation roots are configured instead. The
+// package serves both modes (it was named devpki before it did).
+package pki
 
 import (
 	"context"
@@ -27,6 +28,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
+	"github.com/mynumber-mdoc/mnc/internal/timex"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
@@ -47,7 +50,7 @@ const (
 )
 
 // ErrDevKeysInProduction is returned when production mode meets file keys.
-var ErrDevKeysInProduction = errors.New("devpki: production mode refuses development file keys; configure a PKCS#11 token")
+var ErrDevKeysInProduction = errors.New("pki: production mode refuses development file keys; configure a PKCS#11 token")
 
 // Options configure Load.
 type Options struct {
@@ -99,7 +102,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		return nil, ErrDevKeysInProduction
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("devpki: create %s: %w", o.Dir, err)
+		return nil, fmt.Errorf("pki: create %s: %w", o.Dir, err)
 	}
 	now := o.Now
 	if now.IsZero() {
@@ -124,7 +127,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: IACA: %w", err)
+		return nil, fmt.Errorf("pki: IACA: %w", err)
 	}
 	if err := p.loadDS(ctx, now, org); err != nil {
 		return nil, err
@@ -136,11 +139,11 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 	p.StatusList, err = loadOrCreate(filepath.Join(o.Dir, "statuslist.pem"), p.StatusListKey, func() (*x509.Certificate, error) {
 		return mdoc.NewStatusListSignerCertificate(p.StatusListKey.Public(), p.IACA, p.IACAKey, mdoc.CertificateOptions{
 			Subject:   pkix.Name{Country: []string{"JP"}, Organization: []string{org}, CommonName: org + " Status List Signer"},
-			NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(StatusListSignerValidity), p.IACA.NotAfter),
+			NotBefore: now.Add(-time.Hour), NotAfter: timex.Earliest(now.Add(StatusListSignerValidity), p.IACA.NotAfter),
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: status list signer: %w", err)
+		return nil, fmt.Errorf("pki: status list signer: %w", err)
 	}
 	p.ReaderCAKey, err = o.Keys.Signer(ctx, "reader-ca", true)
 	if err != nil {
@@ -155,7 +158,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: reader CA: %w", err)
+		return nil, fmt.Errorf("pki: reader CA: %w", err)
 	}
 	if o.Production {
 		return p, nil
@@ -169,7 +172,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		return selfSignedCA(caKey, pkix.Name{Country: []string{"JP"}, Organization: []string{org}, CommonName: "Simulated Platform Attestation CA (development only)"}, now, AttestationCAValidity)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: attestation CA: %w", err)
+		return nil, fmt.Errorf("pki: attestation CA: %w", err)
 	}
 	p.AttestationKey, err = o.Keys.Signer(ctx, "attestation-signer", true)
 	if err != nil {
@@ -179,7 +182,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		return issueLeaf(p.AttestationKey.Public(), p.AttestationCA, caKey, pkix.Name{Organization: []string{org}, CommonName: "Simulated Platform Attestation Service"}, now, 2*365*24*time.Hour)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: attestation signer: %w", err)
+		return nil, fmt.Errorf("pki: attestation signer: %w", err)
 	}
 	return p, nil
 }
@@ -192,21 +195,21 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 	var st state
 	if b, err := os.ReadFile(statePath); err == nil {
 		if err := json.Unmarshal(b, &st); err != nil {
-			return fmt.Errorf("devpki: %s: %w", statePath, err)
+			return fmt.Errorf("pki: %s: %w", statePath, err)
 		}
 	}
 	dsPath := filepath.Join(p.dir, "ds.pem")
 	if st.DSKey != "" {
 		key, err := p.keys.Signer(ctx, st.DSKey, false)
 		if err != nil {
-			return fmt.Errorf("devpki: Document Signer key: %w", err)
+			return fmt.Errorf("pki: Document Signer key: %w", err)
 		}
 		c, err := readCert(dsPath)
 		if err != nil {
-			return fmt.Errorf("devpki: Document Signer: %w", err)
+			return fmt.Errorf("pki: Document Signer: %w", err)
 		}
 		if !samePublic(c.PublicKey, key.Public()) {
-			return fmt.Errorf("devpki: %s does not match key %s", dsPath, st.DSKey)
+			return fmt.Errorf("pki: %s does not match key %s", dsPath, st.DSKey)
 		}
 		revoked, err := p.IsRevoked(CRLIACA, c)
 		if err != nil {
@@ -226,17 +229,17 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 	}
 	c, err := mdoc.NewDocumentSignerCertificate(key.Public(), p.IACA, p.IACAKey, mdoc.CertificateOptions{
 		Subject:   pkix.Name{Country: []string{"JP"}, Organization: []string{org}, CommonName: org + " Document Signer " + now.UTC().Format("2006-01-02")},
-		NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(DSValidity), p.IACA.NotAfter),
+		NotBefore: now.Add(-time.Hour), NotAfter: timex.Earliest(now.Add(DSValidity), p.IACA.NotAfter),
 	})
 	if err != nil {
-		return fmt.Errorf("devpki: Document Signer: %w", err)
+		return fmt.Errorf("pki: Document Signer: %w", err)
 	}
 	if err := writeCert(dsPath, c); err != nil {
 		return err
 	}
 	b, _ := json.Marshal(state{DSKey: name})
-	if err := writeFileAtomic(statePath, b, 0o644); err != nil {
-		return err
+	if err := fsx.WriteFile(statePath, b, 0o644); err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
 	p.DS, p.DSKey = c, key
 	return nil
@@ -263,7 +266,7 @@ func (p *PKI) IssueReaderCertificate(pub crypto.PublicKey, o ReaderCertificateOp
 	}
 	return mdoc.NewReaderCertificate(pub, p.ReaderCA, p.ReaderCAKey, mdoc.CertificateOptions{
 		Subject:   pkix.Name{Country: []string{"JP"}, CommonName: o.CommonName},
-		NotBefore: now.Add(-time.Minute), NotAfter: minTime(now.Add(v), p.ReaderCA.NotAfter),
+		NotBefore: now.Add(-time.Minute), NotAfter: timex.Earliest(now.Add(v), p.ReaderCA.NotAfter),
 		Policies: o.Roles.Policies(),
 	})
 }
@@ -304,25 +307,10 @@ func readCert(path string) (*x509.Certificate, error) {
 }
 
 func writeCert(path string, c *x509.Certificate) error {
-	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
-}
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return fmt.Errorf("devpki: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("devpki: write %s: %w", path, err)
+	if err := fsx.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644); err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
 	return nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func serial() *big.Int {
@@ -345,7 +333,7 @@ func selfSignedCA(key crypto.Signer, subject pkix.Name, now time.Time, validity 
 
 func issueLeaf(pub crypto.PublicKey, ca *x509.Certificate, caKey crypto.Signer, subject pkix.Name, now time.Time, validity time.Duration) (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(validity), ca.NotAfter),
+		SerialNumber: serial(), Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: timex.Earliest(now.Add(validity), ca.NotAfter),
 		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)

@@ -491,8 +491,9 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 			t.Fatalf("phone never left the reader: %v", err)
 		}
 		// pcscd polls the vpcd driver every 400 ms; a phone put back
-		// within the same poll is not seen as a new card.
-		time.Sleep(time.Second)
+		// within the same poll is not seen as a new card (margin for a
+		// loaded machine).
+		time.Sleep(1500 * time.Millisecond)
 		return v, r.code, r.out + r.errs
 	}
 

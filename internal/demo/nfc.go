@@ -37,6 +37,10 @@ var nfcStory = []storyStep{
 	{"Shop: the phone taps for age_over_20 — negotiated handover, deviceSignature, nothing else released", (*env).nfcShop},
 }
 
+// tapPause separates two taps on the virtual reader (one and a half of
+// pcscd's polls of the vpcd driver).
+const tapPause = 600 * time.Millisecond
+
 // NFC artefact files beside the presentation's.
 const (
 	FileAPDUTrace   = "apdu-trace.txt"
@@ -129,6 +133,9 @@ func (e *env) nfcTap(ctx context.Context, dev vpcd.Card, cfg counter.Config) (*c
 		_ = c.WaitRemoved(wctx)
 		wcancel()
 		c.Close()
+		// pcscd polls the vpcd driver every 400 ms: a card put back
+		// within the same poll as the removal is not seen as new.
+		time.Sleep(tapPause)
 	}()
 	var trace bytes.Buffer
 	cfg.Logger = e.log

@@ -1,6 +1,7 @@
 package mdoc
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -75,24 +76,33 @@ type ValidityInfo struct {
 // text is at hand, so that the deviation is reported without decoding the
 // MSO a second time.
 func (v *ValidityInfo) UnmarshalCBOR(data []byte) error {
-	type plain ValidityInfo // without this method
-	var p plain
-	if err := decMode.Unmarshal(data, &p); err != nil {
-		return err
-	}
 	var raw map[string]cbor.RawMessage
 	if err := decMode.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	p.offProfile = nil
-	for _, name := range []string{"signed", "validFrom", "validUntil", "expectedUpdate"} {
-		r := raw[name]
+	var out ValidityInfo
+	for _, f := range []struct {
+		name string
+		dst  *TDate
+	}{{"signed", &out.Signed}, {"validFrom", &out.ValidFrom}, {"validUntil", &out.ValidUntil}, {"expectedUpdate", nil}} {
+		r, ok := raw[f.name]
+		if !ok {
+			continue
+		}
+		dst := f.dst
+		if dst == nil {
+			out.ExpectedUpdate = new(TDate)
+			dst = out.ExpectedUpdate
+		}
+		if err := dst.UnmarshalCBOR(r); err != nil {
+			return fmt.Errorf("validityInfo.%s: %w", f.name, err)
+		}
 		var s string
-		if len(r) > 1 && r[0] == 0xc0 && decMode.Unmarshal(r[1:], &s) == nil && !strictTDate.MatchString(s) {
-			p.offProfile = append(p.offProfile, name+"="+s)
+		if decMode.Unmarshal(r[1:], &s) == nil && !strictTDate.MatchString(s) {
+			out.offProfile = append(out.offProfile, f.name+"="+s)
 		}
 	}
-	*v = ValidityInfo(p)
+	*v = out
 	return nil
 }
 

@@ -28,18 +28,41 @@ type tagProfile struct {
 	name   string
 	allow  map[string]uint64 // path pattern → the one tag allowed there
 	opaque []string          // path patterns whose subtree is not checked
+
+	// The patterns split into segments once (compile), so that the walk,
+	// which asks at every item, compares slices and not strings.
+	allowSegs  []tagRule
+	opaqueSegs [][]string
+	maxOpaque  int // longest opaque pattern: deeper paths are never opaque
+}
+
+type tagRule struct {
+	segs []string
+	tag  uint64
+}
+
+func (p *tagProfile) compile() *tagProfile {
+	for pat, tag := range p.allow {
+		p.allowSegs = append(p.allowSegs, tagRule{strings.Split(pat, "/"), tag})
+	}
+	for _, pat := range p.opaque {
+		segs := strings.Split(pat, "/")
+		p.opaqueSegs = append(p.opaqueSegs, segs)
+		p.maxOpaque = max(p.maxOpaque, len(segs))
+	}
+	return p
 }
 
 // Profiles of the structures a verifier reads from a holder.
 var (
-	deviceResponseTags = &tagProfile{name: "DeviceResponse", allow: map[string]uint64{
+	deviceResponseTags = (&tagProfile{name: "DeviceResponse", allow: map[string]uint64{
 		"documents/*/issuerSigned/nameSpaces/*/*": TagEncodedCBOR,
 		"documents/*/deviceSigned/nameSpaces":     TagEncodedCBOR,
-	}}
-	issuerSignedTags = &tagProfile{name: "IssuerSigned", allow: map[string]uint64{
+	}}).compile()
+	issuerSignedTags = (&tagProfile{name: "IssuerSigned", allow: map[string]uint64{
 		"nameSpaces/*/*": TagEncodedCBOR,
-	}}
-	msoTags = &tagProfile{name: "MobileSecurityObject", allow: map[string]uint64{
+	}}).compile()
+	msoTags = (&tagProfile{name: "MobileSecurityObject", allow: map[string]uint64{
 		"validityInfo/signed":         TagTDate,
 		"validityInfo/validFrom":      TagTDate,
 		"validityInfo/validUntil":     TagTDate,
@@ -47,9 +70,9 @@ var (
 	}, opaque: []string{
 		// keyInfo is "for future use" (§9.1.2.4) and not interpreted.
 		"deviceKeyInfo/keyInfo",
-	}}
-	issuerSignedItemTags = &tagProfile{name: "IssuerSignedItem", opaque: []string{"elementValue"}}
-	deviceNameSpacesTags = &tagProfile{name: "DeviceNameSpaces", opaque: []string{"*/*"}}
+	}}).compile()
+	issuerSignedItemTags = (&tagProfile{name: "IssuerSignedItem", opaque: []string{"elementValue"}}).compile()
+	deviceNameSpacesTags = (&tagProfile{name: "DeviceNameSpaces", opaque: []string{"*/*"}}).compile()
 )
 
 // checkTags reports the first tag in data (one well-formed CBOR item) that p
@@ -237,46 +260,36 @@ func (w *tagWalker) skip() error {
 }
 
 func (p *tagProfile) allowed(path []string) (uint64, bool) {
-	for pat, tag := range p.allow {
-		if matchPath(pat, path) {
-			return tag, true
+	for _, r := range p.allowSegs {
+		if matchSegs(r.segs, path) {
+			return r.tag, true
 		}
 	}
 	return 0, false
 }
 
 func (p *tagProfile) isOpaque(path []string) bool {
-	for _, pat := range p.opaque {
-		if matchPath(pat, path) {
+	if len(path) == 0 || len(path) > p.maxOpaque {
+		return false
+	}
+	for _, segs := range p.opaqueSegs {
+		if matchSegs(segs, path) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchPath reports whether path matches pattern segment by segment, "*"
-// matching any one segment.
-func matchPath(pattern string, path []string) bool {
-	if len(path) == 0 {
-		return pattern == ""
+// matchSegs reports whether path matches the pattern segment by segment,
+// "*" matching any one segment.
+func matchSegs(pattern, path []string) bool {
+	if len(pattern) != len(path) {
+		return false
 	}
-	for i, seg := range path {
-		j := strings.IndexByte(pattern, '/')
-		var want string
-		if j < 0 {
-			if i != len(path)-1 {
-				return false
-			}
-			want, pattern = pattern, ""
-		} else {
-			want, pattern = pattern[:j], pattern[j+1:]
-		}
-		if want != "*" && want != seg {
+	for i, want := range pattern {
+		if want != "*" && want != path[i] {
 			return false
 		}
-		if j < 0 {
-			return true
-		}
 	}
-	return false
+	return true
 }

@@ -251,6 +251,9 @@ func (s *Server) finish(c *gin.Context, tx *Transaction, r *verifier.Result) {
 		return
 	}
 	s.log.InfoContext(c, "online: presentation judged", "id", tx.ID, "valid", r.Valid, "codes", r.Codes())
+	if s.cfg.Outcome != nil {
+		s.cfg.Outcome(tx.Protocol, r.Valid, r.Codes())
+	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID + "#response_code=" + code})
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -41,12 +41,12 @@ func (s *Service) AdminChange(ctx context.Context, t AdminTarget, action, reason
 	cp := store.ChangeParams{Now: s.now(), Reason: reason}
 	switch {
 	case t.DeviceID != "":
-		if _, err := s.st.Device(ctx, t.DeviceID); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.devices.Device(ctx, t.DeviceID); errors.Is(err, store.ErrNotFound) {
 			return nil, oid4vci.NewError(oid4vci.CodeDeviceUnknown, "", "no device %q", t.DeviceID)
 		}
 		cp.DeviceIDs = []string{t.DeviceID}
 	case t.PersonID != "":
-		if _, err := s.st.Person(ctx, t.PersonID); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.devices.Person(ctx, t.PersonID); errors.Is(err, store.ErrNotFound) {
 			return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no person %q", t.PersonID)
 		}
 		cp.PersonID = t.PersonID
@@ -101,7 +101,7 @@ func (s *Service) Block(ctx context.Context, r BlockRequest, operator string) (*
 	}
 	now := s.now()
 	b := store.Block{Kind: r.Kind, Value: r.Value, Reason: r.Reason, SuspendExisting: sus, CreatedAt: now}
-	if err := s.st.PutBlock(ctx, b, store.Event{Actor: operator, Action: r.Kind + "_blocked", Detail: r.Value + ": " + r.Reason}); err != nil {
+	if err := s.restrictions.PutBlock(ctx, b, store.Event{Actor: operator, Action: r.Kind + "_blocked", Detail: r.Value + ": " + r.Reason}); err != nil {
 		return nil, err
 	}
 	s.invalidateBlocks()
@@ -115,7 +115,7 @@ func (s *Service) Block(ctx context.Context, r BlockRequest, operator string) (*
 // Unblock lifts a restriction and resumes the devices it suspended (and
 // only those: a device suspended for loss stays suspended).
 func (s *Service) Unblock(ctx context.Context, kind, value, operator string) (*oid4vci.LifecycleResponse, error) {
-	ok, err := s.st.DeleteBlock(ctx, kind, value, store.Event{Actor: operator, Action: kind + "_unblocked", Detail: value})
+	ok, err := s.restrictions.DeleteBlock(ctx, kind, value, store.Event{Actor: operator, Action: kind + "_unblocked", Detail: value})
 	if err != nil {
 		return nil, err
 	}
@@ -227,17 +227,17 @@ func (s *Service) ImportInsurance(ctx context.Context, r io.Reader, operator str
 	if err != nil {
 		return 0, &oid4vci.Error{Code: oid4vci.CodeInvalidRequest, Description: err.Error(), Err: err}
 	}
-	return s.st.PutInsurance(ctx, rows, store.Event{Actor: operator, Action: "insurance_imported", Detail: fmt.Sprintf("%d rows", len(rows))})
+	return s.insurance.PutInsurance(ctx, rows, store.Event{Actor: operator, Action: "insurance_imported", Detail: fmt.Sprintf("%d rows", len(rows))})
 }
 
 // Audit lists audit entries, newest first.
 func (s *Service) Audit(ctx context.Context, deviceID, personID string, limit int) ([]store.AuditEntry, error) {
-	return s.st.Audit(ctx, deviceID, personID, limit)
+	return s.audit.Audit(ctx, deviceID, personID, limit)
 }
 
 // Devices lists devices, newest first.
 func (s *Service) Devices(ctx context.Context, personID string, limit int) ([]store.Device, error) {
-	return s.st.Devices(ctx, personID, limit)
+	return s.devices.Devices(ctx, personID, limit)
 }
 
 // ReaderCertificateRequest asks for a verifier's reader certificate.
@@ -264,14 +264,14 @@ func (s *Service) IssueReaderCertificate(ctx context.Context, r ReaderCertificat
 	if r.CommonName == "" || len(r.CommonName) > 128 || r.ValidityDays < 0 || r.ValidityDays > 825 {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "common_name (1–128 bytes) is required; validity_days at most 825")
 	}
-	c, err := s.cfg.PKI.IssueReaderCertificate(pub.(crypto.PublicKey), devpki.ReaderCertificateOptions{
+	c, err := s.cfg.CA.IssueReaderCertificate(pub.(crypto.PublicKey), pki.ReaderCertificateOptions{
 		CommonName: r.CommonName, Roles: mdoc.ReaderRoles{MedicalInstitution: r.Medical, IndividualNumber: r.IndividualNumber},
 		Validity: time.Duration(r.ValidityDays) * 24 * time.Hour, Now: s.now(),
 	})
 	if err != nil {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "reader certificate: %v", err)
 	}
-	if err := s.st.AddEvent(ctx, store.Event{Actor: operator, Action: "reader_certificate_issued",
+	if err := s.audit.AddEvent(ctx, store.Event{Actor: operator, Action: "reader_certificate_issued",
 		Detail: fmt.Sprintf("cn=%s serial=%s medical=%v individual_number=%v", r.CommonName, c.SerialNumber, r.Medical, r.IndividualNumber)}, s.now()); err != nil {
 		return nil, err
 	}
@@ -298,8 +298,8 @@ type CertificateRevocationRequest struct {
 // RevokeIssuerCertificate adds a certificate to the IACA or reader CA CRL
 // (served at /pki/iaca.crl, /pki/reader-ca.crl) and audits it. Idempotent.
 func (s *Service) RevokeIssuerCertificate(ctx context.Context, r CertificateRevocationRequest, operator string) error {
-	if r.CA != devpki.CRLIACA && r.CA != devpki.CRLReaderCA {
-		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "ca must be %q or %q", devpki.CRLIACA, devpki.CRLReaderCA)
+	if r.CA != pki.CRLIACA && r.CA != pki.CRLReaderCA {
+		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "ca must be %q or %q", pki.CRLIACA, pki.CRLReaderCA)
 	}
 	if r.ReasonCode < 0 || r.ReasonCode > 10 || r.ReasonCode == 7 {
 		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "reason_code %d is not an RFC 5280 CRLReason", r.ReasonCode)
@@ -312,12 +312,12 @@ func (s *Service) RevokeIssuerCertificate(ctx context.Context, r CertificateRevo
 	if err != nil {
 		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "certificate: %v", err)
 	}
-	if err := s.cfg.PKI.Revoke(r.CA, c, r.ReasonCode, s.now()); errors.Is(err, devpki.ErrNotIssuedByCA) {
+	if err := s.cfg.CA.Revoke(r.CA, c, r.ReasonCode, s.now()); errors.Is(err, pki.ErrNotIssuedByCA) {
 		return oid4vci.NewError(oid4vci.CodeInvalidRequest, "not_issued_by_ca", "%v", err)
 	} else if err != nil {
 		return fmt.Errorf("revoke certificate %s: %w", c.SerialNumber, err)
 	}
-	return s.st.AddEvent(ctx, store.Event{Actor: operator, Action: "certificate_revoked",
+	return s.audit.AddEvent(ctx, store.Event{Actor: operator, Action: "certificate_revoked",
 		Detail: fmt.Sprintf("ca=%s serial=%s subject=%q reason=%d", r.CA, c.SerialNumber, c.Subject.String(), r.ReasonCode)}, s.now())
 }
 
@@ -343,21 +343,21 @@ func (s *Service) ReportUseByVerifier(ctx context.Context, r VerifierUseReport) 
 	if err := u.Validate(); err != nil || r.Verifier == "" {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidRequest, "", "verifier (1–%d bytes, one line), channel and at most %d elements are required", oid4vci.MaxClaimLen, oid4vci.MaxUseElements)
 	}
-	c, err := s.st.CredentialByStatus(ctx, listID, r.Idx)
+	c, err := s.creds.CredentialByStatus(ctx, listID, r.Idx)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no credential at %s index %d", r.StatusListURI, r.Idx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	dev, err := s.st.Device(ctx, c.DeviceID)
+	dev, err := s.devices.Device(ctx, c.DeviceID)
 	if err != nil {
 		return nil, fmt.Errorf("read device %s: %w", c.DeviceID, err)
 	}
 	now := s.now()
 	detail := fmt.Sprintf("doctype=%s verifier=%q channel=%s at=%s elements=%s credential=%s", c.DocType, r.Verifier, r.Channel,
 		now.UTC().Format(time.RFC3339), strings.Join(r.Elements, ","), c.ID)
-	if err := s.st.AddEvent(ctx, store.Event{Actor: "verifier", Action: EventCredentialUsed, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail,
+	if err := s.audit.AddEvent(ctx, store.Event{Actor: "verifier", Action: EventCredentialUsed, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail,
 		Notify: dev.NotifyUse, Email: dev.ContactEmail}, now); err != nil {
 		return nil, fmt.Errorf("record use of %s: %w", c.ID, err)
 	}

@@ -1,12 +1,10 @@
 package issuer
 
 import (
-	"crypto/rsa"
 	"crypto/x509"
 	"log/slog"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
@@ -40,21 +38,23 @@ var DefaultAllowedModels = []string{
 	"Pixel 8", "Pixel 8 Pro", "Pixel 9", "Pixel 9 Pro", "SC-51E", "SO-51E", "SH-51E",
 }
 
-// PhoneCA issues the smartphone JPKI certificates for the key pairs a phone
-// generated in its secure element, derived from the card's signature
-// certificate (J-LIS does this in the real service; jpki/testca stands in).
-type PhoneCA interface {
-	IssueSmartphoneCertificate(card *x509.Certificate, kind jpki.Kind, pub *rsa.PublicKey) (*x509.Certificate, error)
-	Root(kind jpki.Kind) *x509.Certificate
-}
-
 // Config configures a Service. Zero values take the defaults above.
 type Config struct {
 	// IssuerURL is the credential issuer identifier and the base of every
 	// endpoint URL (e.g. "http://127.0.0.1:8080"). Required.
 	IssuerURL string
-	Store     store.Store
-	PKI       *devpki.PKI
+	// Store keeps the state. Required.
+	Store Storage
+	// DocumentSigner signs MSOs. Required.
+	DocumentSigner DocumentSigner
+	// StatusListSigner signs status list tokens. Required.
+	StatusListSigner StatusListSigner
+	// CA publishes the CA certificates and CRLs, issues reader
+	// certificates and revokes. Required.
+	CA CertificateAuthority
+	// KeyAttester, when set and not Production, serves the development
+	// attestation endpoint.
+	KeyAttester KeyAttestationSigner
 	// JPKI verifies card signature certificates (chain + CRL).
 	JPKI *jpki.Verifier
 	// PhoneCA, when set, issues JPKI phone certificates at enrolment.
@@ -103,6 +103,8 @@ type Config struct {
 	// AdminToken authorises /admin endpoints; "" disables them.
 	AdminToken string
 
+	// Now is the clock of every protocol decision (expiry, validity,
+	// rate limits, caches); nil means time.Now. Tests pin it.
 	Now    func() time.Time
 	Logger *slog.Logger
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 )
 
@@ -198,7 +198,7 @@ func (s *Service) Handler() http.Handler {
 	}
 	crl := func(name string) gin.HandlerFunc {
 		return func(c *gin.Context) {
-			l, err := s.cfg.PKI.CRL(name, s.now())
+			l, err := s.cfg.CA.CRL(name, s.now())
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -208,16 +208,11 @@ func (s *Service) Handler() http.Handler {
 			c.Data(http.StatusOK, "application/pkix-crl", l.Raw)
 		}
 	}
-	r.GET("/pki/iaca.crl", crl(devpki.CRLIACA))
-	r.GET("/pki/reader-ca.crl", crl(devpki.CRLReaderCA))
-	r.GET("/pki/iaca.pem", pemCert(func() []byte { return s.cfg.PKI.IACA.Raw }))
-	r.GET("/pki/reader-ca.pem", pemCert(func() []byte { return s.cfg.PKI.ReaderCA.Raw }))
-	r.GET("/pki/attestation-ca.pem", pemCert(func() []byte {
-		if s.cfg.PKI.AttestationCA == nil {
-			return nil
-		}
-		return s.cfg.PKI.AttestationCA.Raw
-	}))
+	r.GET("/pki/iaca.crl", crl(pki.CRLIACA))
+	r.GET("/pki/reader-ca.crl", crl(pki.CRLReaderCA))
+	r.GET("/pki/iaca.pem", pemCert(s.caDER(pki.CRLIACA)))
+	r.GET("/pki/reader-ca.pem", pemCert(s.caDER(pki.CRLReaderCA)))
+	r.GET("/pki/attestation-ca.pem", pemCert(s.caDER(pki.CAAttestation)))
 
 	admin := r.Group("/admin", s.requireAdmin())
 	admin.POST("/devices/:id/:action", body, s.adminChange(func(c *gin.Context) AdminTarget { return AdminTarget{DeviceID: c.Param("id")} }))
@@ -241,7 +236,7 @@ func (s *Service) Handler() http.Handler {
 		c.JSON(http.StatusOK, gin.H{"audit": AuditViews(a)})
 	})
 	admin.GET("/blocks", func(c *gin.Context) {
-		b, err := s.st.Blocks(c.Request.Context())
+		b, err := s.restrictions.Blocks(c.Request.Context())
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -467,8 +462,21 @@ func (s *Service) requireAdmin() gin.HandlerFunc {
 	}
 }
 
+// caDER returns the DER of the named CA's certificate, nil when this
+// issuer does not run it (the attestation CA in production).
+func (s *Service) caDER(name string) func() []byte {
+	return func() []byte {
+		if c := s.cfg.CA.CACertificate(name); c != nil {
+			return c.Raw
+		}
+		return nil
+	}
+}
+
 func (s *Service) logRequests() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// Latency is elapsed wall time (monotonic), not protocol time:
+		// the injected clock does not apply.
 		start := time.Now()
 		c.Next()
 		lvl := slog.LevelDebug
@@ -500,7 +508,7 @@ func (s *Service) rateLimit() gin.HandlerFunc {
 		if err != nil {
 			ip = c.Request.RemoteAddr
 		}
-		now := time.Now()
+		now := s.now()
 		mu.Lock()
 		b := buckets[ip]
 		if b == nil {

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -61,14 +61,14 @@ func (s *Service) RegisterInsurance(ctx context.Context, compact string) (*oid4v
 	}
 	personKey := PersonKey(res.Facts)
 	ev := store.Event{Actor: "holder", Action: ActionInsuranceRegistered, Detail: fmt.Sprintf("auth_serial=%s", ar.SerialNumber)}
-	if p, err := s.st.PersonByKey(ctx, personKey); err == nil {
+	if p, err := s.devices.PersonByKey(ctx, personKey); err == nil {
 		ev.PersonID = p.ID
 	}
 	if err := s.cfg.AuthLinks.LinkAuthCertificate(ctx, store.AuthLink{CertID: authCertID(certDER), PersonKey: personKey, Source: "registration"}, ev, now); err != nil {
 		return nil, fmt.Errorf("link auth certificate: %w", err)
 	}
 	out := &oid4vci.InsuranceRegistrationResponse{Linked: true}
-	if ins, err := s.st.Insurance(ctx, personKey); err == nil {
+	if ins, err := s.insurance.Insurance(ctx, personKey); err == nil {
 		out.Qualified = insuranceValidAt(ins, now)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read insurance: %w", err)
@@ -96,7 +96,7 @@ func cardRejected(err error) error {
 func (s *Service) ConfirmQualification(ctx context.Context, compact string) (*oid4vci.QualificationResponse, error) {
 	now := s.now()
 	roots := x509.NewCertPool()
-	roots.AddCert(s.cfg.PKI.ReaderCA)
+	roots.AddCert(s.cfg.CA.CACertificate(pki.CRLReaderCA))
 	req, reader, err := oid4vci.VerifyQualificationRequest(compact, oid4vci.VerifyQualificationOptions{
 		CheckOptions: oid4vci.CheckOptions{Audience: s.cfg.IssuerURL, Now: now},
 		Roots:        roots,
@@ -104,7 +104,7 @@ func (s *Service) ConfirmQualification(ctx context.Context, compact string) (*oi
 			if !mdoc.ReaderRolesOf(leaf).MedicalInstitution {
 				return errors.New("the reader certificate does not mark a medical institution")
 			}
-			revoked, err := s.cfg.PKI.IsRevoked(devpki.CRLReaderCA, leaf)
+			revoked, err := s.cfg.CA.IsRevoked(pki.CRLReaderCA, leaf)
 			if err != nil {
 				return fmt.Errorf("reader revocation: %w", err)
 			}
@@ -143,7 +143,7 @@ func (s *Service) ConfirmQualification(ctx context.Context, compact string) (*oi
 	case personKey == "":
 		out.Code, out.Description = oid4vci.QualificationNotLinked, "this auth certificate is not registered for health-insurance use"
 	default:
-		ins, err := s.st.Insurance(ctx, personKey)
+		ins, err := s.insurance.Insurance(ctx, personKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			out.Code, out.Description = oid4vci.QualificationNoRecord, "no qualification on record"
@@ -161,7 +161,7 @@ func (s *Service) ConfirmQualification(ctx context.Context, compact string) (*oi
 		}
 	}
 	ev.Detail += " outcome=" + out.Code
-	if err := s.st.AddEvent(ctx, ev, now); err != nil {
+	if err := s.audit.AddEvent(ctx, ev, now); err != nil {
 		return nil, fmt.Errorf("audit qualification: %w", err)
 	}
 	return out, nil
@@ -179,7 +179,7 @@ func (s *Service) personOfAuthCert(ctx context.Context, ar *jpki.AuthResult, der
 		if err != nil {
 			return "", "", fmt.Errorf("find device of the phone auth certificate: %w", err)
 		}
-		p, err := s.st.Person(ctx, d.PersonID)
+		p, err := s.devices.Person(ctx, d.PersonID)
 		if err != nil {
 			return "", "", fmt.Errorf("read person: %w", err)
 		}
@@ -192,7 +192,7 @@ func (s *Service) personOfAuthCert(ctx context.Context, ar *jpki.AuthResult, der
 	if err != nil {
 		return "", "", fmt.Errorf("read auth link: %w", err)
 	}
-	if p, err := s.st.PersonByKey(ctx, l.PersonKey); err == nil {
+	if p, err := s.devices.PersonByKey(ctx, l.PersonKey); err == nil {
 		personID = p.ID
 	}
 	return l.PersonKey, personID, nil

@@ -15,8 +15,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki/testca"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -38,7 +38,7 @@ type clinicReader struct {
 
 func newReader(t *testing.T, e *env, roles mdoc.ReaderRoles) *clinicReader {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	c, err := e.pki.IssueReaderCertificate(k.Public(), devpki.ReaderCertificateOptions{CommonName: "Clinic 1", Roles: roles, Now: e.clock()})
+	c, err := e.pki.IssueReaderCertificate(k.Public(), pki.ReaderCertificateOptions{CommonName: "Clinic 1", Roles: roles, Now: e.clock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,11 +144,11 @@ func TestQualificationRefusesOtherReaders(t *testing.T) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	dir := t.TempDir()
 	km, _ := keys.NewFileManager(filepath.Join(dir, "keys"))
-	other, err := devpki.Load(context.Background(), devpki.Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: "http://other.example"})
+	other, err := pki.Load(context.Background(), pki.Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: "http://other.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := other.IssueReaderCertificate(k.Public(), devpki.ReaderCertificateOptions{CommonName: "Fake clinic", Roles: mdoc.ReaderRoles{MedicalInstitution: true}})
+	c, err := other.IssueReaderCertificate(k.Public(), pki.ReaderCertificateOptions{CommonName: "Fake clinic", Roles: mdoc.ReaderRoles{MedicalInstitution: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestQualificationRefusesOtherReaders(t *testing.T) {
 	}
 	// A revoked clinic reader is refused.
 	clinic := newReader(t, e, mdoc.ReaderRoles{MedicalInstitution: true})
-	if err := e.pki.Revoke(devpki.CRLReaderCA, clinic.cert, 1, e.clock()); err != nil {
+	if err := e.pki.Revoke(pki.CRLReaderCA, clinic.cert, 1, e.clock()); err != nil {
 		t.Fatal(err)
 	}
 	n = w.nonce()

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -29,9 +28,17 @@ import (
 // credential lifecycle. HTTP handlers (Handler) only decode, call it and
 // render.
 type Service struct {
-	cfg    Config
-	st     store.Store
-	status *statusCache
+	cfg Config
+	// The store, by role: each call site says which part of the state it
+	// touches.
+	offers       store.Offers
+	devices      store.Devices
+	creds        store.Credentials
+	lists        store.Status
+	restrictions store.Blocks
+	insurance    store.InsuranceRegistry
+	audit        store.Audit
+	status       *statusCache
 	// blocks caches the block list; reloaded on change and every minute.
 	blockMu     sync.Mutex
 	blocks      []store.Block
@@ -42,17 +49,31 @@ type Service struct {
 // New returns a Service for cfg.
 func New(cfg Config) (*Service, error) {
 	cfg.defaults()
-	if cfg.IssuerURL == "" || cfg.Store == nil || cfg.PKI == nil || cfg.JPKI == nil {
-		return nil, errors.New("issuer: config needs IssuerURL, Store, PKI and JPKI")
+	if cfg.IssuerURL == "" || cfg.Store == nil || cfg.DocumentSigner == nil || cfg.StatusListSigner == nil || cfg.CA == nil || cfg.JPKI == nil {
+		return nil, errors.New("issuer: config needs IssuerURL, Store, DocumentSigner, StatusListSigner, CA and JPKI")
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
 	if err := cfg.Platform.defaults(cfg.Production); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, st: cfg.Store}
+	st := cfg.Store
+	s := &Service{cfg: cfg, offers: st, devices: st, creds: st, lists: st, restrictions: st, insurance: st, audit: st}
 	s.status = newStatusCache(s)
 	s.configsMeta = credentialConfigurations()
 	return s, nil
+}
+
+// dsNotAfter is the end of the Document Signer certificate: no credential
+// outlives the certificate that signed it.
+func (s *Service) dsNotAfter() time.Time { return s.cfg.DocumentSigner.Chain()[0].NotAfter }
+
+// rawChain returns the DER of each certificate, in order (x5chain).
+func rawChain(chain []*x509.Certificate) [][]byte {
+	out := make([][]byte, len(chain))
+	for i, c := range chain {
+		out[i] = c.Raw
+	}
+	return out
 }
 
 // Config returns the effective configuration.
@@ -112,7 +133,7 @@ func hashSecret(s string) string {
 // Nonce issues a fresh single-use c_nonce.
 func (s *Service) Nonce(ctx context.Context) (string, error) {
 	n := randomToken(24)
-	if err := s.st.PutNonce(ctx, n, s.now().Add(s.cfg.NonceTTL)); err != nil {
+	if err := s.offers.PutNonce(ctx, n, s.now().Add(s.cfg.NonceTTL)); err != nil {
 		return "", fmt.Errorf("issue nonce: %w", err)
 	}
 	return n, nil
@@ -122,7 +143,7 @@ func (s *Service) consumeNonce(ctx context.Context, nonce string) error {
 	if nonce == "" {
 		return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceMissing, "nonce is missing; get one from the nonce endpoint")
 	}
-	err := s.st.ConsumeNonce(ctx, nonce, s.now())
+	err := s.offers.ConsumeNonce(ctx, nonce, s.now())
 	if errors.Is(err, store.ErrUsed) {
 		return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown, "nonce is unknown, already used or expired; get a fresh one from the nonce endpoint")
 	}
@@ -133,7 +154,7 @@ func (s *Service) consumeNonce(ctx context.Context, nonce string) error {
 func (s *Service) Token(ctx context.Context, r *oid4vci.TokenRequest) (*oid4vci.TokenResponse, error) {
 	tok := randomToken(32)
 	now := s.now()
-	g, err := s.st.RedeemOffer(ctx, hashSecret(r.PreAuthorizedCode), hashSecret(r.TxCode), hashSecret(tok), now.Add(s.cfg.TokenTTL), now)
+	g, err := s.offers.RedeemOffer(ctx, hashSecret(r.PreAuthorizedCode), hashSecret(r.TxCode), hashSecret(tok), now.Add(s.cfg.TokenTTL), now)
 	switch {
 	case errors.Is(err, store.ErrUsed):
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidGrant, "", "pre-authorized code is unknown, already used or expired")
@@ -153,7 +174,7 @@ func (s *Service) Token(ctx context.Context, r *oid4vci.TokenRequest) (*oid4vci.
 // certificate unexpired and not revoked.
 func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci.CredentialRequest) (*oid4vci.CredentialResponse, error) {
 	now := s.now()
-	g, err := s.st.Token(ctx, hashSecret(accessToken), now)
+	g, err := s.offers.Token(ctx, hashSecret(accessToken), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidToken, "", "access token is unknown or expired")
 	}
@@ -173,7 +194,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	if len(r.Proofs.JWT) > s.cfg.BatchSize {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonTooLarge, "%d proofs; batch_size is %d", len(r.Proofs.JWT), s.cfg.BatchSize)
 	}
-	dev, err := s.st.Device(ctx, g.DeviceID)
+	dev, err := s.devices.Device(ctx, g.DeviceID)
 	if err != nil {
 		return nil, fmt.Errorf("read device %s: %w", g.DeviceID, err)
 	}
@@ -187,7 +208,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	if dev.State != store.DeviceActive {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
 	}
-	card, err := s.st.CardCert(ctx, dev.CardCertID)
+	card, err := s.devices.CardCert(ctx, dev.CardCertID)
 	if err != nil {
 		return nil, fmt.Errorf("read card certificate: %w", err)
 	}
@@ -203,17 +224,17 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	}
 	// Fail closed: never sign with a Document Signer the IACA's CRL lists
 	// (restarting the issuer rotates it to a new key).
-	if revoked, err := s.cfg.PKI.IsRevoked(devpki.CRLIACA, s.cfg.PKI.DS); err != nil || revoked {
+	if revoked, err := s.cfg.DocumentSigner.Revoked(); err != nil || revoked {
 		return nil, &oid4vci.Error{Code: oid4vci.CodeServerError, Reason: ReasonDocumentSignerRevoked,
 			Description: "the Document Signer certificate is revoked; issuance is stopped until the issuer restarts with a new one", Err: err}
 	}
-	validUntil := minTime(now.Add(s.cfg.CredentialValidity), card.NotAfter, s.cfg.PKI.DS.NotAfter)
+	validUntil := minTime(now.Add(s.cfg.CredentialValidity), card.NotAfter, s.dsNotAfter())
 	var ns map[string][]mdoc.Element
 	switch docType {
 	case mdoc.DocTypeMNC:
 		ns = MNCElements(cc.Facts, now, validUntil)
 	case mdoc.DocTypeHIC:
-		ins, err := s.st.Insurance(ctx, PersonKey(cc.Facts))
+		ins, err := s.insurance.Insurance(ctx, PersonKey(cc.Facts))
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !insuranceValidAt(ins, now)) {
 			return nil, oid4vci.NewError(oid4vci.CodeCredentialRequestDenied, "no_insurance", "no valid health-insurance qualification on record")
 		}
@@ -248,7 +269,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 // the holder removed them — it is not a revocation).
 func (s *Service) Notify(ctx context.Context, accessToken string, n *oid4vci.NotificationRequest) error {
 	now := s.now()
-	g, err := s.st.Token(ctx, hashSecret(accessToken), now)
+	g, err := s.offers.Token(ctx, hashSecret(accessToken), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return oid4vci.NewError(oid4vci.CodeInvalidToken, "", "access token is unknown or expired")
 	}
@@ -258,14 +279,14 @@ func (s *Service) Notify(ctx context.Context, accessToken string, n *oid4vci.Not
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	creds, err := s.st.Credentials(ctx, g.DeviceID)
+	creds, err := s.creds.Credentials(ctx, g.DeviceID)
 	if err != nil {
 		return fmt.Errorf("read credentials of %s: %w", g.DeviceID, err)
 	}
 	if !slices.ContainsFunc(creds, func(c store.Credential) bool { return c.ID == n.NotificationID }) {
 		return oid4vci.NewError(oid4vci.CodeInvalidNotificationID, "", "notification_id is not one this access token's issuance returned")
 	}
-	dev, err := s.st.Device(ctx, g.DeviceID)
+	dev, err := s.devices.Device(ctx, g.DeviceID)
 	if err != nil {
 		return fmt.Errorf("read device %s: %w", g.DeviceID, err)
 	}
@@ -273,7 +294,7 @@ func (s *Service) Notify(ctx context.Context, accessToken string, n *oid4vci.Not
 	if n.EventDescription != "" {
 		detail += ": " + n.EventDescription
 	}
-	if err := s.st.AddEvent(ctx, store.Event{Actor: "wallet", Action: "notification_" + n.Event, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail}, now); err != nil {
+	if err := s.audit.AddEvent(ctx, store.Event{Actor: "wallet", Action: "notification_" + n.Event, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail}, now); err != nil {
 		return fmt.Errorf("record notification: %w", err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "wallet notification", "device", dev.ID, "event", n.Event, "notification_id", n.NotificationID)
@@ -338,7 +359,7 @@ func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.D
 // salts (random per element, mdoc.Issue) and status-list entry.
 func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, k *ecdsa.PublicKey, now, validUntil time.Time) ([]byte, string, error) {
 	var encoded []byte
-	cred, err := s.st.IssueCredential(ctx, store.IssueParams{
+	cred, err := s.creds.IssueCredential(ctx, store.IssueParams{
 		DeviceID: dev.ID, DocType: docType, ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
 		Event: store.Event{Actor: "wallet", Action: "credential_issued", PersonID: dev.PersonID, DeviceID: dev.ID, Detail: docType, Notify: true, Email: dev.ContactEmail},
 		Sign: func(ref store.StatusRef) error {
@@ -346,7 +367,7 @@ func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType strin
 				DocType: docType, NameSpaces: ns, DeviceKey: k,
 				Signed: now, ValidFrom: now, ValidUntil: validUntil,
 				Status: &mdoc.StatusListRef{Idx: ref.Idx, URI: s.statusURI(ref.ListID)},
-				Signer: s.cfg.PKI.DSKey, Chain: [][]byte{s.cfg.PKI.DS.Raw},
+				Signer: s.cfg.DocumentSigner, Chain: rawChain(s.cfg.DocumentSigner.Chain()),
 			})
 			if err != nil {
 				return fmt.Errorf("sign %s: %w", docType, err)
@@ -461,17 +482,17 @@ func (s *Service) devicePolicy(ctx context.Context, c oid4vci.KeyAttestationClai
 func (s *Service) Blocks(ctx context.Context) ([]store.Block, error) {
 	s.blockMu.Lock()
 	defer s.blockMu.Unlock()
-	if s.blocks != nil && time.Since(s.blocksAt) < time.Minute {
+	if s.blocks != nil && s.now().Sub(s.blocksAt) < time.Minute {
 		return s.blocks, nil
 	}
-	b, err := s.st.Blocks(ctx)
+	b, err := s.restrictions.Blocks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks: %w", err)
 	}
 	if b == nil {
 		b = []store.Block{}
 	}
-	s.blocks, s.blocksAt = b, time.Now()
+	s.blocks, s.blocksAt = b, s.now()
 	return b, nil
 }
 
@@ -486,7 +507,7 @@ func (s *Service) invalidateBlocks() {
 // wallet simulator reports. Refused in production mode, where the
 // platforms' own attestation roots are configured instead.
 func (s *Service) Attest(ctx context.Context, r *oid4vci.AttestRequest) (string, error) {
-	if s.cfg.Production || s.cfg.PKI.AttestationKey == nil {
+	if s.cfg.Production || s.cfg.KeyAttester == nil {
 		return "", oid4vci.NewError(oid4vci.CodeForbidden, "production", "the development attestation service is disabled in production mode")
 	}
 	if err := r.Validate(); err != nil {
@@ -500,7 +521,7 @@ func (s *Service) Attest(ctx context.Context, r *oid4vci.AttestRequest) (string,
 	if storage == nil {
 		storage = []string{oid4vci.KeyStorageHigh}
 	}
-	return oid4vci.SignKeyAttestation(s.cfg.PKI.AttestationKey, [][]byte{s.cfg.PKI.AttestationCert.Raw}, oid4vci.KeyAttestationOptions{
+	return oid4vci.SignKeyAttestation(s.cfg.KeyAttester, rawChain(s.cfg.KeyAttester.Chain()), oid4vci.KeyAttestationOptions{
 		Keys: keys, KeyStorage: storage, UserAuthentication: r.UserAuthentication,
 		DeviceModel: r.DeviceModel, OSVersion: r.OSVersion, Rooted: r.Rooted, WalletProfile: r.WalletProfile, DeviceID: r.DeviceID,
 		IssuedAt: s.now(), Lifetime: time.Hour,
@@ -579,7 +600,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 	facts := res.Facts
 	personKey := PersonKey(facts)
 	configs := []string{oid4vci.ConfigMNC}
-	if ins, err := s.st.Insurance(ctx, personKey); err == nil && insuranceValidAt(ins, now) {
+	if ins, err := s.insurance.Insurance(ctx, personKey); err == nil && insuranceValidAt(ins, now) {
 		configs = append(configs, oid4vci.ConfigHIC)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read insurance: %w", err)
@@ -627,7 +648,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 		grant.TxCode = &oid4vci.TxCode{InputMode: "numeric", Length: TxCodeLength, Description: "Enter the code sent to " + maskEmail(app.ContactEmail)}
 		detail += " tx_code=sent_by_email"
 	}
-	r, err := s.st.Enrol(ctx, store.EnrolParams{
+	r, err := s.devices.Enrol(ctx, store.EnrolParams{
 		PersonKey: personKey, Card: cardRecord(cardCert), Device: dev, TxCode: txCode,
 		OfferCodeHash: hashSecret(code), TxCodeHash: hashSecret(txCode), Configs: configs, OfferExpires: now.Add(s.cfg.OfferTTL), Now: now,
 		Event: store.Event{Actor: "card", Action: "device_enrolled", Detail: detail, Notify: true, Email: app.ContactEmail},
@@ -636,7 +657,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 		return nil, fmt.Errorf("enrol: %w", err)
 	}
 	resp.ReplacedDeviceID = r.ReplacedDeviceID
-	resp.ValidUntil = minTime(cardCert.NotAfter, s.cfg.PKI.DS.NotAfter)
+	resp.ValidUntil = minTime(cardCert.NotAfter, s.dsNotAfter())
 	resp.CredentialOffer = oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
 		Grants: &oid4vci.Grants{PreAuthorizedCode: grant}}
 	s.cfg.Logger.InfoContext(ctx, "device enrolled", "device", dev.ID, "person", r.PersonID, "model", dev.Model, "replaced", r.ReplacedDeviceID)
@@ -660,7 +681,7 @@ func (s *Service) RevokeWithCard(ctx context.Context, revocation string) (*oid4v
 	if err := s.consumeNonce(ctx, r.Nonce); err != nil {
 		return nil, err
 	}
-	p, err := s.st.PersonByKey(ctx, PersonKey(res.Facts))
+	p, err := s.devices.PersonByKey(ctx, PersonKey(res.Facts))
 	if errors.Is(err, store.ErrNotFound) {
 		return &oid4vci.LifecycleResponse{DeviceIDs: []string{}, State: oid4vci.StateRevoked}, nil
 	}
@@ -669,7 +690,7 @@ func (s *Service) RevokeWithCard(ctx context.Context, revocation string) (*oid4v
 	}
 	cp := store.ChangeParams{PersonID: p.ID}
 	if r.DeviceID != "" {
-		d, err := s.st.Device(ctx, r.DeviceID)
+		d, err := s.devices.Device(ctx, r.DeviceID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && d.PersonID != p.ID) {
 			return nil, oid4vci.NewError(oid4vci.CodeDeviceUnknown, "", "no device %q for this card holder", r.DeviceID)
 		}
@@ -688,7 +709,7 @@ func (s *Service) RevokeWithCard(ctx context.Context, revocation string) (*oid4v
 }
 
 func (s *Service) change(ctx context.Context, cp store.ChangeParams) (*oid4vci.LifecycleResponse, error) {
-	res, err := s.st.ChangeDevices(ctx, cp)
+	res, err := s.devices.ChangeDevices(ctx, cp)
 	if err != nil {
 		return nil, fmt.Errorf("change devices to %s: %w", cp.To, err)
 	}
@@ -711,7 +732,7 @@ func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error
 	if err != nil {
 		return nil, err
 	}
-	dev, err := s.st.Device(ctx, kid)
+	dev, err := s.devices.Device(ctx, kid)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceUnknown, "", "unknown device %q", kid)
 	}
@@ -742,14 +763,14 @@ func (s *Service) DeviceRequest(ctx context.Context, compact string) (any, error
 	case oid4vci.ActionUsed:
 		return s.reportUse(ctx, dev, r, now)
 	case oid4vci.ActionAck:
-		if _, err := s.st.AckCommand(ctx, dev.ID, r.CommandID, now); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.devices.AckCommand(ctx, dev.ID, r.CommandID, now); errors.Is(err, store.ErrNotFound) {
 			return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no command %q for this device", r.CommandID)
 		} else if err != nil {
 			return nil, err
 		}
 		fallthrough
 	case oid4vci.ActionPoll:
-		cmds, err := s.st.PendingCommands(ctx, dev.ID)
+		cmds, err := s.devices.PendingCommands(ctx, dev.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -775,7 +796,7 @@ func (s *Service) reportUse(ctx context.Context, dev *store.Device, r *oid4vci.D
 	detail := fmt.Sprintf("doctype=%s verifier=%q channel=%s at=%s elements=%s", u.DocType, u.Verifier, u.Channel, at.UTC().Format(time.RFC3339), strings.Join(u.Elements, ","))
 	ev := store.Event{Actor: "wallet", Action: EventCredentialUsed, PersonID: dev.PersonID, DeviceID: dev.ID, Detail: detail,
 		Notify: dev.NotifyUse, Email: dev.ContactEmail}
-	if err := s.st.AddEvent(ctx, ev, now); err != nil {
+	if err := s.audit.AddEvent(ctx, ev, now); err != nil {
 		return nil, fmt.Errorf("record use of %s: %w", dev.ID, err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "credential use reported", "device", dev.ID, "doctype", u.DocType, "verifier", u.Verifier, "notified", dev.NotifyUse)
@@ -794,7 +815,7 @@ func (s *Service) refresh(ctx context.Context, dev *store.Device) (*oid4vci.Enro
 	if dev.State != store.DeviceActive {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
 	}
-	card, err := s.st.CardCert(ctx, dev.CardCertID)
+	card, err := s.devices.CardCert(ctx, dev.CardCertID)
 	if err != nil {
 		return nil, fmt.Errorf("read card certificate: %w", err)
 	}
@@ -811,21 +832,21 @@ func (s *Service) refresh(ctx context.Context, dev *store.Device) (*oid4vci.Enro
 		return nil, fmt.Errorf("verify card certificate: %w", err)
 	}
 	configs := []string{oid4vci.ConfigMNC}
-	if ins, err := s.st.Insurance(ctx, PersonKey(vr.Certificate.Facts)); err == nil && insuranceValidAt(ins, now) {
+	if ins, err := s.insurance.Insurance(ctx, PersonKey(vr.Certificate.Facts)); err == nil && insuranceValidAt(ins, now) {
 		configs = append(configs, oid4vci.ConfigHIC)
 	}
 	code := randomToken(32)
-	if err := s.st.CreateOffer(ctx, dev.ID, hashSecret(code), "", configs, now.Add(s.cfg.OfferTTL),
+	if err := s.offers.CreateOffer(ctx, dev.ID, hashSecret(code), "", configs, now.Add(s.cfg.OfferTTL),
 		store.Event{Actor: "wallet", Action: "refresh_offered", PersonID: dev.PersonID, DeviceID: dev.ID}); err != nil {
 		return nil, fmt.Errorf("create refresh offer: %w", err)
 	}
-	return &oid4vci.EnrolResponse{DeviceID: dev.ID, ValidUntil: minTime(card.NotAfter, s.cfg.PKI.DS.NotAfter),
+	return &oid4vci.EnrolResponse{DeviceID: dev.ID, ValidUntil: minTime(card.NotAfter, s.dsNotAfter()),
 		CredentialOffer: oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
 			Grants: &oid4vci.Grants{PreAuthorizedCode: &oid4vci.PreAuthorizedCodeGrant{PreAuthorizedCode: code}}}}, nil
 }
 
 func (s *Service) linkedRevoke(ctx context.Context, card *store.CardCert, now time.Time) (*oid4vci.LifecycleResponse, error) {
-	if err := s.st.MarkCardRevoked(ctx, card.ID, now); err != nil {
+	if err := s.devices.MarkCardRevoked(ctx, card.ID, now); err != nil {
 		return nil, err
 	}
 	return s.change(ctx, store.ChangeParams{CardCert: card.ID, From: []string{store.DeviceActive, store.DeviceSuspended}, To: store.DeviceRevoked,
@@ -840,7 +861,7 @@ func (s *Service) linkedRevoke(ctx context.Context, card *store.CardCert, now ti
 // the next poll (failing open here only delays a revocation; enrolment and
 // refresh themselves fail closed).
 func (s *Service) PollCRLs(ctx context.Context) (int, error) {
-	cards, err := s.st.LiveCardCerts(ctx)
+	cards, err := s.devices.LiveCardCerts(ctx)
 	if err != nil {
 		return 0, err
 	}

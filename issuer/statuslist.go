@@ -50,7 +50,7 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListTok
 	if len(listID) > 32 {
 		return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no status list %q", listID)
 	}
-	v, err := s.st.StatusListVersion(ctx, listID)
+	v, err := s.lists.StatusListVersion(ctx, listID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oid4vci.NewError(oid4vci.CodeNotFound, "", "no status list %q", listID)
 	}
@@ -64,7 +64,7 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListTok
 	if t := c.m[listID]; t != nil && t.Version == v && now.Before(t.IssuedAt.Add(t.ExpiresAt.Sub(t.IssuedAt)/2)) {
 		return t, nil
 	}
-	version, entries, err := s.st.StatusEntries(ctx, listID)
+	version, entries, err := s.lists.StatusEntries(ctx, listID)
 	if err != nil {
 		return nil, fmt.Errorf("status list %s entries: %w", listID, err)
 	}
@@ -130,7 +130,7 @@ func (s *Service) signStatusList(listID string, list *mdoc.StatusList, version i
 	if err != nil {
 		return nil, fmt.Errorf("compress status list %s: %w", listID, err)
 	}
-	cwt, err := mdoc.SignStatusListToken(s.cfg.PKI.StatusListKey, mdoc.StatusListTokenOptions{X5Chain: [][]byte{s.cfg.PKI.StatusList.Raw}, Encoded: lst}, claims, list)
+	cwt, err := mdoc.SignStatusListToken(s.cfg.StatusListSigner, mdoc.StatusListTokenOptions{X5Chain: rawChain(s.cfg.StatusListSigner.Chain()), Encoded: lst}, claims, list)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %s (CWT): %w", listID, err)
 	}
@@ -167,7 +167,9 @@ func (s *Service) statusListJWT(c mdoc.StatusListClaims, bits int, lst []byte) (
 	h := jws.NewHeaders()
 	h.Set(jws.TypeKey, "statuslist+jwt")
 	var x5c cert.Chain
-	x5c.Add([]byte(base64.StdEncoding.EncodeToString(s.cfg.PKI.StatusList.Raw)))
+	for _, der := range rawChain(s.cfg.StatusListSigner.Chain()) {
+		x5c.Add([]byte(base64.StdEncoding.EncodeToString(der)))
+	}
 	h.Set(jws.X509CertChainKey, &x5c)
-	return jws.Sign(payload, jws.WithKey(jwa.ES256(), s.cfg.PKI.StatusListKey, jws.WithProtectedHeaders(h)))
+	return jws.Sign(payload, jws.WithKey(jwa.ES256(), s.cfg.StatusListSigner, jws.WithProtectedHeaders(h)))
 }

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/issuer/store/sqlite"
 	"github.com/mynumber-mdoc/mnc/jpki"
@@ -54,7 +54,7 @@ type env struct {
 	srv    *httptest.Server
 	client *oid4vci.Client
 	st     store.Store
-	pki    *devpki.PKI
+	pki    *pki.PKI
 	now    time.Time
 	mu     sync.Mutex
 	dbPath string // SQLite file (when the default store is used)
@@ -100,7 +100,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
-	e.pki, err = devpki.Load(ctx, devpki.Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: e.srv.URL})
+	e.pki, err = pki.Load(ctx, pki.Options{Dir: filepath.Join(dir, "pki"), Keys: km, BaseURL: e.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.production {
 		mode = jpki.ModeProduction
 	}
-	var phoneCA PhoneCA = TestCAPhoneCA{CA: e.ca}
+	var phoneCA PhoneCA = testPhoneCA{e.ca}
 	if o.noPhoneCA {
 		phoneCA = nil
 	}
@@ -119,7 +119,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		rl = -1
 	}
 	e.svc, err = New(Config{
-		IssuerURL: e.srv.URL, Store: e.st, AuthLinks: authLinksOf(e.st), PKI: e.pki,
+		IssuerURL: e.srv.URL, Store: e.st, AuthLinks: authLinksOf(e.st),
+		DocumentSigner: e.pki.DocumentSigner(), StatusListSigner: e.pki.StatusListSigner(), CA: e.pki, KeyAttester: e.pki.KeyAttestationSigner(),
 		JPKI:    &jpki.Verifier{Roots: e.ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.crlDir)}},
 		PhoneCA: phoneCA, AttestationRoots: roots, Production: o.production,
 		Platform:      o.platform,
@@ -134,6 +135,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.client = &oid4vci.Client{BaseURL: e.srv.URL, HTTP: e.srv.Client()}
 	return e
 }
+
+// testPhoneCA adapts the test's in-memory J-LIS stand-in to PhoneCA
+// (issuer/app wires the one kept in a data directory).
+type testPhoneCA struct{ ca *testca.CA }
+
+func (p testPhoneCA) IssueSmartphoneCertificate(card *x509.Certificate, kind jpki.Kind, pub *rsa.PublicKey) (*x509.Certificate, error) {
+	return p.ca.IssueSmartphoneCertificate(card, kind, pub, testca.IssueOptions{})
+}
+
+func (p testPhoneCA) Root(kind jpki.Kind) *x509.Certificate { return p.ca.Root(kind) }
 
 func (e *env) clock() time.Time {
 	e.mu.Lock()

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer/app"
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -54,7 +54,7 @@ func TestRevokeCertCommand(t *testing.T) {
 	}
 	b := openApp(t, dir)
 	defer b.Close()
-	l, err := b.PKI.CRL(devpki.CRLIACA, time.Now())
+	l, err := b.PKI.CRL(pki.CRLIACA, time.Now())
 	if err != nil || len(l.RevokedCertificateEntries) != 1 || l.RevokedCertificateEntries[0].SerialNumber.Cmp(ds.SerialNumber) != 0 {
 		t.Fatalf("CRL after revoke-cert: %+v %v", l, err)
 	}

@@ -1,6 +1,6 @@
 // Package app assembles a runnable issuer from a data directory and
 // options: storage (SQLite in the data directory, or PostgreSQL), keys (file
-// or PKCS#11), the PKI (devpki), JPKI trust (the development test CA kept in
+// or PKCS#11), the PKI (issuer/pki), JPKI trust (the development test CA kept in
 // the data directory, or configured production roots and CRLs), the
 // Service, the notification worker and the CRL poller. cmd/mdoc-issuer only
 // maps flags onto Options.
@@ -26,9 +26,9 @@ import (
 
 	"github.com/mynumber-mdoc/mnc/internal/obs"
 	"github.com/mynumber-mdoc/mnc/issuer"
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
 	"github.com/mynumber-mdoc/mnc/issuer/notify"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/issuer/store/postgres"
 	"github.com/mynumber-mdoc/mnc/issuer/store/sqlite"
@@ -103,7 +103,7 @@ type App struct {
 	Opts           Options
 	Service        *issuer.Service
 	Store          store.Store
-	PKI            *devpki.PKI
+	PKI            *pki.PKI
 	Keys           keys.Manager
 	TestCA         *testca.CA
 	AdminToken     string
@@ -150,7 +150,7 @@ func Open(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.PKI, err = devpki.Load(ctx, devpki.Options{Dir: filepath.Join(o.DataDir, "pki"), Keys: a.Keys, Production: o.Production, BaseURL: o.PublicURL})
+	a.PKI, err = pki.Load(ctx, pki.Options{Dir: filepath.Join(o.DataDir, "pki"), Keys: a.Keys, Production: o.Production, BaseURL: o.PublicURL})
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,8 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		platform.Status = &keyattest.StatusSource{Location: o.AttestationStatus, Logger: o.Logger}
 	}
 	a.Service, err = issuer.New(issuer.Config{
-		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, PKI: a.PKI, JPKI: verifier, PhoneCA: phoneCA, AttestationRoots: roots, Platform: platform,
+		IssuerURL: o.PublicURL, Store: a.Store, AuthLinks: sq, JPKI: verifier,
+		DocumentSigner: a.PKI.DocumentSigner(), StatusListSigner: a.PKI.StatusListSigner(), CA: a.PKI, KeyAttester: keyAttester(a.PKI), PhoneCA: phoneCA, AttestationRoots: roots, Platform: platform,
 		AllowedModels: o.AllowedModels, Production: o.Production, RequireTxCode: o.RequireTxCode, SuspendOnBlock: o.SuspendOnBlock,
 		AdminToken: a.AdminToken, Logger: o.Logger, RateLimit: o.RateLimit, StatusListSigned: statusSigned,
 	})
@@ -269,7 +270,17 @@ func (a *App) jpkiTrust() (*jpki.Verifier, issuer.PhoneCA, error) {
 	if crlDir == "" {
 		crlDir = ca.CRLDir()
 	}
-	return &jpki.Verifier{Roots: ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(crlDir)}}, issuer.TestCAPhoneCA{CA: ca}, nil
+	return &jpki.Verifier{Roots: ca.TrustRoots(), Mode: mode, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(crlDir)}}, &testCAPhoneCA{ca: ca}, nil
+}
+
+// keyAttester returns p's development key-attestation signer, or a nil
+// interface (not a nil *pki.Signer) when there is none, so that the service
+// sees "no attester".
+func keyAttester(p *pki.PKI) issuer.KeyAttestationSigner {
+	if s := p.KeyAttestationSigner(); s != nil {
+		return s
+	}
+	return nil
 }
 
 func (a *App) loadAdminToken() error {

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mynumber-mdoc/mnc/issuer/devpki"
+	"github.com/mynumber-mdoc/mnc/issuer/pki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 )
 
@@ -61,7 +61,7 @@ func TestFirstRunServeAndReopen(t *testing.T) {
 
 func TestProductionRefusesDevelopmentSetup(t *testing.T) {
 	_, err := Open(context.Background(), Options{DataDir: t.TempDir(), Production: true, Logger: quiet()})
-	if !errors.Is(err, devpki.ErrDevKeysInProduction) {
+	if !errors.Is(err, pki.ErrDevKeysInProduction) {
 		t.Fatalf("production with file keys: %v", err)
 	}
 }

@@ -43,7 +43,7 @@ func Rebind(q string) string {
 
 // Open connects to dsn (a postgres:// URL or key=value string) and runs the
 // migrations.
-func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
@@ -53,7 +53,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s, err := sqlstore.New(ctx, db, Dialect)
+	s, err := sqlstore.New(ctx, db, Dialect, opts...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

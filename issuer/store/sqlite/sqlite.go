@@ -27,7 +27,7 @@ var Dialect = sqlstore.Dialect{
 // readers proceed during a write; busy_timeout makes concurrent writers wait
 // instead of failing; _txlock=immediate takes the write lock at BEGIN, so
 // two enrolments cannot both read "no live device" and then race.
-func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(15000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -42,7 +42,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s, err := sqlstore.New(ctx, db, Dialect)
+	s, err := sqlstore.New(ctx, db, Dialect, opts...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 )
@@ -38,7 +37,7 @@ func (s *Store) DeleteBlock(ctx context.Context, kind, value string, ev store.Ev
 		if !changed {
 			return nil
 		}
-		return s.event(ctx, tx, ev, time.Now())
+		return s.event(ctx, tx, ev, s.now())
 	})
 	return changed, err
 }

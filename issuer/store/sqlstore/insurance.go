@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 )
@@ -24,7 +23,7 @@ func (s *Store) PutInsurance(ctx context.Context, rows []store.Insurance, ev sto
 				return fmt.Errorf("store: put insurance: %w", err)
 			}
 		}
-		return s.event(ctx, tx, ev, time.Now())
+		return s.event(ctx, tx, ev, s.now())
 	})
 	if err != nil {
 		return 0, err

@@ -52,7 +52,7 @@ func (s *Store) CreateOffer(ctx context.Context, deviceID, codeHash, txHash stri
 		if err := s.insertOffer(ctx, tx, deviceID, codeHash, txHash, configs, expires); err != nil {
 			return err
 		}
-		return s.event(ctx, tx, ev, time.Now())
+		return s.event(ctx, tx, ev, s.now())
 	})
 }
 

@@ -20,6 +20,9 @@ import (
 type Store struct {
 	db *sql.DB
 	d  Dialect
+	// now stamps what no caller dates: migrations and the events of
+	// CreateOffer, DeleteBlock and PutInsurance.
+	now func() time.Time
 
 	// onEvents, when set, is told the audit actions of each committed
 	// transaction (SetEventHook); pending holds them per open *sql.Tx.
@@ -27,11 +30,21 @@ type Store struct {
 	pending  sync.Map // *sql.Tx → *[]string
 }
 
+// Option configures New.
+type Option func(*Store)
+
+// WithClock sets the clock of the times the store takes itself rather than
+// from its caller; the default is time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
 var _ store.Store = (*Store)(nil)
 
 // New runs the migrations on db and returns the store.
-func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
+	s := &Store{db: db, d: d, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -66,7 +79,7 @@ func (s *Store) migrate(ctx context.Context) error {
 					return fmt.Errorf("migration %d: %w", v, err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, ms(time.Now())); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, ms(s.now())); err != nil {
 				return fmt.Errorf("record migration %d: %w", v, err)
 			}
 		}

@@ -1,4 +1,4 @@
-package devpki
+package pki
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package devpki
+package pki
 
 import (
 	"crypto"
@@ -44,9 +44,9 @@ type Revocation struct {
 // Errors of Revoke and CRL.
 var (
 	// ErrUnknownCA: a CRL name other than CRLIACA or CRLReaderCA.
-	ErrUnknownCA = errors.New("devpki: unknown CA")
+	ErrUnknownCA = errors.New("pki: unknown CA")
 	// ErrNotIssuedByCA: the certificate to revoke is not the CA's.
-	ErrNotIssuedByCA = errors.New("devpki: certificate not issued by this CA")
+	ErrNotIssuedByCA = errors.New("pki: certificate not issued by this CA")
 )
 
 type crlCache struct {
@@ -77,13 +77,13 @@ func (p *PKI) loadRevoked() error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("devpki: read revocations: %w", err)
+		return fmt.Errorf("pki: read revocations: %w", err)
 	case len(b) > maxRevokedFile:
-		return fmt.Errorf("devpki: %s is over %d bytes", p.revokedPath(), maxRevokedFile)
+		return fmt.Errorf("pki: %s is over %d bytes", p.revokedPath(), maxRevokedFile)
 	default:
 		var rs []Revocation
 		if err := json.Unmarshal(b, &rs); err != nil {
-			return fmt.Errorf("devpki: parse %s: %w", p.revokedPath(), err)
+			return fmt.Errorf("pki: parse %s: %w", p.revokedPath(), err)
 		}
 		p.crl.revoked = rs
 	}
@@ -129,7 +129,7 @@ func (p *PKI) Revoke(name string, c *x509.Certificate, reasonCode int, at time.T
 		return err
 	}
 	if err := writeFileAtomic(p.revokedPath(), b, 0o644); err != nil {
-		return fmt.Errorf("devpki: save revocations: %w", err)
+		return fmt.Errorf("pki: save revocations: %w", err)
 	}
 	p.crl.revoked = next
 	if fi, err := os.Stat(p.revokedPath()); err == nil {
@@ -180,7 +180,7 @@ func (p *PKI) CRL(name string, now time.Time) (*x509.RevocationList, error) {
 		}
 		sn, ok := new(big.Int).SetString(r.Serial, 10)
 		if !ok {
-			return nil, fmt.Errorf("devpki: bad serial %q in %s", r.Serial, p.revokedPath())
+			return nil, fmt.Errorf("pki: bad serial %q in %s", r.Serial, p.revokedPath())
 		}
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: sn, RevocationTime: r.RevokedAt, ReasonCode: r.ReasonCode})
 	}
@@ -192,7 +192,7 @@ func (p *PKI) CRL(name string, now time.Time) (*x509.RevocationList, error) {
 		RevokedCertificateEntries: entries,
 	}, ca, key)
 	if err != nil {
-		return nil, fmt.Errorf("devpki: sign %s CRL: %w", name, err)
+		return nil, fmt.Errorf("pki: sign %s CRL: %w", name, err)
 	}
 	l, err := x509.ParseRevocationList(der)
 	if err != nil {

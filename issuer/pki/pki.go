@@ -1,4 +1,4 @@
-// Package devpki creates and loads the issuer's certificates: the IACA
+// Package pki creates and loads the issuer's certificates: the IACA
 // (ISO/IEC 18013-5 Annex B), the Document Signer, the status-list signer
 // (issued directly by the IACA, the cross-role contract with verifiers),
 // the reader CA that certifies verifiers' reader keys (with the medical
@@ -9,8 +9,9 @@
 // certificate is written as PEM into the PKI directory; later runs load
 // them, and renew the Document Signer when it nears its end. Production mode
 // refuses file keys (development keys) and does not create the attestation
-// CA: the platforms' real attestation roots are configured instead.
-package devpki
+// CA: the platforms' real attestation roots are configured instead. The
+// package serves both modes (it was named devpki before it did).
+package pki
 
 import (
 	"context"
@@ -47,7 +48,7 @@ const (
 )
 
 // ErrDevKeysInProduction is returned when production mode meets file keys.
-var ErrDevKeysInProduction = errors.New("devpki: production mode refuses development file keys; configure a PKCS#11 token")
+var ErrDevKeysInProduction = errors.New("pki: production mode refuses development file keys; configure a PKCS#11 token")
 
 // Options configure Load.
 type Options struct {
@@ -99,7 +100,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		return nil, ErrDevKeysInProduction
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("devpki: create %s: %w", o.Dir, err)
+		return nil, fmt.Errorf("pki: create %s: %w", o.Dir, err)
 	}
 	now := o.Now
 	if now.IsZero() {
@@ -124,7 +125,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: IACA: %w", err)
+		return nil, fmt.Errorf("pki: IACA: %w", err)
 	}
 	if err := p.loadDS(ctx, now, org); err != nil {
 		return nil, err
@@ -140,7 +141,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: status list signer: %w", err)
+		return nil, fmt.Errorf("pki: status list signer: %w", err)
 	}
 	p.ReaderCAKey, err = o.Keys.Signer(ctx, "reader-ca", true)
 	if err != nil {
@@ -155,7 +156,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: reader CA: %w", err)
+		return nil, fmt.Errorf("pki: reader CA: %w", err)
 	}
 	if o.Production {
 		return p, nil
@@ -169,7 +170,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		return selfSignedCA(caKey, pkix.Name{Country: []string{"JP"}, Organization: []string{org}, CommonName: "Simulated Platform Attestation CA (development only)"}, now, AttestationCAValidity)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: attestation CA: %w", err)
+		return nil, fmt.Errorf("pki: attestation CA: %w", err)
 	}
 	p.AttestationKey, err = o.Keys.Signer(ctx, "attestation-signer", true)
 	if err != nil {
@@ -179,7 +180,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 		return issueLeaf(p.AttestationKey.Public(), p.AttestationCA, caKey, pkix.Name{Organization: []string{org}, CommonName: "Simulated Platform Attestation Service"}, now, 2*365*24*time.Hour)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("devpki: attestation signer: %w", err)
+		return nil, fmt.Errorf("pki: attestation signer: %w", err)
 	}
 	return p, nil
 }
@@ -192,21 +193,21 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 	var st state
 	if b, err := os.ReadFile(statePath); err == nil {
 		if err := json.Unmarshal(b, &st); err != nil {
-			return fmt.Errorf("devpki: %s: %w", statePath, err)
+			return fmt.Errorf("pki: %s: %w", statePath, err)
 		}
 	}
 	dsPath := filepath.Join(p.dir, "ds.pem")
 	if st.DSKey != "" {
 		key, err := p.keys.Signer(ctx, st.DSKey, false)
 		if err != nil {
-			return fmt.Errorf("devpki: Document Signer key: %w", err)
+			return fmt.Errorf("pki: Document Signer key: %w", err)
 		}
 		c, err := readCert(dsPath)
 		if err != nil {
-			return fmt.Errorf("devpki: Document Signer: %w", err)
+			return fmt.Errorf("pki: Document Signer: %w", err)
 		}
 		if !samePublic(c.PublicKey, key.Public()) {
-			return fmt.Errorf("devpki: %s does not match key %s", dsPath, st.DSKey)
+			return fmt.Errorf("pki: %s does not match key %s", dsPath, st.DSKey)
 		}
 		revoked, err := p.IsRevoked(CRLIACA, c)
 		if err != nil {
@@ -229,7 +230,7 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 		NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(DSValidity), p.IACA.NotAfter),
 	})
 	if err != nil {
-		return fmt.Errorf("devpki: Document Signer: %w", err)
+		return fmt.Errorf("pki: Document Signer: %w", err)
 	}
 	if err := writeCert(dsPath, c); err != nil {
 		return err
@@ -310,10 +311,10 @@ func writeCert(path string, c *x509.Certificate) error {
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return fmt.Errorf("devpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("devpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	return nil
 }

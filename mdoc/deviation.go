@@ -23,10 +23,10 @@ type Deviation struct {
 // Codes of tolerated deviations.
 const (
 	// DeviationKidText: the MSO's deviceKey COSE_Key carries kid (label 2)
-	// as a text string; RFC 9052 §7.1 says bstr. Seen in EU PID
-	// presentations from wallets built on the TypeScript @animo-id/mdoc
-	// library; multipaz and isomdl both accept it. No check looks a key up
-	// by kid.
+	// as a text string; RFC 9052 §7.1 says bstr. The TypeScript libraries
+	// @animo-id/mdoc and @auth0/mdl write a JWK's kid this way, so EU PID
+	// presentations from wallets built on them carry it; multipaz and
+	// isomdl both accept it. No check looks a key up by kid.
 	DeviationKidText Code = "cose_key_kid_text"
 	// DeviationTDateForm: an MSO validityInfo tdate has fractional
 	// seconds or a UTC offset other than "Z"; §9.1.2.4 asks for

@@ -27,9 +27,11 @@
 //
 //   - cose_key_kid_text (mdoc.DeviationKidText): the MSO deviceKey
 //     carries kid (label 2) as a text string instead of a byte string
-//     (RFC 9052 §7.1). Seen in EU PID presentations from wallets built on
-//     the TypeScript @animo-id/mdoc library; multipaz and isomdl accept it.
-//     No check here looks a key up by kid.
+//     (RFC 9052 §7.1). The TypeScript libraries @animo-id/mdoc and
+//     @auth0/mdl both write a JWK's kid this way (recorded in
+//     testdata/realworld), and EU PID presentations from wallets built on
+//     them carry it; multipaz and isomdl accept it. No check here looks a
+//     key up by kid.
 //   - tdate_form (mdoc.DeviationTDateForm): an MSO validityInfo tdate has
 //     fractional seconds or a numeric UTC offset instead of
 //     "YYYY-MM-DDThh:mm:ssZ" (§9.1.2.4). The instant is unambiguous and

@@ -111,6 +111,8 @@ func realWorldSet(t *testing.T) []recorded {
 	add(recorded{name: "@auth0/mdl EU PID, text kid in the MSO deviceKey", at: at2026, valid: true,
 		warnings: []string{string(mdoc.DeviationKidText)}, strict: []string{string(mdoc.DeviationKidText)}}, "testdata/realworld/auth0-pid-text-kid")
 	add(recorded{name: "@auth0/mdl mDL on P-384 (ES384, SHA-384)", at: at2026, valid: true}, "testdata/realworld/auth0-mdl-p384")
+	add(recorded{name: "@animo-id/mdoc EU PID, text kid in the MSO deviceKey", at: at2026, valid: true,
+		warnings: []string{string(mdoc.DeviationKidText)}, strict: []string{string(mdoc.DeviationKidText)}}, "testdata/realworld/animo-pid")
 	add(recorded{name: "@auth0/mdl EU PID with deviceMac", at: at2026, valid: true,
 		warnings: []string{string(mdoc.DeviationKidText)}, strict: []string{string(mdoc.DeviationKidText)}}, "testdata/realworld/auth0-pid-mac")
 	return set

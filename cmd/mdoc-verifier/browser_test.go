@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -104,7 +106,13 @@ func TestBrowserCounterPage(t *testing.T) {
 	if _, err := chromedp.Call(step(), network.Enable, network.EnableParams{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, lang := range []struct{ accept, start, ok string }{{"ja", "開始", "確認できました"}, {"en-US,en", "Start", "Verified"}} {
+	// The third run is the same-device flow without the creating browser's
+	// cookie: the wallet sends the browser to its redirect_uri, whose
+	// response_code alone lets the page read the verdict.
+	for _, lang := range []struct {
+		accept, start, ok string
+		viaRedirect       bool
+	}{{"ja", "開始", "確認できました", false}, {"en-US,en", "Start", "Verified", false}, {"ja", "開始", "確認できました", true}} {
 		_, err := chromedp.Call(step(), network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": lang.accept}})
 		must("headers", err)
 		must("open page", chromedp.Do(step(), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("start")),
@@ -116,13 +124,28 @@ func TestBrowserCounterPage(t *testing.T) {
 		must("wallet link", err)
 		qrWidth, err := chromedp.Run(step(), chromedp.Poll[int](`document.getElementById('qr').complete && document.getElementById('qr').naturalWidth`))
 		must("QR image", err)
-		shot("1-request-" + lang.accept + ".png")
+		shot(fmt.Sprintf("1-request-%s-redirect-%v.png", lang.accept, lang.viaRedirect))
 		if startText != lang.start || !strings.HasPrefix(href.Value, "openid4vp://") || qrWidth == 0 {
 			t.Fatalf("%s: start %q, wallet link %q, QR width %d", lang.accept, startText, href.Value, qrWidth)
 		}
+		if lang.viaRedirect {
+			// The browser the wallet returns to is not the one that
+			// created the check: no cookie, and the page is gone.
+			_, err := chromedp.Call(step(), network.ClearBrowserCookies, cdp.Empty{})
+			must("clear cookies", err)
+			must("leave the page", chromedp.Do(step(), chromedp.Navigate("about:blank")))
+		}
 		// The wallet opens the link the page offers.
-		if _, err := e.w.PresentOnline(step(), href.Value, walletsim.OnlineOptions{Consent: walletsim.Rules{ApproveAll: true}}); err != nil {
+		wr, err := e.w.PresentOnline(step(), href.Value, walletsim.OnlineOptions{Consent: walletsim.Rules{ApproveAll: true}})
+		if err != nil {
 			t.Fatalf("%s: wallet: %v", lang.accept, err)
+		}
+		if lang.viaRedirect {
+			if !strings.Contains(wr.RedirectURI, "#response_code=") {
+				t.Fatalf("redirect_uri %q", wr.RedirectURI)
+			}
+			// The wallet app opens its redirect_uri in the browser.
+			must("follow redirect_uri", chromedp.Do(step(), chromedp.Navigate(wr.RedirectURI)))
 		}
 		must("verdict", chromedp.Do(step(), chromedp.WaitVisible(chromedp.ID("verdict"))))
 		verdict, err := chromedp.Run(step(), chromedp.Text(chromedp.ID("verdict")))
@@ -131,7 +154,7 @@ func TestBrowserCounterPage(t *testing.T) {
 		must("verdict class", err)
 		sub, err := chromedp.Run(step(), chromedp.Text(chromedp.ID("sub")))
 		must("verdict line", err)
-		shot("2-verdict-" + lang.accept + ".png")
+		shot(fmt.Sprintf("2-verdict-%s-redirect-%v.png", lang.accept, lang.viaRedirect))
 		if verdict != "OK" || !strings.Contains(class.Value, "ok") || sub != lang.ok {
 			t.Fatalf("%s: verdict %q class %q sub %q", lang.accept, verdict, class.Value, sub)
 		}

@@ -298,6 +298,10 @@ func TestEveryCodeFromTheCLI(t *testing.T) {
 		}, nil, "key_authorization"},
 		{"element_not_returned", func() []byte { return goodResp }, []string{"--request", f.write("req.cbor", deviceRequest(t, map[string][]string{mdoc.NameSpaceISO23220: {"family_name", "age_over_20", "sex"}}))}, "element_not_returned"},
 		{"element_not_requested", func() []byte { return goodResp }, []string{"--request", f.write("req-narrow.cbor", deviceRequest(t, map[string][]string{mdoc.NameSpaceISO23220: {"sex"}}))}, "element_not_requested"},
+		// --request is exact about age_over (ISO 18013-5 §7.2.5): age_over_20 =
+		// true answers age_over_18, but not age_over_21.
+		{"age_over_18 answered by age_over_20 = true", func() []byte { return goodResp }, []string{"--request", f.write("req-18.cbor", deviceRequest(t, map[string][]string{mdoc.NameSpaceISO23220: {"family_name", "age_over_18"}}))}, ""},
+		{"age_over_21 not answered by age_over_20 = true", func() []byte { return goodResp }, []string{"--request", f.write("req-21.cbor", deviceRequest(t, map[string][]string{mdoc.NameSpaceISO23220: {"family_name", "age_over_21"}}))}, "element_not_returned"},
 		{"revoked", func() []byte { return encode(*presentDoc(issue(srv.Ref(1), nil), nil)) }, nil, "revoked"},
 		{"suspended", func() []byte { return encode(*presentDoc(issue(srv.Ref(2), nil), nil)) }, nil, "suspended"},
 		{"status valid", func() []byte { return encode(*presentDoc(issue(srv.Ref(3), nil), nil)) }, nil, ""},

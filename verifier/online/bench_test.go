@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -51,7 +52,14 @@ func benchClock() (func() time.Duration, string) {
 // run. Creating the transaction and building the wallet's answer are not
 // timed.
 func BenchmarkOnlineResponse(b *testing.B) {
-	e := newEnv(b)
+	b.Run("log=stderr", func(b *testing.B) { benchOnlineResponse(b, nil) })
+	// Without the per-presentation log line: what the write of one line
+	// to an unbuffered stderr costs.
+	b.Run("log=discard", func(b *testing.B) { benchOnlineResponse(b, slog.New(slog.DiscardHandler)) })
+}
+
+func benchOnlineResponse(b *testing.B, log *slog.Logger) {
+	e := newEnvLogging(b, log)
 	h := e.srv.Handler()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

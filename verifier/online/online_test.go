@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -38,7 +39,10 @@ type env struct {
 	secrets map[string]string
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvLogging(t, nil) }
+
+// newEnvLogging is newEnv with the server's logger (nil: slog.Default()).
+func newEnvLogging(t testing.TB, log *slog.Logger) *env {
 	t.Helper()
 	e := &env{t: t, secrets: map[string]string{}}
 	e.clock.Store(testpki.Now.UnixNano())
@@ -67,6 +71,7 @@ func newEnv(t testing.TB) *env {
 		BaseURL: e.ts.URL, Credentials: creds,
 		Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509Cert{e.is.IACA})},
 		Now:    func() time.Time { return time.Unix(0, e.clock.Load()) },
+		Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -171,6 +171,9 @@ const id = {{.ID}};
 // In a same-device flow the wallet sends the browser back with a
 // response_code (OpenID4VP 1.0 §8.2) in the fragment; it grants one read.
 const rc = new URLSearchParams(location.hash.slice(1)).get('response_code');
+// A wallet on this device may return to this very page with the code in
+// the fragment, which does not reload it: start over with the code.
+addEventListener('hashchange', () => location.reload());
 function show(ok, sub, detail) {
   document.getElementById('ask').hidden = true;
   document.getElementById('result').hidden = false;

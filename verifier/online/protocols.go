@@ -68,25 +68,16 @@ func (s *Server) oid4vpResponse(c *gin.Context) {
 
 // verifyVPToken verifies every presentation of the vp_token against the
 // transcript of this transaction (client_id, nonce, key thumbprint,
-// response_uri) and merges the results.
+// response_uri; computed when the transaction was made) and merges the
+// results.
 func (s *Server) verifyVPToken(c *gin.Context, tx *Transaction, resp *oid4vp.AuthorizationResponse) *verifier.Result {
 	out := &verifier.Result{Documents: []*verifier.Document{}, Errors: []verifier.Error{}}
 	fail := func(code mdoc.Code, format string, args ...any) {
 		out.Errors = append(out.Errors, verifier.Error{Code: string(code), Message: "online: " + fmt.Sprintf(format, args...)})
 	}
-	jwk, err := oid4vp.NewEncryptionJWK(tx.EncKey.PublicKey(), tx.KeyID)
-	if err != nil {
-		fail(mdoc.CodeMalformed, "%v", err)
-		return out
-	}
-	thumb, err := jwk.Thumbprint()
-	if err != nil {
-		fail(mdoc.CodeMalformed, "%v", err)
-		return out
-	}
-	st, err := oid4vp.SessionTranscript(tx.ClientID, tx.Nonce, thumb, tx.ResponseURI)
-	if err != nil {
-		fail(mdoc.CodeMalformed, "%v", err)
+	st := tx.Transcript
+	if st == nil {
+		fail(mdoc.CodeMalformed, "transaction without session transcript")
 		return out
 	}
 	for _, id := range resp.IDs() {

@@ -43,7 +43,10 @@ type Transaction struct {
 
 	// Annex C.
 	AnnexCRequest *oid4vp.AnnexCRequest
-	Transcript    *mdoc.SessionTranscript
+
+	// Transcript is the SessionTranscript the wallet must sign over
+	// (OpenID4VPHandover or the Annex C dcapi handover).
+	Transcript *mdoc.SessionTranscript
 
 	// ReadSecret is SHA-256 of the secret given to the creator;
 	// ResponseCode SHA-256 of the response_code given to the wallet (zero

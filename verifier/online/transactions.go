@@ -166,6 +166,15 @@ func (s *Server) prepareOpenID4VP(tx *Transaction) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The OpenID4VPHandover transcript (OpenID4VP 1.0 Appendix B.2.6.1)
+	// depends only on the request: computed once here, not per response.
+	thumb, err := jwk.Thumbprint()
+	if err != nil {
+		return "", err
+	}
+	if tx.Transcript, err = oid4vp.SessionTranscript(tx.ClientID, tx.Nonce, thumb, tx.ResponseURI); err != nil {
+		return "", err
+	}
 	q := &oid4vp.DCQLQuery{}
 	for i, it := range tx.Items {
 		q.Credentials = append(q.Credentials, oid4vp.NewMdocCredentialQuery(queryID(it.DocType, i), it.DocType, it.Elements(), false))

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mynumber-mdoc/mnc/internal/obs"
+	"github.com/mynumber-mdoc/mnc/verifier/online/pgstore"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -52,4 +53,22 @@ func outcomeCode(valid bool, codes []string) string {
 		return "invalid"
 	}
 	return strings.ToLower(codes[0])
+}
+
+// observeStore adds the shared store's readiness and its connection pool
+// to the metrics: a database that is down makes the replica unready (503)
+// and ready again when it is back, without a restart (the pool reconnects).
+func observeStore(o *obs.Obs, s *pgstore.Store) {
+	o.AddCheck("store", s.Ping)
+	pool := s.Pool()
+	for name, f := range map[string]func() float64{
+		"mnc_db_pool_total_conns":    func() float64 { return float64(pool.Stat().TotalConns()) },
+		"mnc_db_pool_acquired_conns": func() float64 { return float64(pool.Stat().AcquiredConns()) },
+		"mnc_db_pool_idle_conns":     func() float64 { return float64(pool.Stat().IdleConns()) },
+		"mnc_db_pool_max_conns":      func() float64 { return float64(pool.Stat().MaxConns()) },
+	} {
+		o.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: "PostgreSQL transaction store pool: " + strings.TrimPrefix(name, "mnc_db_pool_") + "."}, f))
+	}
+	o.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mnc_db_pool_acquire_total",
+		Help: "Connections acquired from the transaction store pool."}, func() float64 { return float64(pool.Stat().AcquireCount()) }))
 }

@@ -39,7 +39,7 @@ func TestBuildServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, nil, "", false, log, nil)
+	srv, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, nil, "", false, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,14 +55,14 @@ func TestBuildServer(t *testing.T) {
 		t.Errorf("mismatched reader key: %v", err)
 	}
 	for _, prefix := range []string{"redirect_uri", "x509_san_dns"} {
-		if _, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, prefix, 0, nil, "", false, log, nil); cli.ExitCode(err) != exitUsage {
+		if _, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, prefix, 0, nil, "", false, log, nil, nil); cli.ExitCode(err) != exitUsage {
 			if ln != nil {
 				ln.Close()
 			}
 			t.Errorf("%s: %v", prefix, err)
 		}
 	}
-	if _, _, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, []string{iaca}, "", false, log, nil); err == nil {
+	if _, _, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, []string{iaca}, "", false, log, nil, nil); err == nil {
 		t.Error("JPKI roots without CRL dir accepted")
 	}
 }
@@ -167,6 +167,20 @@ func TestServeDevelopmentDefaults(t *testing.T) {
 // /metrics beside the API, counts requests by route pattern, and refuses
 // an unknown --log-format as a usage error.
 func TestServeOperationalEndpoints(t *testing.T) {
+	testServeOperational(t, nil, `mnc_http_requests_total{method="POST",route="/api/transactions",server="verifier",status="201"} 1`)
+}
+
+// TestServeOnPostgres: with --postgres the transactions go to the shared
+// store, whose readiness and pool show in /readyz and /metrics.
+func TestServeOnPostgres(t *testing.T) {
+	dsn := os.Getenv("MDOC_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("MDOC_TEST_POSTGRES_DSN not set")
+	}
+	testServeOperational(t, []string{"--postgres", dsn}, `mnc_db_pool_max_conns{server="verifier"} 16`)
+}
+
+func testServeOperational(t *testing.T, extra []string, wantMetric string) {
 	is, _ := vt.NewIssuer("ops")
 	iaca := filepath.Join(t.TempDir(), "iaca.pem")
 	os.WriteFile(iaca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: is.IACA.Raw}), 0o644)
@@ -179,7 +193,7 @@ func TestServeOperationalEndpoints(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "json"}, strings.NewReader(""), &out, &errb)
+		done <- run(ctx, append([]string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "json"}, extra...), strings.NewReader(""), &out, &errb)
 	}()
 	base := ""
 	deadline := time.Now().Add(10 * time.Second)
@@ -216,7 +230,7 @@ func TestServeOperationalEndpoints(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`mnc_http_requests_total{method="POST",route="/api/transactions",server="verifier",status="201"} 1`, "process_cpu_seconds_total"} {
+	for _, want := range []string{wantMetric, "process_cpu_seconds_total"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)
 		}

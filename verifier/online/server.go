@@ -173,10 +173,12 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Run expires transactions every interval until ctx ends (memory store).
+// Run expires transactions every interval until ctx ends: the memory
+// store in place, a shared store through its Sweeper capability.
 func (s *Server) Run(ctx context.Context, interval time.Duration) {
-	ms, ok := s.cfg.Store.(*MemoryStore)
-	if !ok {
+	ms, isMem := s.cfg.Store.(*MemoryStore)
+	sw, isSweeper := s.cfg.Store.(Sweeper)
+	if !isMem && !isSweeper {
 		return
 	}
 	t := time.NewTicker(interval)
@@ -186,9 +188,22 @@ func (s *Server) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			ms.Expire(s.cfg.Now())
+			if isMem {
+				ms.Expire(s.cfg.Now())
+				continue
+			}
+			if err := sw.Sweep(ctx, s.cfg.Now()); err != nil {
+				s.log.Warn("online: sweep expired transactions", "err", err)
+			}
 		}
 	}
+}
+
+// Sweeper is the optional capability of a shared Store to drop the
+// transactions past their linger time. Every replica may run it: deleting
+// rows that are already gone is harmless.
+type Sweeper interface {
+	Sweep(ctx context.Context, now time.Time) error
 }
 
 func (s *Server) linger() time.Duration {

@@ -111,6 +111,9 @@ type App struct {
 	AdminTokenPath string
 	// Obs holds the metrics and readiness checks Serve exposes.
 	Obs *obs.Obs
+	// locks make background jobs run once per cluster on PostgreSQL
+	// (nil on SQLite: one process).
+	locks *clusterLocks
 }
 
 // Open assembles the issuer, creating the data directory, keys,
@@ -166,6 +169,9 @@ func Open(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Store = sq
+	if o.PostgresDSN != "" {
+		a.locks = &clusterLocks{db: sq.DB()}
+	}
 	a.Obs = obs.New("issuer", o.Logger)
 	statusSigned := a.observe(a.Obs, sq)
 	verifier, phoneCA, err := a.jpkiTrust()
@@ -346,7 +352,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	bg, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if w.Webhook != nil || w.SMTP != nil {
-		go w.Run(bg)
+		// One worker per cluster reads the outbox: replicas each running
+		// one would send every notification once per replica.
+		go a.locks.leader(bg, lockOutbox, w.Run, func(err error) { a.Opts.Logger.Warn("outbox worker lock", "err", err) })
 	}
 	go a.background(bg)
 	errc := make(chan error, 1)
@@ -380,14 +388,23 @@ func (a *App) background(ctx context.Context) {
 				ca.PublishCRLs("", time.Now().Add(-time.Minute), 0)
 			}
 		}
-		n, err := a.Service.PollCRLs(ctx)
-		if err != nil {
-			a.Opts.Logger.Warn("CRL poll", "err", err)
-		} else if n > 0 {
-			a.Opts.Logger.Info("linked revocation", "devices_revoked", n)
+		// CRL polling and purges once per tick per cluster: on the replica
+		// that gets the lock; the others skip this tick.
+		if _, err := a.locks.hold(ctx, lockBackground, a.pollAndPurge); err != nil {
+			a.Opts.Logger.Warn("background jobs lock", "err", err)
 		}
-		a.Store.Purge(ctx, time.Now())
 	}
+}
+
+// pollAndPurge is one round of the cluster-once background jobs.
+func (a *App) pollAndPurge(ctx context.Context) {
+	n, err := a.Service.PollCRLs(ctx)
+	if err != nil {
+		a.Opts.Logger.Warn("CRL poll", "err", err)
+	} else if n > 0 {
+		a.Opts.Logger.Info("linked revocation", "devices_revoked", n)
+	}
+	a.Store.Purge(ctx, time.Now())
 }
 
 // WritePEMFile writes a certificate PEM to path.

@@ -59,7 +59,11 @@ type child struct {
 	name string
 	cmd  *exec.Cmd
 	out  *lineBuffer
-	done chan error
+	// done is closed when the process has exited; err is then its Wait
+	// error. Closing (rather than sending) lets any number of waiters see
+	// the exit, a killed child's stop among them.
+	done chan struct{}
+	err  error
 }
 
 // buildServers builds mdoc-issuer and mdoc-verifier into dir with the go
@@ -93,12 +97,12 @@ func freeLoopbackAddr() (string, error) {
 // containing marker, returning the child and that line.
 func startChild(ctx context.Context, name, bin string, args []string, marker string) (*child, string, error) {
 	cmd := exec.Command(bin, args...)
-	c := &child{name: name, cmd: cmd, out: &lineBuffer{}, done: make(chan error, 1)}
+	c := &child{name: name, cmd: cmd, out: &lineBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() { c.done <- cmd.Wait() }()
+	go func() { c.err = cmd.Wait(); close(c.done) }()
 	deadline := time.NewTimer(startTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -108,8 +112,8 @@ func startChild(ctx context.Context, name, bin string, args []string, marker str
 			return c, line, nil
 		}
 		select {
-		case err := <-c.done:
-			return nil, "", fmt.Errorf("%s exited before serving (%v): %s", name, err, c.out.tail())
+		case <-c.done:
+			return nil, "", fmt.Errorf("%s exited before serving (%v): %s", name, c.err, c.out.tail())
 		case <-deadline.C:
 			c.stop()
 			return nil, "", fmt.Errorf("%s did not start within %s: %s", name, startTimeout, c.out.tail())

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/timex"
 	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -228,7 +229,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 		return nil, &oid4vci.Error{Code: oid4vci.CodeServerError, Reason: ReasonDocumentSignerRevoked,
 			Description: "the Document Signer certificate is revoked; issuance is stopped until the issuer restarts with a new one", Err: err}
 	}
-	validUntil := minTime(now.Add(s.cfg.CredentialValidity), card.NotAfter, s.dsNotAfter())
+	validUntil := timex.Earliest(now.Add(s.cfg.CredentialValidity), card.NotAfter, s.dsNotAfter())
 	var ns map[string][]mdoc.Element
 	switch docType {
 	case mdoc.DocTypeMNC:
@@ -388,16 +389,6 @@ func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType strin
 
 func (s *Service) statusURI(listID string) string {
 	return s.cfg.IssuerURL + oid4vci.PathStatusList + listID
-}
-
-func minTime(ts ...time.Time) time.Time {
-	m := ts[0]
-	for _, t := range ts[1:] {
-		if t.Before(m) {
-			m = t
-		}
-	}
-	return m
 }
 
 // ---- attestation and device policy ----
@@ -657,7 +648,7 @@ func (s *Service) Enrol(ctx context.Context, application string) (*oid4vci.Enrol
 		return nil, fmt.Errorf("enrol: %w", err)
 	}
 	resp.ReplacedDeviceID = r.ReplacedDeviceID
-	resp.ValidUntil = minTime(cardCert.NotAfter, s.dsNotAfter())
+	resp.ValidUntil = timex.Earliest(cardCert.NotAfter, s.dsNotAfter())
 	resp.CredentialOffer = oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
 		Grants: &oid4vci.Grants{PreAuthorizedCode: grant}}
 	s.cfg.Logger.InfoContext(ctx, "device enrolled", "device", dev.ID, "person", r.PersonID, "model", dev.Model, "replaced", r.ReplacedDeviceID)
@@ -840,7 +831,7 @@ func (s *Service) refresh(ctx context.Context, dev *store.Device) (*oid4vci.Enro
 		store.Event{Actor: "wallet", Action: "refresh_offered", PersonID: dev.PersonID, DeviceID: dev.ID}); err != nil {
 		return nil, fmt.Errorf("create refresh offer: %w", err)
 	}
-	return &oid4vci.EnrolResponse{DeviceID: dev.ID, ValidUntil: minTime(card.NotAfter, s.dsNotAfter()),
+	return &oid4vci.EnrolResponse{DeviceID: dev.ID, ValidUntil: timex.Earliest(card.NotAfter, s.dsNotAfter()),
 		CredentialOffer: oid4vci.CredentialOffer{CredentialIssuer: s.cfg.IssuerURL, CredentialConfigurationIDs: configs,
 			Grants: &oid4vci.Grants{PreAuthorizedCode: &oid4vci.PreAuthorizedCodeGrant{PreAuthorizedCode: code}}}}, nil
 }

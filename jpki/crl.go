@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
 
 // MaxCRLSize bounds a CRL read from any source. Real JPKI CRLs are
@@ -39,7 +40,7 @@ type CRLFile string
 
 // FetchCRL reads the file.
 func (f CRLFile) FetchCRL(ctx context.Context, _ string) ([]byte, error) {
-	return readFileLimited(string(f), MaxCRLSize)
+	return fsx.ReadFile(string(f), MaxCRLSize)
 }
 
 // CRLDir serves CRLs from a directory, one file per distribution point
@@ -48,23 +49,7 @@ type CRLDir string
 
 // FetchCRL reads the distribution point's file.
 func (d CRLDir) FetchCRL(ctx context.Context, dp string) ([]byte, error) {
-	return readFileLimited(filepath.Join(string(d), CRLFileName(dp)), MaxCRLSize)
-}
-
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is over the %d-byte limit", path, limit)
-	}
-	return b, nil
+	return fsx.ReadFile(filepath.Join(string(d), CRLFileName(dp)), MaxCRLSize)
 }
 
 // CRLURL fetches a CRL over HTTP(S) with a GET to URL, whatever the

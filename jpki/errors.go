@@ -1,8 +1,9 @@
 package jpki
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
 
 // Code is a stable, machine-readable reason for a failed parse or check.
@@ -38,29 +39,16 @@ type Error struct {
 	Revocation *Revocation
 }
 
-func (e *Error) Error() string {
-	msg := "jpki: " + string(e.Code)
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
+func (e *Error) Error() string { return errcode.Message("jpki", e.Err, string(e.Code), e.Detail) }
 
 // Unwrap returns the underlying cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is reports whether target is an *Error with the same Code, so that
 // errors.Is(err, jpki.ErrRevoked) works whatever the detail.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	if !errors.As(target, &t) {
-		return false
-	}
-	return t.Code == e.Code
-}
+func (e *Error) Is(target error) bool { return errcode.SameCode(target, e.Code, codeOf) }
+
+func codeOf(e *Error) Code { return e.Code }
 
 // Sentinels for errors.Is.
 var (
@@ -81,13 +69,7 @@ var (
 
 // CodeOf returns the Code of the first *Error in err's chain, or "" when
 // there is none.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) Code { return errcode.Of(err, codeOf) }
 
 func newError(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}

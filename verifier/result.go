@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"sort"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -162,13 +161,4 @@ func JSONValue(v any) any {
 		return map[string]any{"simple": uint8(x)}
 	}
 	return fmt.Sprint(v)
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 )
 
 // WriteText writes a human-readable summary of r: the verdict, then each
@@ -37,9 +39,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		for _, e := range d.Warnings {
 			fmt.Fprintf(w, "  warning %s: %s\n", e.Code, e.Message)
 		}
-		for _, ns := range sortedKeys(d.Elements) {
+		for _, ns := range slices.Sorted(maps.Keys(d.Elements)) {
 			fmt.Fprintf(w, "  %s\n", ns)
-			for _, id := range sortedKeys(d.Elements[ns]) {
+			for _, id := range slices.Sorted(maps.Keys(d.Elements[ns])) {
 				b, _ := json.Marshal(d.Elements[ns][id])
 				s := string(b)
 				if len(s) > 120 {

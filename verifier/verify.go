@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -133,7 +135,7 @@ func VerifyResponse(ctx context.Context, resp *mdoc.DeviceResponse, o Options) *
 		r.Documents = append(r.Documents, d)
 	}
 	if o.Request != nil {
-		for _, dt := range sortedKeys(o.Request) {
+		for _, dt := range slices.Sorted(maps.Keys(o.Request)) {
 			if !returnedTypes[dt] {
 				r.Errors = append(r.Errors, Error{Code: string(mdoc.CodeElementNotReturned), Message: "verifier: requested document " + dt + " not returned"})
 			}
@@ -252,7 +254,7 @@ func checkStatus(ctx context.Context, o *Options, dr *mdoc.DocumentResult, d *Do
 // party must know its question was not answered.
 func reportNotReturned(notReturned map[string][]string, d *Document) {
 	var missing []string
-	for _, ns := range sortedKeys(notReturned) {
+	for _, ns := range slices.Sorted(maps.Keys(notReturned)) {
 		ids := append([]string(nil), notReturned[ns]...)
 		sort.Strings(ids)
 		for _, id := range ids {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
 
@@ -44,21 +45,13 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := "walletsim: " + e.Op + ": " + string(e.Code)
-	if e.Detail != "" {
-		s += ": " + e.Detail
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return errcode.Message("walletsim", e.Err, e.Op, string(e.Code), e.Detail)
 }
 
 // Is matches another *Error with the same Code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+func (e *Error) Is(target error) bool { return errcode.SameCode(target, e.Code, codeOf) }
+
+func codeOf(e *Error) Code { return e.Code }
 
 func (e *Error) Unwrap() error { return e.Err }
 

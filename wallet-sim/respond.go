@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -326,7 +327,7 @@ func (w *Wallet) markUsed(id string) {
 // elements not held.
 func offerable(is *mdoc.IssuerSigned, ir *mdoc.ItemsRequest, reader *ReaderInfo) (items []ConsentItem, withheld []Withheld, notHeld []string) {
 	seen := map[string]bool{}
-	for _, ns := range sortedKeys(ir.NameSpaces) {
+	for _, ns := range slices.Sorted(maps.Keys(ir.NameSpaces)) {
 		ids := ir.NameSpaces[ns]
 		// Issued age_over values of this namespace, for §7.2.5.
 		issuedAge := map[int]bool{}
@@ -339,7 +340,7 @@ func offerable(is *mdoc.IssuerSigned, ir *mdoc.ItemsRequest, reader *ReaderInfo)
 				}
 			}
 		}
-		for _, id := range sortedKeys(ids) {
+		for _, id := range slices.Sorted(maps.Keys(ids)) {
 			el := ns + "/" + id
 			switch {
 			case (ns == mdoc.NameSpaceHIC || ir.DocType == mdoc.DocTypeHIC) && !reader.Roles.MedicalInstitution:

@@ -13,10 +13,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/blesim"
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
@@ -202,7 +202,7 @@ func Open(home string, o Options) (*Wallet, error) {
 }
 
 func (w *Wallet) load() error {
-	b, err := readFileBounded(filepath.Join(w.home, DataFile), se.MaxSealedSize)
+	b, err := fsx.ReadFile(filepath.Join(w.home, DataFile), se.MaxSealedSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return newErr("open", CodeNotInitialised, "no wallet data in %s", w.home)
 	}
@@ -242,7 +242,7 @@ func (w *Wallet) save() error {
 	if err != nil {
 		return fmt.Errorf("walletsim: seal wallet data: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(w.home, DataFile), sealed); err != nil {
+	if err := fsx.WriteFile(filepath.Join(w.home, DataFile), sealed, 0o600); err != nil {
 		return fmt.Errorf("walletsim: save wallet data: %w", err)
 	}
 	return nil
@@ -563,52 +563,6 @@ func (w *Wallet) deviceKeyPublic(k se.KeyID) (*ecdsa.PublicKey, error) {
 		return nil, err
 	}
 	return ki.Public, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func readFileBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s exceeds %d bytes", path, max)
-	}
-	return b, nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // requireCredentials fails a presentation before it starts when the wallet

@@ -21,10 +21,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/mdoc/keyattest"
 )
 
@@ -235,20 +235,14 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
+// readBounded reads a file the check takes as input, refusing one over max
+// bytes as keyattest.CodeTooLarge like an over-long input on stdin.
 func readBounded(path string, max int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := fsx.ReadFile(path, int64(max))
+	if errors.Is(err, fsx.ErrTooLarge) {
+		return nil, &keyattest.Error{Code: keyattest.CodeTooLarge, Detail: err.Error()}
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > max {
-		return nil, &keyattest.Error{Code: keyattest.CodeTooLarge, Detail: fmt.Sprintf("%s is over %d bytes", path, max)}
-	}
-	return b, nil
+	return b, err
 }
 
 func check(_ context.Context, c *checked, o Options) (*keyattest.Facts, error) {

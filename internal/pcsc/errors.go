@@ -1,11 +1,12 @@
 package pcsc
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
 
 // Code is a stable reason for a failed PC/SC operation.
@@ -88,10 +89,9 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches any *Error with the same Code.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+func (e *Error) Is(target error) bool { return errcode.SameCode(target, e.Code, codeOf) }
+
+func codeOf(e *Error) Code { return e.Code }
 
 // Sentinels for errors.Is.
 var (

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
 
 // Kinds of key managers.
@@ -80,14 +82,9 @@ func (m *FileManager) Signer(ctx context.Context, name string, create bool) (cry
 		if err != nil {
 			return nil, err
 		}
-		// Write to a temporary file and rename, so a crash never leaves a
-		// truncated key.
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, fmt.Errorf("keys: write %s: %w", name, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, fmt.Errorf("keys: write %s: %w", name, err)
+		// Atomically, so a crash never leaves a truncated key.
+		if err := fsx.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, fmt.Errorf("keys: key %s: %w", name, err)
 		}
 		return k, nil
 	}

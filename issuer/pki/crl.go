@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
 
 // Defaults of the CRLs the issuer serves.
@@ -128,7 +130,7 @@ func (p *PKI) Revoke(name string, c *x509.Certificate, reasonCode int, at time.T
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(p.revokedPath(), b, 0o644); err != nil {
+	if err := fsx.WriteFile(p.revokedPath(), b, 0o644); err != nil {
 		return fmt.Errorf("pki: save revocations: %w", err)
 	}
 	p.crl.revoked = next

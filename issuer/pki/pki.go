@@ -28,6 +28,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
+	"github.com/mynumber-mdoc/mnc/internal/timex"
 	"github.com/mynumber-mdoc/mnc/issuer/keys"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
@@ -137,7 +139,7 @@ func Load(ctx context.Context, o Options) (*PKI, error) {
 	p.StatusList, err = loadOrCreate(filepath.Join(o.Dir, "statuslist.pem"), p.StatusListKey, func() (*x509.Certificate, error) {
 		return mdoc.NewStatusListSignerCertificate(p.StatusListKey.Public(), p.IACA, p.IACAKey, mdoc.CertificateOptions{
 			Subject:   pkix.Name{Country: []string{"JP"}, Organization: []string{org}, CommonName: org + " Status List Signer"},
-			NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(StatusListSignerValidity), p.IACA.NotAfter),
+			NotBefore: now.Add(-time.Hour), NotAfter: timex.Earliest(now.Add(StatusListSignerValidity), p.IACA.NotAfter),
 		})
 	})
 	if err != nil {
@@ -227,7 +229,7 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 	}
 	c, err := mdoc.NewDocumentSignerCertificate(key.Public(), p.IACA, p.IACAKey, mdoc.CertificateOptions{
 		Subject:   pkix.Name{Country: []string{"JP"}, Organization: []string{org}, CommonName: org + " Document Signer " + now.UTC().Format("2006-01-02")},
-		NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(DSValidity), p.IACA.NotAfter),
+		NotBefore: now.Add(-time.Hour), NotAfter: timex.Earliest(now.Add(DSValidity), p.IACA.NotAfter),
 	})
 	if err != nil {
 		return fmt.Errorf("pki: Document Signer: %w", err)
@@ -236,8 +238,8 @@ func (p *PKI) loadDS(ctx context.Context, now time.Time, org string) error {
 		return err
 	}
 	b, _ := json.Marshal(state{DSKey: name})
-	if err := writeFileAtomic(statePath, b, 0o644); err != nil {
-		return err
+	if err := fsx.WriteFile(statePath, b, 0o644); err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
 	p.DS, p.DSKey = c, key
 	return nil
@@ -264,7 +266,7 @@ func (p *PKI) IssueReaderCertificate(pub crypto.PublicKey, o ReaderCertificateOp
 	}
 	return mdoc.NewReaderCertificate(pub, p.ReaderCA, p.ReaderCAKey, mdoc.CertificateOptions{
 		Subject:   pkix.Name{Country: []string{"JP"}, CommonName: o.CommonName},
-		NotBefore: now.Add(-time.Minute), NotAfter: minTime(now.Add(v), p.ReaderCA.NotAfter),
+		NotBefore: now.Add(-time.Minute), NotAfter: timex.Earliest(now.Add(v), p.ReaderCA.NotAfter),
 		Policies: o.Roles.Policies(),
 	})
 }
@@ -305,25 +307,10 @@ func readCert(path string) (*x509.Certificate, error) {
 }
 
 func writeCert(path string, c *x509.Certificate) error {
-	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
-}
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return fmt.Errorf("pki: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("pki: write %s: %w", path, err)
+	if err := fsx.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644); err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
 	return nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func serial() *big.Int {
@@ -346,7 +333,7 @@ func selfSignedCA(key crypto.Signer, subject pkix.Name, now time.Time, validity 
 
 func issueLeaf(pub crypto.PublicKey, ca *x509.Certificate, caKey crypto.Signer, subject pkix.Name, now time.Time, validity time.Duration) (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: minTime(now.Add(validity), ca.NotAfter),
+		SerialNumber: serial(), Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: timex.Earliest(now.Add(validity), ca.NotAfter),
 		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)

@@ -12,11 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/mynumber-mdoc/mnc/internal/apdu"
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/jpki"
 )
 
@@ -359,29 +359,7 @@ func (c *Card) save() error {
 		}
 		return nil
 	}
-	dir := filepath.Dir(c.path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(c.path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("applet: save state: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("applet: save state: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("applet: save state: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("applet: save state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("applet: save state: %w", err)
-	}
-	if err := os.Rename(tmp, c.path); err != nil {
+	if err := fsx.WriteFile(c.path, b, 0o600); err != nil {
 		return fmt.Errorf("applet: save state: %w", err)
 	}
 	return nil

@@ -3,6 +3,8 @@ package card
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
 
 // Code is a stable reason for a failed card operation.
@@ -31,36 +33,32 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := "jpki: card: " + e.Op + ": "
+	var msg string
 	switch e.Code {
 	case CodeWrongPIN:
-		msg += fmt.Sprintf("wrong PIN or password, %d tries left", e.TriesLeft)
+		msg = fmt.Sprintf("wrong PIN or password, %d tries left", e.TriesLeft)
 	case CodeLocked:
-		msg += "PIN or password blocked (too many wrong tries)"
+		msg = "PIN or password blocked (too many wrong tries)"
 	case CodeNotFound:
-		msg += "not found"
+		msg = "not found"
 	case CodeSecurityStatus:
-		msg += "PIN or password not verified"
+		msg = "PIN or password not verified"
 	default:
-		msg += string(e.Code)
+		msg = string(e.Code)
 	}
 	if e.SW != 0 {
 		msg += fmt.Sprintf(" (SW %04X)", e.SW)
 	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
+	return errcode.Message("jpki: card", e.Err, e.Op, msg)
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches any *Error with the same Code.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+func (e *Error) Is(target error) bool { return errcode.SameCode(target, e.Code, codeOf) }
+
+func codeOf(e *Error) Code { return e.Code }
 
 // Sentinels for errors.Is.
 var (

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/jpki"
 )
 
@@ -112,10 +113,13 @@ func (ca *CA) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("testca: save: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(ca.dir, stateFile), append(b, '\n'), 0o600); err != nil {
-		return err
+	if err := fsx.WriteFile(filepath.Join(ca.dir, stateFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("testca: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(ca.dir, rootsFile), rootsPEM, 0o644)
+	if err := fsx.WriteFile(filepath.Join(ca.dir, rootsFile), rootsPEM, 0o644); err != nil {
+		return fmt.Errorf("testca: %w", err)
+	}
+	return nil
 }
 
 // RootsFile returns the path of roots.pem in the CA directory.
@@ -124,34 +128,4 @@ func (ca *CA) RootsFile() string {
 		return ""
 	}
 	return filepath.Join(ca.dir, rootsFile)
-}
-
-// writeFileAtomic writes via a synced temporary file and a rename, so a
-// reader never sees half a file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("testca: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("testca: write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("testca: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("testca: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("testca: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("testca: write %s: %w", path, err)
-	}
-	return nil
 }

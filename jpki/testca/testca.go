@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/jpki"
 )
 
@@ -822,14 +823,14 @@ func (ca *CA) PublishCRLs(dir string, thisUpdate time.Time, validity time.Durati
 	}
 	index := map[string]string{}
 	for _, c := range crls {
-		if err := writeFileAtomic(filepath.Join(dir, c.FileName), c.DER, 0o644); err != nil {
-			return nil, err
+		if err := fsx.WriteFile(filepath.Join(dir, c.FileName), c.DER, 0o644); err != nil {
+			return nil, fmt.Errorf("testca: publish CRL: %w", err)
 		}
 		index[c.DistributionPoint] = c.FileName
 	}
 	b, _ := json.MarshalIndent(index, "", "  ")
-	if err := writeFileAtomic(filepath.Join(dir, "index.json"), append(b, '\n'), 0o644); err != nil {
-		return nil, err
+	if err := fsx.WriteFile(filepath.Join(dir, "index.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("testca: publish CRL index: %w", err)
 	}
 	return crls, nil
 }

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
 
 // GATT characteristics of the mdoc service (ISO/IEC 18013-5:2021 Table 12).
@@ -115,12 +117,7 @@ func (r Radio) Advertise(uuid []byte) (*Peripheral, error) {
 		return nil, fmt.Errorf("blesim: listen: %w", err)
 	}
 	path := filepath.Join(r.Dir, name)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(ln.Addr().String()), 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("blesim: advertise: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsx.WriteFile(path, []byte(ln.Addr().String()), 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("blesim: advertise: %w", err)
 	}

@@ -1,8 +1,9 @@
 package keyattest
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
 
 // Code is a stable, machine-readable reason for a refused attestation.
@@ -48,39 +49,23 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := "keyattest: " + string(e.Code)
+	head := string(e.Code)
 	if e.Format != "" {
-		s += " (" + e.Format + ")"
+		head += " (" + e.Format + ")"
 	}
-	if e.Detail != "" {
-		s += ": " + e.Detail
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return errcode.Message("keyattest", e.Err, head, e.Detail)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches an *Error with the same Code, so errors.Is(err,
 // &keyattest.Error{Code: keyattest.CodeRevoked}) works.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	if !errors.As(target, &t) {
-		return false
-	}
-	return t.Code == e.Code
-}
+func (e *Error) Is(target error) bool { return errcode.SameCode(target, e.Code, codeOf) }
+
+func codeOf(e *Error) Code { return e.Code }
 
 // CodeOf returns the Code of err, or "" when err is not an *Error.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) Code { return errcode.Of(err, codeOf) }
 
 func errf(format string, code Code, detail string, args ...any) *Error {
 	return &Error{Format: format, Code: code, Detail: fmt.Sprintf(detail, args...)}

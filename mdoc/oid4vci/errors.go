@@ -1,8 +1,9 @@
 package oid4vci
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
 
 // Error codes of OpenID4VCI 1.0 (§6.3 token errors from RFC 6749 §5.2,
@@ -121,22 +122,10 @@ func wrapErr(code, reason string, err error, format string, args ...any) *Error 
 }
 
 // CodeOf returns the Code of the first *Error in err's chain, or "".
-func CodeOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) string { return errcode.Of(err, func(e *Error) string { return e.Code }) }
 
 // ReasonOf returns the Reason of the first *Error in err's chain, or "".
-func ReasonOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
-	}
-	return ""
-}
+func ReasonOf(err error) string { return errcode.Of(err, func(e *Error) string { return e.Reason }) }
 
 // ErrorResponse is the JSON body of every error answer (RFC 6749 §5.2,
 // OpenID4VCI 1.0 §8.3.1.2) with the project's `reason` member.

@@ -1,16 +1,13 @@
 package online
 
 import (
+	"context"
 	"encoding/base64"
-	"encoding/json"
-	"net/http"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
-	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
+	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/jpkiauth"
 )
 
@@ -46,80 +43,40 @@ type JPKISignature struct {
 	Certificate string `json:"certificate"`
 }
 
-func (s *Server) jpkiEnabled(c *gin.Context) bool {
+// jpkiEnabled fails when no JPKI verifier is configured.
+func (s *Service) jpkiEnabled() error {
 	if s.jpki == nil {
-		s.fail(c, &mdoc.Error{Code: mdoc.CodeUnsupported, Detail: "online: JPKI is not configured (--jpki-roots)"})
-		return false
-	}
-	return true
-}
-
-func (s *Server) jpkiChallenge(c *gin.Context) {
-	if !s.jpkiEnabled(c) {
-		return
-	}
-	id, nonce, err := s.jpki.svc.Challenge()
-	if err != nil {
-		s.fail(c, codeErr(CodeTooManyTransactions, err.Error()))
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, JPKIChallenge{ID: id, Nonce: base64.StdEncoding.EncodeToString(nonce)})
-}
-
-func decodeJSON(c *gin.Context, max int64, v any) error {
-	b, err := readBody(c, max)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return codeErr(oid4vp.CodeInvalidRequest, "body: "+err.Error())
+		return &mdoc.Error{Code: mdoc.CodeUnsupported, Detail: "online: JPKI is not configured (--jpki-roots)"}
 	}
 	return nil
 }
 
-func b64(fields ...string) ([][]byte, error) {
-	out := make([][]byte, len(fields))
-	for i, f := range fields {
-		b, err := base64.StdEncoding.DecodeString(f)
-		if err != nil || len(b) == 0 {
-			return nil, codeErr(oid4vp.CodeInvalidRequest, "a field is not base64")
-		}
-		out[i] = b
+// JPKIChallenge starts a JPKI login: a fresh nonce for the card to sign.
+func (s *Service) JPKIChallenge() (*JPKIChallenge, error) {
+	if err := s.jpkiEnabled(); err != nil {
+		return nil, err
 	}
-	return out, nil
+	id, nonce, err := s.jpki.svc.Challenge()
+	if err != nil {
+		return nil, codeErr(CodeTooManyTransactions, err.Error())
+	}
+	return &JPKIChallenge{ID: id, Nonce: base64.StdEncoding.EncodeToString(nonce)}, nil
 }
 
-func (s *Server) jpkiLogin(c *gin.Context) {
-	if !s.jpkiEnabled(c) {
-		return
+// JPKILogin checks the card's signature over challenge id's nonce with its
+// user-authentication certificate (chain and CRL).
+func (s *Service) JPKILogin(ctx context.Context, id string, certDER, signature []byte) (*verifier.Result, error) {
+	if err := s.jpkiEnabled(); err != nil {
+		return nil, err
 	}
-	var req JPKILogin
-	if err := decodeJSON(c, 64<<10, &req); err != nil {
-		s.fail(c, err)
-		return
-	}
-	f, err := b64(req.Certificate, req.Signature)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, s.jpki.svc.Login(c, req.ID, f[0], f[1]))
+	return s.jpki.svc.Login(ctx, id, certDER, signature), nil
 }
 
-func (s *Server) jpkiSignature(c *gin.Context) {
-	if !s.jpkiEnabled(c) {
-		return
+// JPKIVerifySignature checks a JPKI document signature over data with its
+// signature certificate (chain and CRL).
+func (s *Service) JPKIVerifySignature(ctx context.Context, data, signature, certDER []byte) (*verifier.Result, error) {
+	if err := s.jpkiEnabled(); err != nil {
+		return nil, err
 	}
-	var req JPKISignature
-	if err := decodeJSON(c, 16<<20, &req); err != nil {
-		s.fail(c, err)
-		return
-	}
-	f, err := b64(req.Data, req.Signature, req.Certificate)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, jpkiauth.VerifySignature(c, s.jpki.v, f[0], f[1], f[2], s.jpki.now()))
+	return jpkiauth.VerifySignature(ctx, s.jpki.v, data, signature, certDER, s.jpki.now()), nil
 }

@@ -1,6 +1,7 @@
 package online
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 	"sort"
@@ -222,7 +223,7 @@ func (s *Server) index(c *gin.Context) {
 	_ = indexTmpl.Execute(c.Writer, v)
 }
 
-func (s *Server) invocation(tx *Transaction) string {
+func (s *Service) invocation(tx *Transaction) string {
 	if tx.Protocol == ProtocolOpenID4VP {
 		return oid4vpInvocation(s, tx)
 	}
@@ -242,26 +243,44 @@ func walletURL(inv string) template.URL {
 	return template.URL(inv)
 }
 
+// Invitation is what the transaction page shows: the wallet invocation
+// (QR code and link) and the deadline.
+type Invitation struct {
+	ID         string
+	Invocation string
+	Expires    time.Time
+}
+
+// Invitation returns how to invoke the wallet for transaction id, in any
+// state (the page then follows the state through the status API).
+func (s *Service) Invitation(ctx context.Context, id string) (*Invitation, error) {
+	tx, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Invitation{ID: tx.ID, Invocation: s.invocation(tx), Expires: tx.Expires}, nil
+}
+
 func (s *Server) page(c *gin.Context) {
-	tx, err := s.cfg.Store.Get(c, c.Param("id"))
+	inv, err := s.Invitation(c, c.Param("id"))
 	if err != nil {
 		c.String(httpStatus(err), "unknown transaction")
 		return
 	}
 	v := s.view(c)
-	v.ID, v.Invocation, v.Expires = tx.ID, walletURL(s.invocation(tx)), tx.Expires.In(jst).Format("15:04:05")
+	v.ID, v.Invocation, v.Expires = inv.ID, walletURL(inv.Invocation), inv.Expires.In(jst).Format("15:04:05")
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("Cache-Control", "no-store")
 	_ = txTmpl.Execute(c.Writer, v)
 }
 
 func (s *Server) qrSVG(c *gin.Context) {
-	tx, err := s.cfg.Store.Get(c, c.Param("id"))
+	inv, err := s.Invitation(c, c.Param("id"))
 	if err != nil {
 		c.String(httpStatus(err), "unknown transaction")
 		return
 	}
-	svg, err := QRSVG(s.invocation(tx), 4)
+	svg, err := QRSVG(inv.Invocation, 4)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -1,76 +1,69 @@
 package online
 
 import (
+	"context"
 	"fmt"
-	"net/http"
+	"io"
 	"net/url"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
 	"github.com/mynumber-mdoc/mnc/verifier"
 )
 
-func (s *Server) oid4vpRequest(c *gin.Context) {
-	tx, err := s.pending(c, c.Param("id"), ProtocolOpenID4VP)
+// RequestObject returns the signed request object of a pending OpenID4VP
+// transaction (the wallet fetches it at request_uri).
+func (s *Service) RequestObject(ctx context.Context, id string) ([]byte, error) {
+	tx, err := s.pending(ctx, id, ProtocolOpenID4VP)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, oid4vp.RequestObjectContentType, tx.RequestJWT)
+	return tx.RequestJWT, nil
 }
 
-// oid4vpResponse receives a direct_post.jwt response (OpenID4VP 1.0
-// §8.3.1). A response that does not decrypt under the transaction's key or
-// carries another state leaves the transaction open; a decrypted one is
-// judged and closes it, so a replay is refused.
-func (s *Server) oid4vpResponse(c *gin.Context) {
-	tx, err := s.pending(c, c.Param("id"), ProtocolOpenID4VP)
+// RespondOpenID4VP takes a direct_post.jwt response (OpenID4VP 1.0
+// §8.3.1), the form body read from body. A response that does not decrypt
+// under the transaction's key or carries another state leaves the
+// transaction open; a decrypted one is judged and closes it, so a replay is
+// refused.
+func (s *Service) RespondOpenID4VP(ctx context.Context, id string, body io.Reader) (*oid4vp.DirectPostResult, error) {
+	tx, err := s.pending(ctx, id, ProtocolOpenID4VP)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	body, err := readBody(c, MaxBody)
+	b, err := readBody(body, MaxBody)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	form, err := url.ParseQuery(string(body))
+	form, err := url.ParseQuery(string(b))
 	if err != nil {
-		s.fail(c, codeErr(oid4vp.CodeInvalidRequest, "form: "+err.Error()))
-		return
+		return nil, codeErr(oid4vp.CodeInvalidRequest, "form: "+err.Error())
 	}
 	if e := form.Get("error"); e != "" {
 		// The wallet declined (OpenID4VP 1.0 §8.5). It must still match
 		// the transaction's state.
 		if form.Get("state") != tx.OAuthState {
-			s.fail(c, codeErr(CodeStateMismatch, "error response for another state"))
-			return
+			return nil, codeErr(CodeStateMismatch, "error response for another state")
 		}
 		r := &verifier.Result{Documents: []*verifier.Document{}, Errors: []verifier.Error{{Code: "wallet_" + sanitizeCode(e), Message: "online: wallet answered " + e + ": " + form.Get("error_description")}}}
-		s.finish(c, tx, r)
-		return
+		return s.finish(ctx, tx, r)
 	}
 	resp, err := oid4vp.DecryptResponse([]byte(form.Get(oid4vp.ResponseFormField)), oid4vp.DecryptOptions{
 		Key: tx.EncKey, Kid: tx.KeyID, Enc: []string{oid4vp.EncA128GCM, oid4vp.EncA256GCM}})
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	if resp.State != tx.OAuthState {
-		s.fail(c, codeErr(CodeStateMismatch, "response state differs from the request's"))
-		return
+		return nil, codeErr(CodeStateMismatch, "response state differs from the request's")
 	}
-	s.finish(c, tx, s.verifyVPToken(c, tx, resp))
+	return s.finish(ctx, tx, s.verifyVPToken(ctx, tx, resp))
 }
 
 // verifyVPToken verifies every presentation of the vp_token against the
 // transcript of this transaction (client_id, nonce, key thumbprint,
 // response_uri; computed when the transaction was made) and merges the
 // results.
-func (s *Server) verifyVPToken(c *gin.Context, tx *Transaction, resp *oid4vp.AuthorizationResponse) *verifier.Result {
+func (s *Service) verifyVPToken(ctx context.Context, tx *Transaction, resp *oid4vp.AuthorizationResponse) *verifier.Result {
 	out := &verifier.Result{Documents: []*verifier.Document{}, Errors: []verifier.Error{}}
 	fail := func(code mdoc.Code, format string, args ...any) {
 		out.Errors = append(out.Errors, verifier.Error{Code: string(code), Message: "online: " + fmt.Sprintf(format, args...)})
@@ -100,7 +93,7 @@ func (s *Server) verifyVPToken(c *gin.Context, tx *Transaction, resp *oid4vp.Aut
 			continue
 		}
 		for _, p := range ps {
-			r := verifier.Verify(c, p, s.verifyOptions(st.Raw, verifier.Request{q.Meta.DoctypeValue: q.Elements()}))
+			r := verifier.Verify(ctx, p, s.verifyOptions(st.Raw, verifier.Request{q.Meta.DoctypeValue: q.Elements()}))
 			out.Documents = append(out.Documents, r.Documents...)
 			out.Errors = append(out.Errors, r.Errors...)
 		}
@@ -112,43 +105,39 @@ func (s *Server) verifyVPToken(c *gin.Context, tx *Transaction, resp *oid4vp.Aut
 	return out
 }
 
-func (s *Server) annexCRequest(c *gin.Context) {
-	tx, err := s.pending(c, c.Param("id"), ProtocolAnnexC)
+// AnnexCRequest returns the DeviceRequest and EncryptionInfo of a pending
+// Annex C transaction.
+func (s *Service) AnnexCRequest(ctx context.Context, id string) (*oid4vp.AnnexCRequest, error) {
+	tx, err := s.pending(ctx, id, ProtocolAnnexC)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, tx.AnnexCRequest)
+	return tx.AnnexCRequest, nil
 }
 
-// annexCResponse receives the wallet's EncryptedResponse (ISO/IEC 18013-7
-// Annex C). It opens only under this transaction's transcript — its
-// EncryptionInfo and this server's origin — so a response made for another
-// origin or request fails with session_encryption and leaves the
-// transaction open.
-func (s *Server) annexCResponse(c *gin.Context) {
-	tx, err := s.pending(c, c.Param("id"), ProtocolAnnexC)
+// RespondAnnexC takes the wallet's EncryptedResponse (ISO/IEC 18013-7
+// Annex C) read from body. It opens only under this transaction's
+// transcript — its EncryptionInfo and this server's origin — so a response
+// made for another origin or request fails with session_encryption and
+// leaves the transaction open.
+func (s *Service) RespondAnnexC(ctx context.Context, id string, body io.Reader) (*oid4vp.DirectPostResult, error) {
+	tx, err := s.pending(ctx, id, ProtocolAnnexC)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	body, err := readBody(c, oid4vp.MaxAnnexCResponseSize)
+	b, err := readBody(body, oid4vp.MaxAnnexCResponseSize)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	enc, err := oid4vp.ParseAnnexCResponse(body)
+	enc, err := oid4vp.ParseAnnexCResponse(b)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	plain, err := mdoc.OpenAnnexC(tx.EncKey, tx.Transcript, enc)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	s.finish(c, tx, verifier.Verify(c, plain, s.verifyOptions(tx.Transcript.Raw, tx.Request)))
+	return s.finish(ctx, tx, verifier.Verify(ctx, plain, s.verifyOptions(tx.Transcript.Raw, tx.Request)))
 }
 
 func sanitizeCode(s string) string {
@@ -164,10 +153,10 @@ func sanitizeCode(s string) string {
 	return string(b)
 }
 
-func oid4vpInvocation(s *Server, tx *Transaction) string {
+func oid4vpInvocation(s *Service, tx *Transaction) string {
 	return oid4vp.AuthorizationRequest{ClientID: tx.ClientID, RequestURI: s.cfg.BaseURL + "/oid4vp/request/" + tx.ID}.URI()
 }
 
-func annexCInvocation(s *Server, tx *Transaction) string {
+func annexCInvocation(s *Service, tx *Transaction) string {
 	return oid4vp.AnnexCInvocation(s.cfg.BaseURL + "/annexc/request/" + tx.ID)
 }

@@ -26,6 +26,10 @@
 //
 // Errors are JSON {"error","error_description","code"} with the status
 // chosen in one place (httpStatus).
+//
+// Service holds the protocol logic and knows nothing of HTTP; Server's
+// handlers (handlers.go) decode, call it and render, as the issuer's do.
+// Transactions live in a Store (MemoryStore by default).
 package online
 
 import (
@@ -43,6 +47,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
@@ -107,17 +112,26 @@ type Config struct {
 	Outcome func(protocol string, valid bool, codes []string)
 }
 
-// Server is the online verifier.
-type Server struct {
+// Service is the online verifier's protocol logic: it makes transactions,
+// serves their requests to wallets, verifies and judges the answers and
+// releases outcomes, with no HTTP in it. Server puts it on the web.
+type Service struct {
 	cfg    Config
 	origin string
 	log    *slog.Logger
-	engine *gin.Engine
 	jpki   *jpkiService
 }
 
-// New checks cfg and builds the server.
-func New(cfg Config) (*Server, error) {
+// Server is the online verifier on HTTP: thin gin handlers over the
+// Service it embeds (so Server.Create and Server.StatusOf are the
+// Service's).
+type Server struct {
+	*Service
+	engine *gin.Engine
+}
+
+// NewService checks cfg and builds the service.
+func NewService(cfg Config) (*Service, error) {
 	if cfg.Credentials == nil {
 		return nil, errors.New("online: reader credentials are required")
 	}
@@ -144,43 +158,32 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, origin: origin, log: cfg.Logger}
+	s := &Service{cfg: cfg, origin: origin, log: cfg.Logger}
 	if _, err := s.clientID(); err != nil {
 		return nil, err
 	}
 	if cfg.JPKI != nil {
 		s.jpki = newJPKIService(cfg.JPKI, cfg.Now, cfg.TTL)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	e := gin.New()
-	e.Use(gin.Recovery(), s.bodyLimit)
-	e.GET("/", s.index)
-	e.POST("/api/transactions", s.create)
-	e.GET("/api/transactions/:id", s.status)
-	e.GET("/tx/:id", s.page)
-	e.GET("/tx/:id/qr.svg", s.qrSVG)
-	e.GET("/oid4vp/request/:id", s.oid4vpRequest)
-	e.POST("/oid4vp/response/:id", s.oid4vpResponse)
-	e.GET("/annexc/request/:id", s.annexCRequest)
-	e.POST("/annexc/request/:id", s.annexCResponse)
-	e.POST("/jpki/challenge", s.jpkiChallenge)
-	e.POST("/jpki/login", s.jpkiLogin)
-	e.POST("/jpki/signature", s.jpkiSignature)
-	s.engine = e
+	return s, nil
+}
+
+// New checks cfg and builds the server.
+func New(cfg Config) (*Server, error) {
+	svc, err := NewService(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Service: svc}
+	s.engine = s.routes()
 	return s, nil
 }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Run expires transactions every interval until ctx ends: the memory
-// store in place, a shared store through its Sweeper capability.
-func (s *Server) Run(ctx context.Context, interval time.Duration) {
-	ms, isMem := s.cfg.Store.(*MemoryStore)
-	sw, isSweeper := s.cfg.Store.(Sweeper)
-	if !isMem && !isSweeper {
-		return
-	}
+// Run expires transactions every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -188,48 +191,14 @@ func (s *Server) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if isMem {
-				ms.Expire(s.cfg.Now())
-				continue
-			}
-			if err := sw.Sweep(ctx, s.cfg.Now()); err != nil {
-				s.log.Warn("online: sweep expired transactions", "err", err)
+			if err := s.cfg.Store.Expire(ctx, s.cfg.Now()); err != nil {
+				s.log.ErrorContext(ctx, "online: expire transactions", "err", err)
 			}
 		}
 	}
 }
 
-// Sweeper is the optional capability of a shared Store to drop the
-// transactions past their linger time. Every replica may run it: deleting
-// rows that are already gone is harmless.
-type Sweeper interface {
-	Sweep(ctx context.Context, now time.Time) error
-}
-
-func (s *Server) linger() time.Duration {
-	if ms, ok := s.cfg.Store.(*MemoryStore); ok {
-		return ms.Linger
-	}
-	return DefaultLinger
-}
-
-func (s *Server) bodyLimit(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
-	c.Next()
-}
-
-func (s *Server) fail(c *gin.Context, err error) {
-	st := httpStatus(err)
-	if st >= 500 {
-		s.log.ErrorContext(c, "online: request failed", "path", c.FullPath(), "err", err)
-	} else {
-		s.log.InfoContext(c, "online: request refused", "path", c.FullPath(), "code", mdoc.CodeOf(err), "err", err)
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(st, bodyOf(err))
-}
-
-func (s *Server) clientID() (string, error) {
+func (s *Service) clientID() (string, error) {
 	switch s.cfg.ClientIDPrefix {
 	case oid4vp.ClientIDPrefixX509Hash:
 		return oid4vp.ClientIDX509Hash(s.cfg.Credentials.Chain[0]), nil
@@ -253,17 +222,19 @@ func randomID(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func readBody(c *gin.Context, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(c.Request.Body, max+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &mdoc.Error{Code: mdoc.CodeLimitExceeded, Detail: "online: request body too large"}
-		}
-		return nil, &mdoc.Error{Code: oid4vp.CodeInvalidRequest, Detail: "online: read body", Err: err}
-	}
-	if int64(len(b)) > max {
+// readBody reads a request body of at most max bytes. The server also caps
+// every body at MaxBody (http.MaxBytesReader); either bound gives
+// CodeLimitExceeded.
+func readBody(r io.Reader, max int64) ([]byte, error) {
+	b, err := fsx.ReadAll(r, max)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, &mdoc.Error{Code: mdoc.CodeLimitExceeded, Detail: "online: request body too large"}
+	case errors.Is(err, fsx.ErrTooLarge):
 		return nil, &mdoc.Error{Code: mdoc.CodeLimitExceeded, Detail: fmt.Sprintf("online: request body over %d bytes", max)}
+	case err != nil:
+		return nil, &mdoc.Error{Code: oid4vp.CodeInvalidRequest, Detail: "online: read body", Err: err}
 	}
 	return b, nil
 }

@@ -81,7 +81,16 @@ type Store interface {
 	// expired. A final state (done or expired) is erased as it is
 	// collected: an outcome is read once.
 	Collect(ctx context.Context, id string, now time.Time, authorize func(*Transaction) error) (*Transaction, error)
+	// Expire marks pending transactions past their deadline as expired
+	// and drops those kept past Retention; Service.Run calls it
+	// periodically.
+	Expire(ctx context.Context, now time.Time) error
+	// Retention is how long past its deadline an unread transaction is
+	// kept; the creator's secret cookie lives its TTL plus this.
+	Retention() time.Duration
 }
+
+var _ Store = (*MemoryStore)(nil)
 
 // MaxTransactions bounds the memory store: a flood of requests cannot
 // exhaust memory; expired entries are swept first.
@@ -185,9 +194,8 @@ func (s *MemoryStore) Take(_ context.Context, id string, now time.Time, finish f
 	return nil
 }
 
-// Expire marks pending transactions past their deadline as expired and
-// drops those past the linger time. Run it periodically.
-func (s *MemoryStore) Expire(now time.Time) {
+// Expire implements Store.
+func (s *MemoryStore) Expire(_ context.Context, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, tx := range s.txs {
@@ -196,4 +204,8 @@ func (s *MemoryStore) Expire(now time.Time) {
 		}
 	}
 	s.sweep(now)
+	return nil
 }
+
+// Retention implements Store: the Linger field.
+func (s *MemoryStore) Retention() time.Duration { return s.Linger }

@@ -6,13 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
@@ -119,7 +114,7 @@ func queryID(docType string, i int) string {
 
 // Create makes a transaction for protocol and purpose and returns how to
 // invoke the wallet.
-func (s *Server) Create(ctx context.Context, req CreateRequest) (*Created, error) {
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, error) {
 	items, err := req.Purpose.items()
 	if err != nil {
 		return nil, err
@@ -155,7 +150,7 @@ func (s *Server) Create(ctx context.Context, req CreateRequest) (*Created, error
 		Page: s.cfg.BaseURL + "/tx/" + tx.ID, StatusURI: s.cfg.BaseURL + "/api/transactions/" + tx.ID, Expires: tx.Expires}, nil
 }
 
-func (s *Server) prepareOpenID4VP(tx *Transaction) (string, error) {
+func (s *Service) prepareOpenID4VP(tx *Transaction) (string, error) {
 	clientID, err := s.clientID()
 	if err != nil {
 		return "", err
@@ -198,7 +193,7 @@ func (s *Server) prepareOpenID4VP(tx *Transaction) (string, error) {
 	return oid4vp.AuthorizationRequest{ClientID: clientID, RequestURI: s.cfg.BaseURL + "/oid4vp/request/" + tx.ID}.URI(), nil
 }
 
-func (s *Server) prepareAnnexC(tx *Transaction) (string, error) {
+func (s *Service) prepareAnnexC(tx *Transaction) (string, error) {
 	nonce := make([]byte, 32)
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
@@ -223,7 +218,7 @@ func (s *Server) prepareAnnexC(tx *Transaction) (string, error) {
 // judge applies the purpose's policy to a verification and records the
 // outcome on tx. Age checks keep only the answer: the result with its
 // elements is dropped.
-func (s *Server) judge(tx *Transaction, r *verifier.Result) {
+func (s *Service) judge(tx *Transaction, r *verifier.Result) {
 	tx.Valid, tx.Codes = r.Valid, r.Codes()
 	switch tx.Purpose.Kind {
 	case PurposeAge:
@@ -237,7 +232,7 @@ func (s *Server) judge(tx *Transaction, r *verifier.Result) {
 	}
 }
 
-func (s *Server) verifyOptions(transcript []byte, req verifier.Request) verifier.Options {
+func (s *Service) verifyOptions(transcript []byte, req verifier.Request) verifier.Options {
 	o := s.cfg.Verify
 	o.SessionTranscript, o.EReaderKey, o.Request = transcript, nil, req
 	o.CurrentTime = s.cfg.Now()
@@ -249,69 +244,27 @@ func (s *Server) verifyOptions(transcript []byte, req verifier.Request) verifier
 // response_code in the fragment (OpenID4VP 1.0 §8.2), so that in a
 // same-device flow the browser the wallet returns to can read the outcome
 // once, and nobody who only saw the QR code can.
-func (s *Server) finish(c *gin.Context, tx *Transaction, r *verifier.Result) {
+func (s *Service) finish(ctx context.Context, tx *Transaction, r *verifier.Result) (*oid4vp.DirectPostResult, error) {
 	code := randomID(32)
-	err := s.cfg.Store.Take(c, tx.ID, s.cfg.Now(), func(t *Transaction) {
+	err := s.cfg.Store.Take(ctx, tx.ID, s.cfg.Now(), func(t *Transaction) {
 		s.judge(t, r)
 		t.ResponseCode = sha256.Sum256([]byte(code))
 	})
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	s.log.InfoContext(c, "online: presentation judged", "id", tx.ID, "valid", r.Valid, "codes", r.Codes())
+	s.log.InfoContext(ctx, "online: presentation judged", "id", tx.ID, "valid", r.Valid, "codes", r.Codes())
 	if s.cfg.Outcome != nil {
 		s.cfg.Outcome(tx.Protocol, r.Valid, r.Codes())
 	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID + "#response_code=" + code})
+	return &oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID + "#response_code=" + code}, nil
 }
-
-func (s *Server) create(c *gin.Context) {
-	b, err := readBody(c, MaxCreateBody)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	var req CreateRequest
-	if err := json.Unmarshal(b, &req); err != nil {
-		s.fail(c, codeErr(oid4vp.CodeInvalidRequest, "body: "+err.Error()))
-		return
-	}
-	out, err := s.Create(c, req)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	// The creating browser keeps the secret in a cookie only its status
-	// requests carry; script on the page never sees it.
-	http.SetCookie(c.Writer, &http.Cookie{Name: secretCookie(out.ID), Value: out.Secret, Path: "/api/transactions/" + out.ID,
-		MaxAge: int((s.cfg.TTL + s.linger()) / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: strings.HasPrefix(s.cfg.BaseURL, "https://")})
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusCreated, out)
-}
-
-// secretCookie names the cookie holding a transaction's read secret.
-func secretCookie(id string) string { return "mdoc_tx_" + id }
 
 // Grant is what a caller presents to read a transaction's outcome: the
 // secret given at creation, or the response_code of the redirect_uri.
 type Grant struct {
 	Secret       string
 	ResponseCode string
-}
-
-// grantOf collects the credentials of a status request.
-func grantOf(c *gin.Context, id string) Grant {
-	var g Grant
-	if h := c.GetHeader("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		g.Secret = strings.TrimSpace(h[7:])
-	} else if ck, err := c.Request.Cookie(secretCookie(id)); err == nil {
-		g.Secret = ck.Value
-	}
-	g.ResponseCode = c.Query("response_code")
-	return g
 }
 
 // authorize admits a grant that matches the transaction's secret, or its
@@ -336,7 +289,7 @@ func (g Grant) authorize(tx *Transaction) error {
 // StatusOf returns the state of a transaction to the holder of g. A
 // final state (done or expired) is returned once: the transaction and its
 // outcome are erased as they are read.
-func (s *Server) StatusOf(ctx context.Context, id string, g Grant) (*Status, error) {
+func (s *Service) StatusOf(ctx context.Context, id string, g Grant) (*Status, error) {
 	tx, err := s.cfg.Store.Collect(ctx, id, s.cfg.Now(), g.authorize)
 	if err != nil {
 		return nil, err
@@ -345,19 +298,9 @@ func (s *Server) StatusOf(ctx context.Context, id string, g Grant) (*Status, err
 		Valid: tx.Valid, Codes: tx.Codes, Decision: tx.Decision, Result: tx.Result}, nil
 }
 
-func (s *Server) status(c *gin.Context) {
-	st, err := s.StatusOf(c, c.Param("id"), grantOf(c, c.Param("id")))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, st)
-}
-
 // pending returns the transaction for a wallet request: it must exist, use
 // protocol and still wait for an answer.
-func (s *Server) pending(ctx context.Context, id, protocol string) (*Transaction, error) {
+func (s *Service) pending(ctx context.Context, id, protocol string) (*Transaction, error) {
 	tx, err := s.cfg.Store.Get(ctx, id)
 	if err != nil {
 		return nil, err

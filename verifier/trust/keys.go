@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
@@ -82,7 +83,7 @@ type ReaderCredentials struct {
 // leaf first) and its private key (PEM), and checks that they belong
 // together and that the certificate has the reader profile (Annex B.1.7).
 func LoadReaderCredentials(certPath, keyPath string) (*ReaderCredentials, error) {
-	cb, err := readBounded(certPath, MaxCertificateFileSize)
+	cb, err := fsx.ReadFile(certPath, MaxCertificateFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func LoadReaderCredentials(certPath, keyPath string) (*ReaderCredentials, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", certPath, err)
 	}
-	kb, err := readBounded(keyPath, MaxKeyFileSize)
+	kb, err := fsx.ReadFile(keyPath, MaxKeyFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ type IssuerRules struct {
 
 // LoadIssuerRules reads a rules file into options for NewIACAs.
 func LoadIssuerRules(path string) ([]Option, error) {
-	b, err := readBounded(path, MaxKeyFileSize)
+	b, err := fsx.ReadFile(path, MaxKeyFileSize)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
@@ -82,7 +83,7 @@ func LoadCertificates(paths ...string) ([]*x509.Certificate, error) {
 	}
 	var out []*x509.Certificate
 	for _, f := range fs {
-		b, err := readBounded(f, MaxCertificateFileSize)
+		b, err := fsx.ReadFile(f, MaxCertificateFileSize)
 		if err != nil {
 			return nil, err
 		}
@@ -99,26 +100,6 @@ func LoadCertificates(paths ...string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("no certificates in %s", strings.Join(paths, ", "))
 	}
 	return out, nil
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes, limit %d", path, st.Size(), max)
-	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && st.Size() > 0 {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, nil
 }
 
 // Fingerprint returns the SHA-256 fingerprint of a certificate as lower-case

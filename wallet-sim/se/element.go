@@ -20,6 +20,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
 
 // File names inside an element directory.
@@ -217,7 +219,7 @@ func Create(dir string, o Options) (*Element, error) {
 	}
 	dkey := make([]byte, deviceKeySize)
 	rand.Read(dkey)
-	if err := writeAtomic(filepath.Join(dir, DeviceKeyFile), dkey, 0o600); err != nil {
+	if err := fsx.WriteFile(filepath.Join(dir, DeviceKeyFile), dkey, 0o600); err != nil {
 		return nil, fmt.Errorf("se: write device key: %w", err)
 	}
 	e := &Element{dir: dir, opts: o.OpenOptions, st: st, keys: map[KeyID]*ecdsa.PrivateKey{}}
@@ -259,7 +261,7 @@ func Exists(dir string) bool {
 // Open opens the element in dir, unsealing its state with the device key.
 func Open(dir string, o OpenOptions) (*Element, error) {
 	const op = "open"
-	dkey, err := readBounded(filepath.Join(dir, DeviceKeyFile), deviceKeySize)
+	dkey, err := fsx.ReadFile(filepath.Join(dir, DeviceKeyFile), deviceKeySize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, newErr(op, CodeNotInitialised, "no secure element in %s", dir)
 	}
@@ -269,7 +271,7 @@ func Open(dir string, o OpenOptions) (*Element, error) {
 	if len(dkey) != deviceKeySize {
 		return nil, newErr(op, CodeSealedState, "device key file has %d bytes, want %d", len(dkey), deviceKeySize)
 	}
-	sealed, err := readBounded(filepath.Join(dir, StateFile), MaxSealedSize)
+	sealed, err := fsx.ReadFile(filepath.Join(dir, StateFile), MaxSealedSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, newErr(op, CodeNotInitialised, "no secure element state in %s", dir)
 	}
@@ -341,7 +343,7 @@ func (e *Element) save() error {
 	if err != nil {
 		return fmt.Errorf("se: seal state: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(e.dir, StateFile), sealed, 0o600); err != nil {
+	if err := fsx.WriteFile(filepath.Join(e.dir, StateFile), sealed, 0o600); err != nil {
 		return fmt.Errorf("se: save state: %w", err)
 	}
 	return nil
@@ -770,7 +772,7 @@ func (e *Element) Wipe() error {
 	// The device key is replaced first: a crash between the two writes
 	// leaves the old state sealed under a key that no longer exists, so the
 	// keys are gone either way, which is what a wipe promises.
-	if err := writeAtomic(filepath.Join(e.dir, DeviceKeyFile), dkey, 0o600); err != nil {
+	if err := fsx.WriteFile(filepath.Join(e.dir, DeviceKeyFile), dkey, 0o600); err != nil {
 		return fmt.Errorf("se: wipe: %w", err)
 	}
 	return e.save()

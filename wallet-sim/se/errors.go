@@ -1,8 +1,9 @@
 package se
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
 
 // Code is a stable reason for a refused secure-element operation. Codes are
@@ -34,24 +35,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := "se: " + e.Op + ": " + string(e.Code)
+	code := string(e.Code)
 	if e.Code == CodeWrongPIN || e.Code == CodeBiometricNoMatch {
-		s += fmt.Sprintf(" (%d tries left)", e.TriesLeft)
+		code += fmt.Sprintf(" (%d tries left)", e.TriesLeft)
 	}
-	if e.Detail != "" {
-		s += ": " + e.Detail
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return errcode.Message("se", e.Err, e.Op, code, e.Detail)
 }
 
 // Is matches any *Error with the same Code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+func (e *Error) Is(target error) bool { return errcode.SameCode(target, e.Code, codeOf) }
+
+func codeOf(e *Error) Code { return e.Code }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -70,13 +64,7 @@ var (
 )
 
 // CodeOf returns the Code of the first *Error in err's chain, or "".
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) Code { return errcode.Of(err, codeOf) }
 
 func newErr(op string, code Code, detail string, args ...any) *Error {
 	if len(args) > 0 {

@@ -58,10 +58,7 @@ type Store struct {
 	Linger time.Duration
 }
 
-var (
-	_ online.Store   = (*Store)(nil)
-	_ online.Sweeper = (*Store)(nil)
-)
+var _ online.Store = (*Store)(nil)
 
 // Open connects to dsn and migrates the schema.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -302,11 +299,16 @@ func (s *Store) Collect(ctx context.Context, id string, now time.Time, authorize
 	return out, nil
 }
 
-// Sweep implements online.Sweeper: it drops transactions past their
-// deadline and the linger time.
-func (s *Store) Sweep(ctx context.Context, now time.Time) error {
+// Expire implements online.Store: it drops transactions kept past their
+// deadline and the retention time. Pending ones past their deadline need
+// no marking here: Take and Collect treat them as expired when they read
+// them. Every replica may run it; deleting rows already gone is harmless.
+func (s *Store) Expire(ctx context.Context, now time.Time) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM verifier_transactions WHERE expires_ms < $1`, now.Add(-s.Linger).UnixMilli()); err != nil {
-		return unavailable("sweep", err)
+		return unavailable("expire", err)
 	}
 	return nil
 }
+
+// Retention implements online.Store.
+func (s *Store) Retention() time.Duration { return s.Linger }

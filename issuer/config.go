@@ -103,7 +103,11 @@ type Config struct {
 	BatchSize          int
 	StatusListTTL      time.Duration
 	StatusListValidity time.Duration
-	MaxBody            int64
+	// StatusListSigned, when set, is told each status list signed (its
+	// iat and how long compressing and signing both forms took): the
+	// metrics of the server show list age and signing time.
+	StatusListSigned func(listID string, issuedAt time.Time, took time.Duration)
+	MaxBody          int64
 	// RateLimit is requests per minute per client IP on the nonce, token
 	// and enrolment endpoints; negative disables.
 	RateLimit int

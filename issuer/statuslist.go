@@ -123,14 +123,23 @@ func statusValue(st string) uint8 {
 // [status-list signer] issued by the IACA) and as a JWT (typ
 // statuslist+jwt, x5c the same certificate), with sub = the list's URI.
 func (s *Service) signStatusList(listID string, list *mdoc.StatusList, version int64, now time.Time) (*StatusListToken, error) {
+	start := time.Now()
 	claims := mdoc.StatusListClaims{Subject: s.statusURI(listID), IssuedAt: now, ExpiresAt: now.Add(s.cfg.StatusListValidity), TTL: s.cfg.StatusListTTL}
-	cwt, err := mdoc.SignStatusListToken(s.cfg.StatusListSigner, mdoc.StatusListTokenOptions{X5Chain: rawChain(s.cfg.StatusListSigner.Chain())}, claims, list)
+	// Both forms carry the same compressed list: compress it once.
+	lst, err := list.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("compress status list %s: %w", listID, err)
+	}
+	cwt, err := mdoc.SignStatusListToken(s.cfg.StatusListSigner, mdoc.StatusListTokenOptions{X5Chain: rawChain(s.cfg.StatusListSigner.Chain()), Encoded: lst}, claims, list)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %s (CWT): %w", listID, err)
 	}
-	jwt, err := s.statusListJWT(claims, list)
+	jwt, err := s.statusListJWT(claims, list.Bits, lst)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %s (JWT): %w", listID, err)
+	}
+	if s.cfg.StatusListSigned != nil {
+		s.cfg.StatusListSigned(listID, now, time.Since(start))
 	}
 	return &StatusListToken{CWT: cwt, JWT: jwt, Version: version, IssuedAt: now, ExpiresAt: claims.ExpiresAt, TTL: s.cfg.StatusListTTL}, nil
 }
@@ -148,13 +157,10 @@ type jwtStatusClaims struct {
 	StatusList jwtStatusList `json:"status_list"`
 }
 
-func (s *Service) statusListJWT(c mdoc.StatusListClaims, list *mdoc.StatusList) ([]byte, error) {
-	lst, err := list.Encode()
-	if err != nil {
-		return nil, err
-	}
+// statusListJWT signs the JWT form; lst is the list's Encode() output.
+func (s *Service) statusListJWT(c mdoc.StatusListClaims, bits int, lst []byte) ([]byte, error) {
 	payload, err := jsonMarshal(jwtStatusClaims{Sub: c.Subject, Iat: c.IssuedAt.Unix(), Exp: c.ExpiresAt.Unix(), TTL: int64(c.TTL / time.Second),
-		StatusList: jwtStatusList{Bits: list.Bits, Lst: base64.RawURLEncoding.EncodeToString(lst)}})
+		StatusList: jwtStatusList{Bits: bits, Lst: base64.RawURLEncoding.EncodeToString(lst)}})
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,11 @@ type StatusListTokenOptions struct {
 	KeyID []byte
 	// Rand is the randomness for ECDSA; nil means crypto/rand.
 	Rand io.Reader
+	// Encoded is list.Encode() when the caller already has it: an issuer
+	// that publishes the same list as a CWT and a JWT compresses it once
+	// (compression, not the signature, dominates the cost of a large
+	// list). Nil means SignStatusListToken encodes the list itself.
+	Encoded []byte
 }
 
 // SignStatusListToken signs list and claims as a Status List Token in CWT
@@ -123,9 +128,12 @@ func SignStatusListToken(signer crypto.Signer, opts StatusListTokenOptions, clai
 	if len(opts.X5Chain) > MaxChainLength {
 		return nil, newError(CodeLimitExceeded, "x5chain of %d certificates exceeds %d", len(opts.X5Chain), MaxChainLength)
 	}
-	lst, err := list.Encode()
-	if err != nil {
-		return nil, err
+	lst := opts.Encoded
+	if lst == nil {
+		var err error
+		if lst, err = list.Encode(); err != nil {
+			return nil, err
+		}
 	}
 	iat := numericDate(claims.IssuedAt.Unix())
 	w := statusListClaimsWire{

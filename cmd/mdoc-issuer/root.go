@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mynumber-mdoc/mnc/internal/cli"
+	"github.com/mynumber-mdoc/mnc/internal/obs"
 	"github.com/mynumber-mdoc/mnc/issuer/app"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/spf13/cobra"
@@ -81,6 +82,7 @@ type common struct {
 	models        string
 	walletDigests string
 	verbose       bool
+	logFormat     string // serve's --log-format; other commands log text
 }
 
 func (c *common) register(fs *pflag.FlagSet) {
@@ -127,7 +129,11 @@ func (c *common) open(ctx context.Context, stderr io.Writer, create bool) (*app.
 	if c.verbose {
 		lvl = slog.LevelDebug
 	}
-	c.opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	logger, err := obs.NewLogger(stderr, c.logFormat, lvl)
+	if err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
+	c.opts.Logger = logger
 	return app.Open(ctx, c.opts)
 }
 

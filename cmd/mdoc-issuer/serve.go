@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/mynumber-mdoc/mnc/internal/cli"
+	"github.com/mynumber-mdoc/mnc/internal/obs"
 	"github.com/mynumber-mdoc/mnc/issuer/app"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 	"github.com/spf13/cobra"
@@ -51,6 +52,8 @@ standing in for J-LIS, and an admin token; it prints where each of them is.`,
 	f.StringVar(&o.SMTPPass, "smtp-password", "", "SMTP password (default $MNC_ISSUER_SMTP_PASSWORD)")
 	f.DurationVar(&o.CRLPollInterval, "crl-poll", app.DefaultCRLPoll, "interval of the CRL poll that drives linked revocation")
 	f.BoolVar(&o.SuspendOnBlock, "suspend-on-block", false, "blocking a model or OS suspends existing credentials unless the block says otherwise")
+	f.StringVar(&c.logFormat, "log-format", obs.LogText, "log format on stderr: text or json (one object per line, with request_id)")
+	f.IntVar(&o.RateLimit, "rate-limit", 0, "requests per minute per client IP on the nonce, token and enrolment endpoints, per replica (0: the default 60; -1: off, for load tests on loopback)")
 	f.BoolVar(&o.RequireTxCode, "require-tx-code", false, "enrolment offers need a 6-digit tx_code, sent only by e-mail (SMTP) to the contact_email of the application; needs --smtp")
 	cmd.PreRun = func(*cobra.Command, []string) {
 		if o.SMTPPass == "" {
@@ -80,6 +83,7 @@ func printServing(w io.Writer, a *app.App, addr string) {
 		fmt.Fprintf(w, "  admin token in %s\n", abs(a.AdminTokenPath))
 	}
 	fmt.Fprintf(w, "  metadata: %s%s\n", url, oid4vci.WellKnownIssuerPath)
+	fmt.Fprintf(w, "  metrics: %s%s  readiness: %s%s\n", url, obs.PathMetrics, url, obs.PathReady)
 	if a.AdminToken != "" {
 		fmt.Fprintf(w, "  operator console: %s/console/ (sign in with the admin token)\n", url)
 	}

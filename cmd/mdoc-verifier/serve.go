@@ -13,10 +13,12 @@ import (
 	"log/slog"
 
 	"github.com/mynumber-mdoc/mnc/internal/cli"
+	"github.com/mynumber-mdoc/mnc/internal/obs"
 	"github.com/mynumber-mdoc/mnc/jpki"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
 	"github.com/mynumber-mdoc/mnc/verifier"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
+	"github.com/mynumber-mdoc/mnc/verifier/online/pgstore"
 	"github.com/mynumber-mdoc/mnc/verifier/trust"
 	"github.com/spf13/cobra"
 )
@@ -35,6 +37,8 @@ type serveOptions struct {
 	jpkiRoots                   listFlag
 	jpkiCRL                     string
 	jpkiTest, verbose           bool
+	logFormat                   string
+	postgres                    string
 }
 
 func newServeCmd() *cobra.Command {
@@ -74,13 +78,22 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 	f.StringVar(&o.jpkiCRL, "jpki-crl-dir", "", "directory of JPKI CRLs named by distribution point (jpki.CRLFileName); required with --jpki-roots")
 	f.BoolVar(&o.jpkiTest, "jpki-test", false, "accept JPKI-TEST roots (never in production)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+	f.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN of the transaction store shared by verifier replicas (default: in memory, one process)")
+	f.StringVar(&o.logFormat, "log-format", obs.LogText, "log format on stderr: text or json (one object per line, with request_id)")
 	cmd.MarkFlagsRequiredTogether("reader-cert", "reader-key")
 	cmd.MarkFlagsRequiredTogether("jpki-roots", "jpki-crl-dir")
 	return cmd
 }
 
 func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
-	logger := newLogger(stderr, o.verbose)
+	lvl := slog.LevelWarn
+	if o.verbose {
+		lvl = slog.LevelDebug
+	}
+	logger, err := obs.NewLogger(stderr, o.logFormat, lvl)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	creds, err := readerCredentials(o, stdout)
 	if err != nil {
 		return err
@@ -96,20 +109,32 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		o.tf.trust = listFlag{iaca}
 		fmt.Fprintf(stdout, "mdoc-verifier: development defaults (not for production: pass --trust and --reader-cert/--reader-key)\n  trusting IACA: %s\n", abs(iaca))
 	}
-	srv, ln, iacas, err := buildServer(&o.tf, o.addr, o.base, creds, o.prefix, o.ttl, o.jpkiRoots, o.jpkiCRL, o.jpkiTest, logger)
+	ob, outcome := newObservability(logger, creds)
+	var store online.Store
+	if o.postgres != "" {
+		ps, err := pgstore.Open(ctx, o.postgres)
+		if err != nil {
+			return cli.Fail("store_unavailable", err)
+		}
+		defer ps.Close()
+		observeStore(ob, ps)
+		store = ps
+		fmt.Fprintf(stdout, "mdoc-verifier: transactions in PostgreSQL (shared by replicas)\n")
+	}
+	srv, ln, iacas, err := buildServer(&o.tf, o.addr, o.base, creds, o.prefix, o.ttl, o.jpkiRoots, o.jpkiCRL, o.jpkiTest, logger, outcome, store)
 	if err != nil {
 		return err
 	}
 	go iacas.Watch(ctx, o.reload)
 	go srv.Run(ctx, 30*time.Second)
-	hs := online.NewHTTPServer(srv.Handler(), online.ServerLimits{}, logger)
+	hs := online.NewHTTPServer(ob.Handler(srv.Handler()), online.ServerLimits{}, logger)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 	}()
-	fmt.Fprintf(stdout, "mdoc-verifier: serving on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "mdoc-verifier: serving on http://%s (metrics %s, readiness %s)\n", ln.Addr(), obs.PathMetrics, obs.PathReady)
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -144,7 +169,7 @@ func loadReaderCredentials(certPath, keyPath, dataDir string, w io.Writer) (*tru
 	return creds, nil
 }
 
-func buildServer(tf *trustFlags, addr, base string, creds *trust.ReaderCredentials, prefix string, ttl time.Duration, jpkiRoots []string, jpkiCRL string, jpkiTest bool, logger *slog.Logger) (*online.Server, net.Listener, *trust.IACAs, error) {
+func buildServer(tf *trustFlags, addr, base string, creds *trust.ReaderCredentials, prefix string, ttl time.Duration, jpkiRoots []string, jpkiCRL string, jpkiTest bool, logger *slog.Logger, outcome func(string, bool, []string), store online.Store) (*online.Server, net.Listener, *trust.IACAs, error) {
 	iacas, sc, err := tf.load(logger)
 	if err != nil {
 		return nil, nil, nil, err
@@ -158,7 +183,7 @@ func buildServer(tf *trustFlags, addr, base string, creds *trust.ReaderCredentia
 	default:
 		return nil, nil, nil, usagef("--client-id-prefix %q (x509_hash, x509_san_dns)", prefix)
 	}
-	cfg := online.Config{Credentials: creds, ClientIDPrefix: p, TTL: ttl, Logger: logger,
+	cfg := online.Config{Credentials: creds, ClientIDPrefix: p, TTL: ttl, Logger: logger, Outcome: outcome, Store: store,
 		Verify: verifier.Options{Trust: iacas, SkipStatus: tf.noStatus, Strict: tf.strict, Logger: logger}}
 	if sc != nil {
 		cfg.Verify.Status = sc

@@ -38,7 +38,7 @@ func TestBuildServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, nil, "", false, log)
+	srv, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, nil, "", false, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +54,14 @@ func TestBuildServer(t *testing.T) {
 		t.Errorf("mismatched reader key: %v", err)
 	}
 	for _, prefix := range []string{"redirect_uri", "x509_san_dns"} {
-		if _, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, prefix, 0, nil, "", false, log); cli.ExitCode(err) != exitUsage {
+		if _, ln, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, prefix, 0, nil, "", false, log, nil, nil); cli.ExitCode(err) != exitUsage {
 			if ln != nil {
 				ln.Close()
 			}
 			t.Errorf("%s: %v", prefix, err)
 		}
 	}
-	if _, _, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, []string{iaca}, "", false, log); err == nil {
+	if _, _, _, err := buildServer(&tf, "127.0.0.1:0", "", creds, "x509_hash", 0, []string{iaca}, "", false, log, nil, nil); err == nil {
 		t.Error("JPKI roots without CRL dir accepted")
 	}
 }
@@ -141,5 +141,83 @@ func TestServeDevelopmentDefaults(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestServeOperationalEndpoints: serve answers /healthz, /readyz and
+// /metrics beside the API, counts requests by route pattern, and refuses
+// an unknown --log-format as a usage error.
+func TestServeOperationalEndpoints(t *testing.T) {
+	testServeOperational(t, nil, `mnc_http_requests_total{method="POST",route="/api/transactions",server="verifier",status="201"} 1`)
+}
+
+// TestServeOnPostgres: with --postgres the transactions go to the shared
+// store, whose readiness and pool show in /readyz and /metrics.
+func TestServeOnPostgres(t *testing.T) {
+	dsn := os.Getenv("MDOC_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("MDOC_TEST_POSTGRES_DSN not set")
+	}
+	testServeOperational(t, []string{"--postgres", dsn}, `mnc_db_pool_max_conns{server="verifier"} 16`)
+}
+
+func testServeOperational(t *testing.T, extra []string, wantMetric string) {
+	is, _ := vt.NewIssuer("ops")
+	iaca := filepath.Join(t.TempDir(), "iaca.pem")
+	os.WriteFile(iaca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: is.IACA.Raw}), 0o644)
+	data := filepath.Join(t.TempDir(), "verifier")
+	if code := run(context.Background(), []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "xml"}, strings.NewReader(""), io.Discard, io.Discard); code != exitUsage {
+		t.Fatalf("--log-format xml: exit %d, want %d", code, exitUsage)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "json"}, extra...), strings.NewReader(""), &out, &errb)
+	}()
+	base := ""
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if _, rest, ok := strings.Cut(out.String(), "serving on "); ok {
+			base, _, _ = strings.Cut(rest, " ")
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + p)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Post(base+"/api/transactions", "application/json", strings.NewReader(`{"protocol":"openid4vp","purpose":"age","ageOver":20}`))
+	if err != nil || resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Request-ID") == "" {
+		t.Fatalf("create: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{wantMetric, "process_cpu_seconds_total"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	cancel()
+	if code := <-done; code != exitValid {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }

@@ -17,6 +17,9 @@ const (
 	CodeTooManyTransactions  mdoc.Code = "too_many_transactions"
 	CodeStateMismatch        mdoc.Code = "state_mismatch"
 	CodeWrongProtocol        mdoc.Code = "wrong_protocol"
+	// CodeStoreUnavailable: the shared transaction store (PostgreSQL) did
+	// not answer; the request may be retried on any replica.
+	CodeStoreUnavailable mdoc.Code = "store_unavailable"
 )
 
 func codeErr(code mdoc.Code, detail string) error {
@@ -34,7 +37,7 @@ func httpStatus(err error) int {
 		return http.StatusConflict
 	case CodeTransactionForbidden:
 		return http.StatusForbidden
-	case CodeTooManyTransactions:
+	case CodeTooManyTransactions, CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	case mdoc.CodeLimitExceeded:
 		return http.StatusRequestEntityTooLarge

@@ -42,7 +42,12 @@ type env struct {
 func newEnv(t testing.TB) *env { return newEnvLogging(t, nil) }
 
 // newEnvLogging is newEnv with the server's logger (nil: slog.Default()).
-func newEnvLogging(t testing.TB, log *slog.Logger) *env {
+func newEnvLogging(t testing.TB, log *slog.Logger) *env { return newEnvWith(t, log, nil) }
+
+// newEnvWith is newEnvLogging with replicas: with stores, one server per
+// store, all with the same base URL behind e.ts, which hands requests to
+// them in turn as a round-robin load balancer would. e.srv is the first.
+func newEnvWith(t testing.TB, log *slog.Logger, stores []online.Store) *env {
 	t.Helper()
 	e := &env{t: t, secrets: map[string]string{}}
 	e.clock.Store(testpki.Now.UnixNano())
@@ -67,16 +72,35 @@ func newEnvLogging(t testing.TB, log *slog.Logger) *env {
 	var h http.Handler
 	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.ts.Close)
-	e.srv, err = online.New(online.Config{
-		BaseURL: e.ts.URL, Credentials: creds,
-		Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509Cert{e.is.IACA})},
-		Now:    func() time.Time { return time.Unix(0, e.clock.Load()) },
-		Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
+	newServer := func(st online.Store) *online.Server {
+		srv, err := online.New(online.Config{
+			BaseURL: e.ts.URL, Credentials: creds, Store: st,
+			Verify: verifier.Options{Trust: trust.NewIACAsFromCertificates([]*x509Cert{e.is.IACA})},
+			Now:    func() time.Time { return time.Unix(0, e.clock.Load()) },
+			Logger: log,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
 	}
-	h = e.srv.Handler()
+	if len(stores) == 0 {
+		e.srv = newServer(nil)
+		h = e.srv.Handler()
+		return e
+	}
+	var replicas []http.Handler
+	for _, st := range stores {
+		srv := newServer(st)
+		if e.srv == nil {
+			e.srv = srv
+		}
+		replicas = append(replicas, srv.Handler())
+	}
+	var turn atomic.Uint64
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		replicas[turn.Add(1)%uint64(len(replicas))].ServeHTTP(w, r)
+	})
 	return e
 }
 

@@ -106,6 +106,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger nil means slog.Default().
 	Logger *slog.Logger
+	// Outcome, when set, is told every judged presentation (the protocol,
+	// whether it was valid and its error codes), once, after the outcome
+	// is stored: the metrics of the server count verifications by code.
+	Outcome func(protocol string, valid bool, codes []string)
 }
 
 // Service is the online verifier's protocol logic: it makes transactions,

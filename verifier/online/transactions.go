@@ -254,6 +254,9 @@ func (s *Service) finish(ctx context.Context, tx *Transaction, r *verifier.Resul
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "online: presentation judged", "id", tx.ID, "valid", r.Valid, "codes", r.Codes())
+	if s.cfg.Outcome != nil {
+		s.cfg.Outcome(tx.Protocol, r.Valid, r.Codes())
+	}
 	return &oid4vp.DirectPostResult{RedirectURI: s.cfg.BaseURL + "/tx/" + tx.ID + "#response_code=" + code}, nil
 }
 

@@ -27,6 +27,7 @@ func (s *Store) event(ctx context.Context, tx *sql.Tx, ev store.Event, now time.
 		ms(now), ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
+	s.noteEvent(tx, ev.Action)
 	if !ev.Notify {
 		return nil
 	}

@@ -77,7 +77,11 @@ func (s *Store) allocate(ctx context.Context, tx *sql.Tx, size uint64, now time.
 		if err != nil {
 			return store.StatusRef{}, fmt.Errorf("store: read status list: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE status_lists SET next_seq = next_seq + 1, version = version + 1 WHERE id = ?`), id); err != nil {
+		// Allocating an index changes no entry: a fresh index reads 0
+		// (valid) in the token already signed, whose size is the list's.
+		// So the version — which makes every replica re-read, re-compress
+		// and re-sign the list — stays; only a state change bumps it.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE status_lists SET next_seq = next_seq + 1 WHERE id = ?`), id); err != nil {
 			return store.StatusRef{}, fmt.Errorf("store: advance status list: %w", err)
 		}
 		idx := (uint64(mul)*uint64(seq) + uint64(add)) & (uint64(lsize) - 1)

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer/store"
@@ -22,6 +23,11 @@ type Store struct {
 	// now stamps what no caller dates: migrations and the events of
 	// CreateOffer, DeleteBlock and PutInsurance.
 	now func() time.Time
+
+	// onEvents, when set, is told the audit actions of each committed
+	// transaction (SetEventHook); pending holds them per open *sql.Tx.
+	onEvents func(actions []string)
+	pending  sync.Map // *sql.Tx → *[]string
 }
 
 // Option configures New.
@@ -95,6 +101,7 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	defer s.pending.Delete(tx)
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -102,7 +109,27 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	if p, ok := s.pending.Load(tx); ok && s.onEvents != nil {
+		s.onEvents(*p.(*[]string))
+	}
 	return nil
+}
+
+// SetEventHook makes the store tell f the audit actions (device_enrolled,
+// credential_issued, device_suspended, …) of every transaction once it has
+// committed — never those of a rolled-back one — so that the issuance and
+// lifecycle counters of the metrics agree with the audit log. Call it
+// before the store is used; f must be quick (it runs on the request path).
+func (s *Store) SetEventHook(f func(actions []string)) { s.onEvents = f }
+
+// noteEvent remembers action for the hook when tx commits.
+func (s *Store) noteEvent(tx *sql.Tx, action string) {
+	if s.onEvents == nil {
+		return
+	}
+	p, _ := s.pending.LoadOrStore(tx, new([]string))
+	l := p.(*[]string)
+	*l = append(*l, action)
 }
 
 func ms(t time.Time) int64 {

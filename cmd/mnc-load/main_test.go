@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mynumber-mdoc/mnc/internal/cli"
+)
+
+// TestShortRun starts both servers as child processes, drives them for a
+// moment and checks the JSON report: its shape, that operations of both
+// kinds succeeded, and that the cost figures were computed from measured
+// CPU time (positive) against a measured floor.
+func TestShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts both servers")
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"--duration", "3s", "--wallets", "2", "--issue-share", "0.3", "--json"}, strings.NewReader(""), &out, &errb)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s\n%s", code, errb.String(), out.String())
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &top); err != nil {
+		t.Fatalf("report is not a JSON object: %v\n%s", err, out.String())
+	}
+	raw := map[string]map[string]any{}
+	for _, obj := range []string{"verify", "issue", "floor"} {
+		var m map[string]any
+		if err := json.Unmarshal(top[obj], &m); err != nil {
+			t.Fatalf("%s is not an object: %v", obj, err)
+		}
+		raw[obj] = m
+	}
+	for obj, keys := range map[string][]string{
+		"verify": {"rate", "p50_ms", "p95_ms", "p99_ms", "cost_x_floor", "ops", "errors"},
+		"issue":  {"rate", "p99_ms", "cost_x_sign", "credentials"},
+		"floor":  {"p256_verify_us", "p256_sign_us"},
+	} {
+		for _, k := range keys {
+			if _, ok := raw[obj][k]; !ok {
+				t.Errorf("report lacks %s.%s", obj, k)
+			}
+		}
+	}
+	var rep struct {
+		Verify struct {
+			Ops, Errors int
+			Rate        float64
+			P99         float64 `json:"p99_ms"`
+			Cost        float64 `json:"cost_x_floor"`
+			FirstError  string  `json:"first_error"`
+		}
+		Issue struct {
+			Ops, Errors, Credentials int
+			Cost                     float64 `json:"cost_x_sign"`
+			FirstError               string  `json:"first_error"`
+		}
+		Floor struct {
+			Verify float64 `json:"p256_verify_us"`
+			Sign   float64 `json:"p256_sign_us"`
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verify.Ops == 0 || rep.Verify.Errors != 0 || rep.Verify.Rate <= 0 || rep.Verify.P99 <= 0 {
+		t.Errorf("presentations: %+v", rep.Verify)
+	}
+	if rep.Issue.Errors != 0 {
+		t.Errorf("issuance errors: %+v", rep.Issue)
+	}
+	if rep.Floor.Verify <= 0 || rep.Floor.Sign <= 0 {
+		t.Errorf("floor not measured: %+v", rep.Floor)
+	}
+	// A presentation cannot cost the verifier less than its two
+	// verifications; a cost below 1 would mean the CPU was not read.
+	if rep.Verify.Cost < 1 {
+		t.Errorf("presentation cost %.2f× the floor: CPU time not measured", rep.Verify.Cost)
+	}
+	if rep.Issue.Credentials > 0 && rep.Issue.Cost < 1 {
+		t.Errorf("issuance cost %.2f× a sign: CPU time not measured", rep.Issue.Cost)
+	}
+}
+
+// TestRefusals: remote targets need --allow-remote, and the two URLs go
+// together; both are usage errors that start nothing.
+func TestRefusals(t *testing.T) {
+	for _, args := range [][]string{
+		{"--issuer", "http://203.0.113.7:8080", "--verifier", "http://127.0.0.1:8081"},
+		{"--issuer", "http://127.0.0.1:8080", "--verifier", "https://verifier.example"},
+		{"--issuer", "http://127.0.0.1:8080"},
+		{"--issuer", "ftp://127.0.0.1", "--verifier", "http://127.0.0.1:8081"},
+		{"--rate", "-5"},
+		{"--wallets", "2", "--workers", "3"},
+		{"extra-argument"},
+	} {
+		var errb bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), &bytes.Buffer{}, &errb); code != cli.ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, cli.ExitUsage, errb.String())
+		}
+	}
+	var errb bytes.Buffer
+	run(context.Background(), []string{"--issuer", "http://203.0.113.7:8080", "--verifier", "http://203.0.113.7:8081"}, strings.NewReader(""), &bytes.Buffer{}, &errb)
+	if !strings.Contains(errb.String(), "--allow-remote") {
+		t.Errorf("refusal does not name --allow-remote: %s", errb.String())
+	}
+}

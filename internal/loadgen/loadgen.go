@@ -1,0 +1,408 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mynumber-mdoc/mnc/internal/cli"
+)
+
+// Defaults and bounds.
+const (
+	DefaultDuration = 30 * time.Second
+	// DefaultMaxRequests caps operations: with Rate 0 (as fast as
+	// possible) a long duration on a fast machine stays bounded too.
+	DefaultMaxRequests = 100_000
+	DefaultWallets     = 8
+	// DefaultIssueShare is the share of operations that are issuance;
+	// presentations dominate real traffic (a card is shown far more often
+	// than re-issued).
+	DefaultIssueShare = 0.1
+	// maxWallets bounds preparation: each wallet is a card with two RSA
+	// keys and an enrolment.
+	maxWallets = 256
+	// opTimeout bounds one operation.
+	opTimeout = 30 * time.Second
+)
+
+// Options configure a run. The zero value runs on embedded defaults.
+type Options struct {
+	// IssuerURL and VerifierURL name running servers; both empty starts
+	// them as child processes.
+	IssuerURL, VerifierURL string
+	// IssuerDataDir is the data directory of the issuer at IssuerURL: its
+	// pki/iaca.pem is trusted and its jpki-testca makes the wallets' cards
+	// (default: the development issuer's directory).
+	IssuerDataDir string
+	// VerifierDataDir is the data directory of the verifier at
+	// VerifierURL, whose development reader CA the wallets trust (default:
+	// the development verifier's directory).
+	VerifierDataDir string
+	// AllowRemote permits non-loopback targets.
+	AllowRemote bool
+	// Duration of the measured window (DefaultDuration).
+	Duration time.Duration
+	// MaxRequests caps operations in the window (DefaultMaxRequests).
+	MaxRequests int
+	// Rate is operations per second in total; 0 runs as fast as the
+	// workers can.
+	Rate float64
+	// Workers is how many operations run at once (default: Wallets).
+	Workers int
+	// Wallets is how many enrolled wallets take part (DefaultWallets).
+	Wallets int
+	// IssueShare is the share of operations that are issuance (a
+	// wallet's refresh), the rest online presentations; negative means
+	// none (DefaultIssueShare when zero).
+	IssueShare float64
+	// WorkDir holds the wallets and, when the tool starts the servers,
+	// their binaries and data; "" is a temporary directory removed after.
+	WorkDir string
+	// Progress receives a line per phase; nil is silent.
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+// Report is the outcome of a run (the --json output).
+type Report struct {
+	Verify VerifyReport `json:"verify"`
+	Issue  IssueReport  `json:"issue"`
+	Floor  Floor        `json:"floor"`
+	// DurationS is the measured window in seconds.
+	DurationS float64 `json:"duration_s"`
+	Wallets   int     `json:"wallets"`
+	Workers   int     `json:"workers"`
+	// TargetRate is the requested rate, 0 for as fast as possible.
+	TargetRate float64 `json:"target_rate"`
+	Issuer     string  `json:"issuer"`
+	Verifier   string  `json:"verifier"`
+	// Started says whether the tool started the servers itself.
+	Started bool `json:"started_servers"`
+}
+
+// VerifyReport is the online presentations' figures. Latency is the whole
+// flow a relying party sees: create the transaction, the wallet fetches
+// and answers the request, read the verdict.
+type VerifyReport struct {
+	OpReport
+	// CPUMillisPerOp is the verifier process's CPU time per presentation.
+	CPUMillisPerOp float64 `json:"cpu_ms_per_op"`
+	// CostXFloor is CPUMillisPerOp over two P-256 verifications.
+	CostXFloor float64 `json:"cost_x_floor"`
+}
+
+// IssueReport is the issuance figures: an operation is a wallet's refresh,
+// which issues a batch of credentials.
+type IssueReport struct {
+	OpReport
+	Credentials int `json:"credentials"`
+	// CPUMillisPerCredential is the issuer process's CPU time per
+	// credential issued.
+	CPUMillisPerCredential float64 `json:"cpu_ms_per_credential"`
+	// CostXSign is CPUMillisPerCredential over one P-256 signature.
+	CostXSign float64 `json:"cost_x_sign"`
+}
+
+// ErrNoOperations is returned when the window ended with no successful
+// operation at all: the figures would be meaningless.
+var ErrNoOperations = errors.New("loadgen: no operation succeeded")
+
+// Run prepares the servers and wallets, drives load for the window and
+// reports. Failed operations are counted, not fatal; a failure to start
+// or prepare is.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "mnc-load: "+format+"\n", args...)
+		}
+	}
+	work := o.WorkDir
+	if work == "" {
+		d, err := os.MkdirTemp("", "mnc-load-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	rep := &Report{Wallets: o.Wallets, Workers: o.Workers, TargetRate: o.Rate}
+	if o.IssuerURL == "" {
+		say("building mdoc-issuer and mdoc-verifier")
+		iss, ver, err := buildServers(ctx, filepath.Join(work, "bin"))
+		if err != nil {
+			return nil, err
+		}
+		o.IssuerDataDir, o.VerifierDataDir = filepath.Join(work, "issuer"), filepath.Join(work, "verifier")
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		// No rate limit: every wallet shares the loopback address, and
+		// the limit is per client IP.
+		ic, _, err := startChild(ctx, "mdoc-issuer", iss, []string{"serve", "--data-dir", o.IssuerDataDir, "--listen", addr, "--rate-limit", "-1"}, "listening on ")
+		if err != nil {
+			return nil, err
+		}
+		defer ic.stop()
+		o.IssuerURL = "http://" + addr
+		vc, line, err := startChild(ctx, "mdoc-verifier", ver, []string{"serve", "--data-dir", o.VerifierDataDir, "--issuer-data-dir", o.IssuerDataDir, "--addr", "127.0.0.1:0"}, "serving on ")
+		if err != nil {
+			return nil, err
+		}
+		defer vc.stop()
+		if o.VerifierURL, err = urlAfter(line, "serving on "); err != nil {
+			return nil, err
+		}
+		rep.Started = true
+		say("issuer %s (pid %d), verifier %s (pid %d)", o.IssuerURL, ic.cmd.Process.Pid, o.VerifierURL, vc.cmd.Process.Pid)
+	}
+	rep.Issuer, rep.Verifier = o.IssuerURL, o.VerifierURL
+	hc := &http.Client{Timeout: opTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * o.Workers}}
+
+	say("preparing %d wallets (a card each, enrolled with the issuer)", o.Wallets)
+	ws, err := prepareWallets(ctx, o, work, hc)
+	if err != nil {
+		return nil, err
+	}
+	// One presentation each before the window warms the verifier's
+	// status-list cache and the connections, as in a running service.
+	for _, w := range ws {
+		if _, err := w.present(ctx, o.VerifierURL, hc); err != nil {
+			return nil, fmt.Errorf("warm-up presentation: %w", err)
+		}
+	}
+
+	floorBefore := measureFloor()
+	cpuV0, err := serverCPU(ctx, hc, o.VerifierURL)
+	if err != nil {
+		return nil, err
+	}
+	cpuI0, err := serverCPU(ctx, hc, o.IssuerURL)
+	if err != nil {
+		return nil, err
+	}
+	say("driving load for %s (rate %s, %d workers, %.0f%% issuance)", o.Duration, rateText(o.Rate), o.Workers, 100*o.IssueShare)
+	res, window := drive(ctx, o, ws, hc)
+	cpuV1, err := serverCPU(ctx, hc, o.VerifierURL)
+	if err != nil {
+		return nil, err
+	}
+	cpuI1, err := serverCPU(ctx, hc, o.IssuerURL)
+	if err != nil {
+		return nil, err
+	}
+	floorAfter := measureFloor()
+	// The floor is the mean of a measurement before and after the
+	// window, so that a machine that got busier or quieter during the run
+	// weighs on both sides of the ratio alike.
+	rep.Floor = Floor{VerifyMicros: (floorBefore.VerifyMicros + floorAfter.VerifyMicros) / 2,
+		SignMicros: (floorBefore.SignMicros + floorAfter.SignMicros) / 2, Clock: floorBefore.Clock}
+	rep.DurationS = window.Seconds()
+
+	rep.Verify.OpReport = res.verify.report(window)
+	rep.Issue.OpReport = res.issue.report(window)
+	rep.Issue.Credentials = res.credentials
+	if n := len(res.verify.lat); n > 0 {
+		rep.Verify.CPUMillisPerOp = ms(cpuV1-cpuV0) / float64(n)
+		rep.Verify.CostXFloor = rep.Verify.CPUMillisPerOp * 1e3 / (2 * rep.Floor.VerifyMicros)
+	}
+	if res.credentials > 0 {
+		rep.Issue.CPUMillisPerCredential = ms(cpuI1-cpuI0) / float64(res.credentials)
+		rep.Issue.CostXSign = rep.Issue.CPUMillisPerCredential * 1e3 / rep.Floor.SignMicros
+	}
+	if rep.Verify.Ops+rep.Issue.Ops == rep.Verify.Errors+rep.Issue.Errors {
+		return rep, ErrNoOperations
+	}
+	return rep, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+func rateText(r float64) string {
+	if r <= 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%.0f/s", r)
+}
+
+func (o *Options) defaults() error {
+	if (o.IssuerURL == "") != (o.VerifierURL == "") {
+		return cli.Usagef("--issuer and --verifier go together (neither starts both servers)")
+	}
+	for _, t := range []string{o.IssuerURL, o.VerifierURL} {
+		if t == "" {
+			continue
+		}
+		if _, err := CheckTarget(t, o.AllowRemote); err != nil {
+			return cli.Usagef("%v", err)
+		}
+	}
+	if o.Duration <= 0 {
+		o.Duration = DefaultDuration
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	if o.Wallets <= 0 {
+		o.Wallets = DefaultWallets
+	}
+	if o.Wallets > maxWallets {
+		return cli.Usagef("--wallets %d: at most %d", o.Wallets, maxWallets)
+	}
+	if o.Workers <= 0 {
+		o.Workers = o.Wallets
+	}
+	if o.Workers > o.Wallets {
+		// A wallet serves one operation at a time (its history and
+		// batch bookkeeping are per wallet), so workers beyond the
+		// wallets would only wait.
+		return cli.Usagef("--workers %d exceeds --wallets %d (each worker drives its own wallet)", o.Workers, o.Wallets)
+	}
+	if o.Rate < 0 {
+		return cli.Usagef("--rate %v: want 0 (as fast as possible) or a positive rate", o.Rate)
+	}
+	switch {
+	case o.IssueShare == 0:
+		o.IssueShare = DefaultIssueShare
+	case o.IssueShare < 0:
+		o.IssueShare = 0
+	case o.IssueShare > 1:
+		return cli.Usagef("--issue-share %v: want a share between 0 and 1", o.IssueShare)
+	}
+	if o.IssuerDataDir == "" {
+		o.IssuerDataDir = cli.DefaultDataDir("issuer")
+	}
+	if o.VerifierDataDir == "" {
+		o.VerifierDataDir = cli.DefaultDataDir("verifier")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// opStats collects one kind of operation.
+type opStats struct {
+	ops, errors int
+	firstErr    string
+	lat         []time.Duration
+}
+
+func (s *opStats) add(d time.Duration, err error) {
+	s.ops++
+	if err != nil {
+		s.errors++
+		if s.firstErr == "" {
+			s.firstErr = err.Error()
+		}
+		return
+	}
+	s.lat = append(s.lat, d)
+}
+
+func (s *opStats) report(window time.Duration) OpReport {
+	r := OpReport{Ops: s.ops, Errors: s.errors, FirstError: s.firstErr}
+	summarise(&r, s.lat, window)
+	return r
+}
+
+type results struct {
+	mu            sync.Mutex
+	verify, issue opStats
+	credentials   int
+}
+
+// drive runs the window: each worker owns a wallet; with a rate, a ticker
+// hands out tickets and an operation that finds no free worker waits for
+// one (latency is measured from when the operation starts, so the figures
+// show service time; a rate above capacity shows up as a lower achieved
+// rate, not as queueing).
+func drive(ctx context.Context, o Options, ws []*loadWallet, hc *http.Client) (*results, time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	res := &results{}
+	var tickets chan struct{}
+	if o.Rate > 0 {
+		tickets = make(chan struct{})
+		go func() {
+			t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					select {
+					case tickets <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	var budget sync.Mutex
+	left := o.MaxRequests
+	take := func() bool {
+		budget.Lock()
+		defer budget.Unlock()
+		if left <= 0 {
+			return false
+		}
+		left--
+		return true
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < o.Workers; i++ {
+		w := ws[i]
+		rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if tickets != nil {
+					select {
+					case <-tickets:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if !take() {
+					return
+				}
+				octx, ocancel := context.WithTimeout(context.Background(), opTimeout)
+				t0 := time.Now()
+				if rng.Float64() < o.IssueShare {
+					n, err := w.refresh(octx)
+					d := time.Since(t0)
+					res.mu.Lock()
+					res.issue.add(d, err)
+					res.credentials += n
+					res.mu.Unlock()
+				} else {
+					_, err := w.present(octx, o.VerifierURL, hc)
+					d := time.Since(t0)
+					res.mu.Lock()
+					res.verify.add(d, err)
+					res.mu.Unlock()
+				}
+				ocancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return res, time.Since(start)
+}

@@ -1,0 +1,236 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Bounds of starting and probing the servers.
+const (
+	// startTimeout covers a first run of the issuer, which creates its
+	// development PKI and JPKI test CA (RSA keys) before it listens.
+	startTimeout = 90 * time.Second
+	// maxMetricsBody bounds a /metrics scrape.
+	maxMetricsBody = 4 << 20
+	// metricCPU is the Prometheus process collector's CPU counter, which
+	// both servers export.
+	metricCPU = "process_cpu_seconds_total"
+)
+
+// modulePath is where the server commands live.
+const modulePath = "github.com/mynumber-mdoc/mnc"
+
+// CheckTarget refuses a target URL that is not on loopback unless
+// allowRemote: load is real traffic.
+func CheckTarget(raw string, allowRemote bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	if allowRemote {
+		return u, nil
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return u, nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return u, nil
+	}
+	return nil, fmt.Errorf("%s is not a loopback address: load goes to loopback only unless --allow-remote is given", host)
+}
+
+// child is a server started by the tool.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lineBuffer
+	// done is closed when the process has exited; err is then its Wait
+	// error. Closing (rather than sending) lets any number of waiters see
+	// the exit, a killed child's stop among them.
+	done chan struct{}
+	err  error
+}
+
+// buildServers builds mdoc-issuer and mdoc-verifier into dir with the go
+// tool, from the module the working directory is in, and returns their
+// paths. Building once (rather than `go run` per start) keeps the compiler
+// out of the measured CPU and out of the children's process tree.
+func buildServers(ctx context.Context, dir string) (issuer, verifier string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), modulePath+"/cmd/mdoc-issuer", modulePath+"/cmd/mdoc-verifier")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		return "", "", fmt.Errorf("go build the servers (run from the repository, or pass --issuer and --verifier): %w: %s", err, strings.TrimSpace(errb.String()))
+	}
+	return filepath.Join(dir, "mdoc-issuer"), filepath.Join(dir, "mdoc-verifier"), nil
+}
+
+// freeLoopbackAddr picks a free loopback port. The issuer names its
+// public URL from its listen address before it listens, so it needs a
+// real port rather than :0; the port could be taken in between, which
+// start then reports.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startChild starts bin with args and waits until its output has a line
+// containing marker, returning the child and that line.
+func startChild(ctx context.Context, name, bin string, args []string, marker string) (*child, string, error) {
+	cmd := exec.Command(bin, args...)
+	c := &child{name: name, cmd: cmd, out: &lineBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = c.out, c.out
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { c.err = cmd.Wait(); close(c.done) }()
+	deadline := time.NewTimer(startTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if line, ok := c.out.find(marker); ok {
+			return c, line, nil
+		}
+		select {
+		case <-c.done:
+			return nil, "", fmt.Errorf("%s exited before serving (%v): %s", name, c.err, c.out.tail())
+		case <-deadline.C:
+			c.stop()
+			return nil, "", fmt.Errorf("%s did not start within %s: %s", name, startTimeout, c.out.tail())
+		case <-ctx.Done():
+			c.stop()
+			return nil, "", ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// stop asks the child to shut down (SIGINT, as Ctrl-C would) and kills it
+// if it has not exited within a few seconds.
+func (c *child) stop() {
+	if c == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// lineBuffer collects a child's output for its start marker and for the
+// error message if it fails. It keeps only the last maxChildOutput bytes.
+type lineBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const maxChildOutput = 64 << 10
+
+func (l *lineBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if len(l.buf) > maxChildOutput {
+		l.buf = append([]byte(nil), l.buf[len(l.buf)-maxChildOutput:]...)
+	}
+	return len(p), nil
+}
+
+func (l *lineBuffer) find(marker string) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sc := bufio.NewScanner(bytes.NewReader(l.buf))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), marker) {
+			return sc.Text(), true
+		}
+	}
+	return "", false
+}
+
+func (l *lineBuffer) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buf
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// urlAfter returns the http URL that follows prefix in line ("serving on
+// http://127.0.0.1:8081 (metrics …)").
+func urlAfter(line, prefix string) (string, error) {
+	_, rest, ok := strings.Cut(line, prefix)
+	if !ok {
+		return "", fmt.Errorf("no %q in %q", prefix, line)
+	}
+	u, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	return u, nil
+}
+
+// serverCPU reads a server's own CPU time from its /metrics.
+func serverCPU(ctx context.Context, hc *http.Client, base string) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("scrape %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("scrape %s: HTTP %d", base, resp.StatusCode)
+	}
+	return parseCPU(io.LimitReader(resp.Body, maxMetricsBody))
+}
+
+// parseCPU finds process_cpu_seconds_total in a Prometheus text
+// exposition.
+func parseCPU(r io.Reader) (time.Duration, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, metricCPU) {
+			continue
+		}
+		rest := strings.TrimPrefix(line, metricCPU)
+		if strings.HasPrefix(rest, "{") {
+			_, rest, _ = strings.Cut(rest, "}")
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", metricCPU, err)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("no " + metricCPU + " in /metrics (is it an mnc server of this version?)")
+}

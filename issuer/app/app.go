@@ -15,7 +15,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/gin-gonic/gin"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +23,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/mynumber-mdoc/mnc/internal/obs"
 	"github.com/mynumber-mdoc/mnc/issuer"

@@ -160,8 +160,8 @@ func newE2EWorld(t *testing.T) *e2eWorld {
 	// Both verifiers fetch the issuer's Token Status Lists, as
 	// mdoc-verifier does without --no-status.
 	e.status = status.New(e.iacas.StatusListTrust())
-	e.shop = e.readerCredentials("E2E Shop")
-	web := e.readerCredentials("E2E Web Verifier")
+	e.shop = e.readerCredentials("E2E Shop", false)
+	web := e.readerCredentials("E2E Web Verifier", false)
 
 	// The online verifier (mdoc-verifier serve), trusting the issuer's IACA
 	// and fetching its status lists.
@@ -191,7 +191,10 @@ func freeLoopbackAddr(t *testing.T) string {
 	return addr
 }
 
-func (e *e2eWorld) readerCredentials(cn string) *trust.ReaderCredentials {
+// readerCredentials is a reader key with a certificate from the issuer's
+// reader CA (mdoc-issuer reader-cert), with the medical-institution role
+// when medical.
+func (e *e2eWorld) readerCredentials(cn string, medical bool) *trust.ReaderCredentials {
 	e.t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -202,7 +205,7 @@ func (e *e2eWorld) readerCredentials(cn string) *trust.ReaderCredentials {
 		e.t.Fatal(err)
 	}
 	p, err := e.app.Service.IssueReaderCertificate(context.Background(), issuer.ReaderCertificateRequest{
-		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), CommonName: cn}, "e2e-test")
+		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), CommonName: cn, Medical: medical}, "e2e-test")
 	if err != nil {
 		e.t.Fatalf("reader certificate: %v", err)
 	}
@@ -504,7 +507,7 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 		t.Fatalf("age tap: %+v; wallet exit %d\n%s", v, code, out)
 	}
 
-	clinic := e.medicalReader("E2E Clinic")
+	clinic := e.readerCredentials("E2E Clinic", true)
 	jp := counter.Config{Mode: counter.KindJPKI, Logger: quiet,
 		JPKI:      &jpki.Verifier{Roots: e.app.TestCA.TrustRoots(), Mode: jpki.ModeTest, Revocation: &jpki.CRLChecker{Source: jpki.CRLDir(e.app.TestCA.CRLDir())}},
 		PIN:       func(context.Context, int) (string, error) { return "4321", nil },
@@ -515,30 +518,6 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 	}
 }
 
-// medicalReader is a reader certificate with the medical-institution role
-// from the issuer's reader CA (mdoc-issuer reader-cert --medical).
-func (e *e2eWorld) medicalReader(cn string) *trust.ReaderCredentials {
-	e.t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(k.Public())
-	p, err := e.app.Service.IssueReaderCertificate(context.Background(), issuer.ReaderCertificateRequest{
-		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), CommonName: cn, Medical: true}, "e2e-test")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	certs, err := trust.ParseCertificates(p)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rc, err := trust.NewReaderCredentials(certs, k)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rc
-}
 
 // TestE2ERegisterInsurance: the holder registers her card for insurance
 // use against the real issuer; a wrong PIN is refused with the card's

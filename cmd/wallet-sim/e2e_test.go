@@ -518,7 +518,6 @@ func TestE2ENFCPresentOverPCSC(t *testing.T) {
 	}
 }
 
-
 // TestE2ERegisterInsurance: the holder registers her card for insurance
 // use against the real issuer; a wrong PIN is refused with the card's
 // code and counts down on the card.

@@ -246,6 +246,11 @@ directory (exit 0 valid, 1 invalid):
   for d in */; do (cd "$d" && mdoc-verifier $(jq -r '.args|join(" ")' expected.json) >/dev/null; echo "$d exit $?"); done
 
 index.json lists every directory with its expected verdict.
+
+mdoc-demo --nfc adds apdu-trace.txt (every APDU of the tap, "> HEX" / "< HEX", PIN
+bytes masked) to its NFC presentations, and writes the JPKI card taps as directories
+with apdu-trace.txt and expected-tap.json (the counter's verdict: kind, ok, code, tries
+left) instead of an mdoc presentation.
 `
 
 // writeIndex writes index.json and README.txt into root.

@@ -30,6 +30,13 @@
 // handle or the context) is closed and later calls fail with
 // ErrCanceled.
 //
+// # Protocol
+//
+// go-libpcsclite's Transmit always sends the T=1 protocol control
+// information, so cards must run T=1 (contactless cards behind PC/SC
+// readers do; internal/vpcd's default ATR announces T=1 only). There is
+// no access to the ATR either.
+//
 // # Limits
 //
 // Limits tell the caller how long a command's data and an expected

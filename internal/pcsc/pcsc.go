@@ -180,9 +180,17 @@ func (s *session) do(ctx context.Context, op, reader string, call func() error) 
 	}
 	dl, _ := ctx.Deadline() // zero: no deadline
 	_ = s.conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetDeadline(time.Unix(1, 0)) })
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = s.conn.SetDeadline(time.Unix(1, 0))
+		close(interrupted)
+	})
 	err := call()
-	stop()
+	if !stop() {
+		// The cancellation already ran, or is running: let it finish so
+		// that its past deadline cannot land on the next call.
+		<-interrupted
+	}
 	if err == nil {
 		return nil
 	}

@@ -73,6 +73,7 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // serve runs cardsim.Serve on the slot until the test ends.
 func serve(t *testing.T, slot pcsctest.Slot, path string, log *slog.Logger) {
 	t.Helper()
+	slot.WaitEmpty(t) // pcscd has seen any earlier card go
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cardsim.Serve(ctx, path, cardsim.Options{Addr: slot.Addr, Logger: log}) }()

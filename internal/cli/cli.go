@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -134,6 +135,17 @@ func NewRoot(name, short, long string, subs ...*cobra.Command) *cobra.Command {
 // to print help and succeed, which would hide a typo behind exit 0.
 func Group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	cmd.AddCommand(subs...)
+	// The RunE below makes cobra call the group runnable, and its usage
+	// would then offer "CMD [flags]" as if the group did something alone.
+	// The template (inherited by the subcommands) leaves that line out for
+	// groups only.
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[groupAnnotation] = "true"
+	if t := cmd.UsageTemplate(); strings.HasPrefix(t, groupUsagePrefix) {
+		cmd.SetUsageTemplate(groupUsageReplacement + strings.TrimPrefix(t, groupUsagePrefix))
+	}
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
@@ -145,6 +157,16 @@ func Group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	}
 	return cmd
 }
+
+// groupUsagePrefix is the start of cobra's usage template that prints the
+// use line of a runnable command; groupUsageReplacement skips it for
+// commands that Group made.
+const (
+	groupAnnotation       = "mnc-cli-group"
+	groupUsagePrefix      = "Usage:{{if .Runnable}}\n  {{.UseLine}}{{end}}"
+	groupUsageReplacement = `Usage:{{if and .Runnable (ne (index .Annotations "` + groupAnnotation + `") "true")}}
+  {{.UseLine}}{{end}}`
+)
 
 // Program runs a root command with the shared conventions.
 type Program struct {

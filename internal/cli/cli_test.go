@@ -59,7 +59,7 @@ func TestExitCodes(t *testing.T) {
 		notInErrs string
 	}{
 		{[]string{"echo", "hi", "--times", "2"}, 0, "hihi", "", ""},
-		{[]string{}, 2, "", "Available Commands", ""},
+		{[]string{}, 2, "", "Usage:\n  prog [command]\n\nAvailable Commands", ""},
 		{[]string{}, 2, "", "prog: a command is needed", ""},
 		{[]string{"bogus"}, 2, "", `unknown command "bogus"`, ""},
 		{[]string{"echo"}, 2, "", "accepts 1 arg", ""},

@@ -50,17 +50,8 @@ func TestBrowserOperatorConsole(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--data-dir", data, "--listen", addr}, strings.NewReader(""), &out, &errb)
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(out.String(), "operator console:") {
-		select {
-		case code := <-done:
-			t.Fatalf("serve ended with %d: %s %s", code, out.String(), errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := out.Await("operator console:", done, 60*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s %s", err, out.String(), errb.String())
 	}
 	base := "http://" + addr
 	token, err := os.ReadFile(filepath.Join(data, "admin-token"))

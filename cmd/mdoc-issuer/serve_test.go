@@ -7,30 +7,12 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/internal/cli"
+	"github.com/mynumber-mdoc/mnc/internal/syncbuf"
 )
-
-// lockedBuffer is safe to read while serve writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestServeOperationalEndpoints: serve on its defaults answers /healthz,
 // /readyz (store and keys) and /metrics, with the request, event, outbox
@@ -42,28 +24,16 @@ func TestServeOperationalEndpoints(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb lockedBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "-v"}, strings.NewReader(""), &out, &errb)
 	}()
-	base := ""
-	deadline := time.Now().Add(30 * time.Second)
-	for base == "" {
-		if _, rest, ok := strings.Cut(out.String(), "listening on "); ok {
-			base, _, _ = strings.Cut(rest, " ")
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve ended with %d: %s", code, errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := out.Await("listening on ", done, 30*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s %s", err, out.String(), errb.String())
 	}
+	_, rest, _ := strings.Cut(out.String(), "listening on ")
+	base, _, _ := strings.Cut(rest, " ")
 	get := func(p string, hdr ...string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, base+p, nil)
 		if len(hdr) == 2 {

@@ -81,17 +81,8 @@ func TestServeWithoutReaderFlags(t *testing.T) {
 		go func() {
 			done <- run(ctx, []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(out.String(), "serving on http://") {
-			select {
-			case code := <-done:
-				t.Fatalf("run %d: serve ended with %d: %s %s", i, code, out.String(), errb.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("run %d: serve did not start: %s %s", i, out.String(), errb.String())
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := out.Await("serving on http://", done, 10*time.Second); err != nil {
+			t.Fatalf("run %d: serve: %v\n%s %s", i, err, out.String(), errb.String())
 		}
 		cancel()
 		if code := <-done; code != exitValid {
@@ -121,17 +112,8 @@ func TestServeDevelopmentDefaults(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	os.MkdirAll(filepath.Join(issuerDir, "pki"), 0o755)
 	os.WriteFile(filepath.Join(issuerDir, "pki", "iaca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: is.IACA.Raw}), 0o644)
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), "serving on http://") {
-		select {
-		case code := <-done:
-			t.Fatalf("serve ended with %d: %s %s", code, out.String(), errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := out.Await("serving on http://", done, 15*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s %s", err, out.String(), errb.String())
 	}
 	cancel()
 	if code := <-done; code != exitValid {
@@ -176,23 +158,11 @@ func testServeOperational(t *testing.T, extra []string, wantMetric string) {
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "json"}, extra...), strings.NewReader(""), &out, &errb)
 	}()
-	base := ""
-	deadline := time.Now().Add(10 * time.Second)
-	for base == "" {
-		if _, rest, ok := strings.Cut(out.String(), "serving on "); ok {
-			base, _, _ = strings.Cut(rest, " ")
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve ended with %d: %s", code, errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := out.Await("serving on ", done, 10*time.Second); err != nil {
+		t.Fatalf("serve: %v\n%s %s", err, out.String(), errb.String())
 	}
+	_, rest, _ := strings.Cut(out.String(), "serving on ")
+	base, _, _ := strings.Cut(rest, " ")
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(base + p)
 		if err != nil || resp.StatusCode != http.StatusOK {

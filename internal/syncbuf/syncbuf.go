@@ -4,7 +4,10 @@ package syncbuf
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Buffer is a mutex-guarded bytes.Buffer. The zero value is ready to use.
@@ -25,4 +28,23 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Await waits until what was written contains substr, polling every 10 ms.
+// It gives up with an error when stopped receives (the command ended
+// first, with that exit status) or after timeout.
+func (s *Buffer) Await(substr string, stopped <-chan int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.String(), substr) {
+		select {
+		case code := <-stopped:
+			return fmt.Errorf("ended with status %d before printing %q", code, substr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("did not print %q within %v", substr, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }

@@ -29,17 +29,7 @@ var (
 // testCreds issues one person's credentials for the whole package.
 func testCreds(t testing.TB) *testca.Credentials {
 	credsOnce.Do(func() {
-		pool, err := testca.NewKeyPool(4)
-		if err != nil {
-			credsErr = err
-			return
-		}
-		ca, err := testca.New(testca.Options{GenerateKey: pool.Next})
-		if err != nil {
-			credsErr = err
-			return
-		}
-		creds, credsErr = ca.IssueCard(testca.Person{Name: "山田\u3000太郎", BirthDate: jpki.NewBirthDate(1990, time.April, 1), Sex: jpki.SexMale, Address: "東京都"}, testca.IssueOptions{})
+		creds, credsErr = testca.IssueOne(testca.Person{Name: "山田\u3000太郎", BirthDate: jpki.NewBirthDate(1990, time.April, 1), Sex: jpki.SexMale, Address: "東京都"})
 	})
 	if credsErr != nil {
 		t.Fatal(credsErr)

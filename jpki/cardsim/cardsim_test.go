@@ -40,17 +40,7 @@ var (
 // testCreds issues one person's card credentials for the package.
 func testCreds(t testing.TB) *testca.Credentials {
 	credsOnce.Do(func() {
-		pool, err := testca.NewKeyPool(4)
-		if err != nil {
-			credsErr = err
-			return
-		}
-		ca, err := testca.New(testca.Options{GenerateKey: pool.Next})
-		if err != nil {
-			credsErr = err
-			return
-		}
-		creds, credsErr = ca.IssueCard(testca.Person{Name: "山田\u3000花子", BirthDate: jpki.NewBirthDate(1985, time.May, 5), Sex: jpki.SexFemale, Address: "大阪府"}, testca.IssueOptions{})
+		creds, credsErr = testca.IssueOne(testca.Person{Name: "山田\u3000花子", BirthDate: jpki.NewBirthDate(1985, time.May, 5), Sex: jpki.SexFemale, Address: "大阪府"})
 	})
 	if credsErr != nil {
 		t.Fatal(credsErr)

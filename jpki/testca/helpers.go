@@ -49,6 +49,21 @@ func (p *KeyPool) Next() (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
+// IssueOne issues one person's card credentials from a fresh CA whose
+// keys come from a small pool: the whole setup of tests that need a card
+// but not the CA that made it.
+func IssueOne(p Person) (*Credentials, error) {
+	pool, err := NewKeyPool(4)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := New(Options{GenerateKey: pool.Next})
+	if err != nil {
+		return nil, err
+	}
+	return ca.IssueCard(p, IssueOptions{})
+}
+
 // AppletConfig returns the applet configuration that puts c on a token
 // with the given reference data.
 func (c *Credentials) AppletConfig(token jpki.Token, signPassword, authPIN string) applet.Config {

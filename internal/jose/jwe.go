@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -57,10 +58,18 @@ func DecryptECDHES(compact string, o DecryptOptions) (*JWE, error) {
 	if len(compact) > o.MaxLen {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(compact), o.MaxLen)
 	}
-	parts := strings.Split(compact, ".")
-	if len(parts) != 5 {
+	var parts [5]string
+	rest := compact
+	for i := range 4 {
+		var ok bool
+		if parts[i], rest, ok = strings.Cut(rest, "."); !ok {
+			return nil, fmt.Errorf("%w: not a compact JWE (want five parts)", ErrMalformed)
+		}
+	}
+	if strings.Contains(rest, ".") {
 		return nil, fmt.Errorf("%w: not a compact JWE (want five parts)", ErrMalformed)
 	}
+	parts[4] = rest
 	h, err := decodeHeader(parts[0])
 	if err != nil {
 		return nil, err
@@ -102,14 +111,18 @@ func DecryptECDHES(compact string, o DecryptOptions) (*JWE, error) {
 	if err != nil || len(iv) != 12 {
 		return nil, fmt.Errorf("%w: JWE iv must be 96 bits of base64url", ErrMalformed)
 	}
-	ct, err := b64(parts[3])
+	// Ciphertext and tag decoded into one buffer: GCM opens them in place.
+	enc := base64.RawURLEncoding.Strict()
+	sealed := make([]byte, enc.DecodedLen(len(parts[3]))+enc.DecodedLen(len(parts[4])))
+	nct, err := enc.Decode(sealed, []byte(parts[3]))
 	if err != nil {
 		return nil, fmt.Errorf("%w: ciphertext encoding: %v", ErrMalformed, err)
 	}
-	tag, err := b64(parts[4])
-	if err != nil || len(tag) != 16 {
+	ntag, err := enc.Decode(sealed[nct:], []byte(parts[4]))
+	if err != nil || ntag != 16 {
 		return nil, fmt.Errorf("%w: JWE tag must be 128 bits of base64url", ErrMalformed)
 	}
+	sealed = sealed[:nct+ntag]
 	z, err := o.Key.ECDH(pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key agreement: %v", ErrDecrypt, err)
@@ -125,7 +138,6 @@ func DecryptECDHES(compact string, o DecryptOptions) (*JWE, error) {
 	}
 	// RFC 7516 §5.2 step 14: the AAD is the protected header exactly as
 	// sent (its base64url form), so a re-encoded header fails.
-	sealed := append(ct, tag...)
 	plain, err := gcm.Open(sealed[:0], iv, sealed, []byte(parts[0]))
 	if err != nil {
 		return nil, fmt.Errorf("%w: authenticated decryption: %v", ErrDecrypt, err)

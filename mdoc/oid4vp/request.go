@@ -9,15 +9,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/cert"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
-
+	"github.com/mynumber-mdoc/mnc/internal/jose"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
@@ -199,48 +197,36 @@ func SignRequestObject(signer crypto.Signer, chain [][]byte, ro *RequestObject) 
 	if len(chain) == 0 || len(chain) > mdoc.MaxChainLength {
 		return nil, errorf(CodeInvalidRequestObject, "x5c must hold 1 to %d certificates", mdoc.MaxChainLength)
 	}
-	alg, err := jwsAlgFor(signer.Public())
-	if err != nil {
+	if err := checkRequestKey(signer.Public()); err != nil {
 		return nil, err
 	}
 	payload, err := json.Marshal(ro)
 	if err != nil {
 		return nil, wrap(CodeInvalidRequestObject, err, "encode request object")
 	}
-	var x5c cert.Chain
-	for _, der := range chain {
-		if err := x5c.Add([]byte(base64.StdEncoding.EncodeToString(der))); err != nil {
-			return nil, wrap(CodeInvalidRequestObject, err, "x5c")
-		}
+	x5c := make([]string, len(chain))
+	for i, der := range chain {
+		x5c[i] = base64.StdEncoding.EncodeToString(der)
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, RequestObjectType); err != nil {
-		return nil, err
-	}
-	if err := hdr.Set(jws.X509CertChainKey, &x5c); err != nil {
-		return nil, err
-	}
-	out, err := jws.Sign(payload, jws.WithKey(alg, signer, jws.WithProtectedHeaders(hdr)))
+	out, err := jose.Sign(signer, map[string]any{"typ": RequestObjectType, "x5c": x5c}, payload)
 	if err != nil {
 		return nil, wrap(CodeInvalidRequestObject, err, "sign request object")
 	}
-	return out, nil
+	return []byte(out), nil
 }
 
-func jwsAlgFor(pub crypto.PublicKey) (jwa.SignatureAlgorithm, error) {
+// checkRequestKey admits the keys a request object may be signed with:
+// ECDSA on P-256, P-384 or P-521 (ES256, ES384, ES512).
+func checkRequestKey(pub crypto.PublicKey) error {
 	k, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return jwa.SignatureAlgorithm{}, errorf(mdoc.CodeUnsupported, "request object key must be ECDSA, got %T", pub)
+		return errorf(mdoc.CodeUnsupported, "request object key must be ECDSA, got %T", pub)
 	}
 	switch k.Curve {
-	case elliptic.P256():
-		return jwa.ES256(), nil
-	case elliptic.P384():
-		return jwa.ES384(), nil
-	case elliptic.P521():
-		return jwa.ES512(), nil
+	case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		return nil
 	}
-	return jwa.SignatureAlgorithm{}, errorf(mdoc.CodeUnsupported, "request object key curve %s", k.Curve.Params().Name)
+	return errorf(mdoc.CodeUnsupported, "request object key curve %s", k.Curve.Params().Name)
 }
 
 // RequestObjectOptions configures VerifyRequestObject.
@@ -276,13 +262,6 @@ type VerifiedRequest struct {
 	Raw           []byte
 }
 
-type jwsHeader struct {
-	Alg  string   `json:"alg"`
-	Typ  string   `json:"typ"`
-	X5C  []string `json:"x5c"`
-	Crit []string `json:"crit"`
-}
-
 // VerifyRequestObject verifies a request object JWT as a wallet does
 // (OpenID4VP 1.0 §5, §5.9.3): the size bound, typ oauth-authz-req+jwt,
 // the x5c chain against opts.Trust (reader authentication profile), the
@@ -304,23 +283,16 @@ func VerifyRequestObject(jwt []byte, opts RequestObjectOptions) (*VerifiedReques
 		now = time.Now()
 	}
 	jwt = bytes.TrimSpace(jwt)
-	parts := bytes.Split(jwt, []byte("."))
-	if len(parts) != 3 {
-		return nil, errorf(CodeInvalidRequestObject, "not a compact JWS")
+	parsed, err := jose.ParseJWS(string(jwt), MaxRequestObjectSize)
+	if errors.Is(err, jose.ErrUnsupported) {
+		return nil, wrap(CodeInvalidRequestObject, err, "header parameters not understood")
 	}
-	hb, err := base64.RawURLEncoding.Strict().DecodeString(string(parts[0]))
 	if err != nil {
-		return nil, wrap(CodeInvalidRequestObject, err, "header encoding")
+		return nil, wrap(CodeInvalidRequestObject, err, "request object")
 	}
-	var h jwsHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, wrap(CodeInvalidRequestObject, err, "header")
-	}
+	h := parsed.Header
 	if h.Typ != RequestObjectType {
 		return nil, errorf(CodeInvalidRequestObject, "typ %q (want %s)", h.Typ, RequestObjectType)
-	}
-	if len(h.Crit) > 0 {
-		return nil, errorf(CodeInvalidRequestObject, "critical header parameters %v not understood", h.Crit)
 	}
 	if len(h.X5C) == 0 || len(h.X5C) > mdoc.MaxChainLength {
 		return nil, errorf(CodeInvalidRequestObject, "x5c must hold 1 to %d certificates", mdoc.MaxChainLength)
@@ -342,17 +314,15 @@ func VerifyRequestObject(jwt []byte, opts RequestObjectOptions) (*VerifiedReques
 			return nil, wrap(mdoc.CodeReaderAuthInvalid, err, "x5c leaf")
 		}
 	}
-	alg, err := jwsAlgFor(leaf.PublicKey)
-	if err != nil {
+	if err := checkRequestKey(leaf.PublicKey); err != nil {
 		return nil, err
 	}
-	if h.Alg != alg.String() {
-		return nil, errorf(mdoc.CodeReaderAuthInvalid, "alg %q does not fit the certificate key (%s)", h.Alg, alg)
-	}
-	payload, err := jws.Verify(jwt, jws.WithKey(alg, leaf.PublicKey))
-	if err != nil {
+	if err := parsed.Verify(leaf.PublicKey); errors.Is(err, jose.ErrAlgorithm) {
+		return nil, wrap(mdoc.CodeReaderAuthInvalid, err, "alg does not fit the certificate key")
+	} else if err != nil {
 		return nil, wrap(mdoc.CodeReaderAuthInvalid, err, "request object signature")
 	}
+	payload := parsed.Payload
 	var ro RequestObject
 	if err := json.Unmarshal(payload, &ro); err != nil {
 		return nil, wrap(CodeInvalidRequestObject, err, "request object claims")

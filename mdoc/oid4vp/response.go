@@ -5,12 +5,13 @@ import (
 	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/json"
-	"slices"
+	"errors"
 	"sort"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwe"
 
+	"github.com/mynumber-mdoc/mnc/internal/jose"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
@@ -143,14 +144,6 @@ func EncryptResponse(r *AuthorizationResponse, key *JWK, enc string) ([]byte, er
 	return out, nil
 }
 
-type jweHeader struct {
-	Alg  string   `json:"alg"`
-	Enc  string   `json:"enc"`
-	Kid  string   `json:"kid"`
-	Zip  string   `json:"zip"`
-	Crit []string `json:"crit"`
-}
-
 // DecryptOptions configures DecryptResponse.
 type DecryptOptions struct {
 	// Key is the verifier's ephemeral private key for this transaction.
@@ -174,39 +167,24 @@ func DecryptResponse(b []byte, o DecryptOptions) (*AuthorizationResponse, error)
 	if o.Key == nil {
 		return nil, errorf(mdoc.CodeSessionEncryption, "no decryption key")
 	}
-	b = bytes.TrimSpace(b)
-	parts := bytes.Split(b, []byte("."))
-	if len(parts) != 5 {
-		return nil, errorf(CodeInvalidRequest, "response is not a compact JWE")
-	}
-	hb, err := base64.RawURLEncoding.Strict().DecodeString(string(parts[0]))
-	if err != nil {
-		return nil, wrap(CodeInvalidRequest, err, "JWE header encoding")
-	}
-	var h jweHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, wrap(CodeInvalidRequest, err, "JWE header")
-	}
-	if h.Alg != AlgECDHES {
-		return nil, errorf(mdoc.CodeUnsupported, "JWE alg %q (want %s)", h.Alg, AlgECDHES)
-	}
 	offered := o.Enc
 	if len(offered) == 0 {
 		offered = []string{EncA128GCM}
 	}
-	if !slices.Contains(offered, h.Enc) {
-		return nil, errorf(mdoc.CodeUnsupported, "JWE enc %q was not offered (%v)", h.Enc, offered)
-	}
-	if h.Zip != "" || len(h.Crit) > 0 {
-		return nil, errorf(mdoc.CodeUnsupported, "JWE compression or critical headers")
-	}
-	if o.Kid != "" && h.Kid != "" && h.Kid != o.Kid {
-		return nil, errorf(mdoc.CodeSessionEncryption, "JWE kid %q is not this transaction's key", h.Kid)
-	}
-	plain, err := jwe.Decrypt(b, jwe.WithKey(jwa.ECDH_ES(), o.Key))
-	if err != nil {
+	msg, err := jose.DecryptECDHES(string(bytes.TrimSpace(b)), jose.DecryptOptions{Key: o.Key, Enc: offered, MaxLen: MaxResponseSize})
+	switch {
+	case errors.Is(err, jose.ErrUnsupported):
+		return nil, wrap(mdoc.CodeUnsupported, err, "response encryption")
+	case errors.Is(err, jose.ErrMalformed):
+		return nil, wrap(CodeInvalidRequest, err, "response is not a valid compact JWE")
+	case err != nil:
 		return nil, wrap(mdoc.CodeSessionEncryption, err, "decrypt response")
 	}
+	// A kid is optional; when present it must name this transaction's key.
+	if kid, ok := msg.Header.KeyID(); ok && o.Kid != "" && kid != "" && kid != o.Kid {
+		return nil, errorf(mdoc.CodeSessionEncryption, "JWE kid %q is not this transaction's key", kid)
+	}
+	plain := msg.Plaintext
 	var r AuthorizationResponse
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	if err := dec.Decode(&r); err != nil {

@@ -83,6 +83,7 @@ type common struct {
 	walletDigests string
 	verbose       bool
 	logFormat     string // serve's --log-format; other commands log text
+	debugAddr     string // serve's --debug-addr
 }
 
 func (c *common) register(fs *pflag.FlagSet) {

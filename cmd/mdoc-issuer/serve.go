@@ -38,6 +38,13 @@ standing in for J-LIS, and an admin token; it prints where each of them is.`,
 				return err
 			}
 			defer a.Close()
+			if c.debugAddr != "" {
+				addr, err := obs.ServeDebug(cmd.Context(), c.debugAddr, false, a.Opts.Logger)
+				if err != nil {
+					return cli.Usagef("--debug-addr: %v", err)
+				}
+				fmt.Fprintf(out, "mdoc-issuer: profiles on http://%s/debug/pprof/\n", addr)
+			}
 			return a.Serve(cmd.Context(), func(addr string) { printServing(out, a, addr) })
 		},
 	}
@@ -53,6 +60,7 @@ standing in for J-LIS, and an admin token; it prints where each of them is.`,
 	f.DurationVar(&o.CRLPollInterval, "crl-poll", app.DefaultCRLPoll, "interval of the CRL poll that drives linked revocation")
 	f.BoolVar(&o.SuspendOnBlock, "suspend-on-block", false, "blocking a model or OS suspends existing credentials unless the block says otherwise")
 	f.StringVar(&c.logFormat, "log-format", obs.LogText, "log format on stderr: text or json (one object per line, with request_id)")
+	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
 	f.IntVar(&o.RateLimit, "rate-limit", 0, "requests per minute per client IP on the nonce, token and enrolment endpoints, per replica (0: the default 60; -1: off, for load tests on loopback)")
 	f.BoolVar(&o.RequireTxCode, "require-tx-code", false, "enrolment offers need a 6-digit tx_code, sent only by e-mail (SMTP) to the contact_email of the application; needs --smtp")
 	cmd.PreRun = func(*cobra.Command, []string) {

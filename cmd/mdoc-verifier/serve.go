@@ -37,6 +37,7 @@ type serveOptions struct {
 	jpkiRoots                   listFlag
 	jpkiCRL                     string
 	jpkiTest, verbose           bool
+	debugAddr                   string
 	logFormat                   string
 	postgres                    string
 }
@@ -80,6 +81,7 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	f.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN of the transaction store shared by verifier replicas (default: in memory, one process)")
 	f.StringVar(&o.logFormat, "log-format", obs.LogText, "log format on stderr: text or json (one object per line, with request_id)")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
 	cmd.MarkFlagsRequiredTogether("reader-cert", "reader-key")
 	cmd.MarkFlagsRequiredTogether("jpki-roots", "jpki-crl-dir")
 	return cmd
@@ -108,6 +110,13 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 		}
 		o.tf.trust = listFlag{iaca}
 		fmt.Fprintf(stdout, "mdoc-verifier: development defaults (not for production: pass --trust and --reader-cert/--reader-key)\n  trusting IACA: %s\n", abs(iaca))
+	}
+	if o.debugAddr != "" {
+		a, err := obs.ServeDebug(ctx, o.debugAddr, false, logger)
+		if err != nil {
+			return usagef("--debug-addr: %v", err)
+		}
+		fmt.Fprintf(stdout, "mdoc-verifier: profiles on http://%s/debug/pprof/\n", a)
 	}
 	ob, outcome := newObservability(logger, creds)
 	var store online.Store

@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"crypto"
 	"crypto/ecdh"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -41,6 +42,31 @@ func FuzzDecryptECDHES(f *testing.F) {
 		DecryptECDHES(s, DecryptOptions{Key: key, Enc: []string{A128GCM, A256GCM}, MaxLen: 1 << 20})
 		if _, err := DecryptECDHES(s, DecryptOptions{Key: other, Enc: []string{A128GCM, A256GCM}, MaxLen: 1 << 20}); err == nil {
 			t.Fatalf("decrypted with a key nobody encrypted to: %q", s)
+		}
+	})
+}
+
+// FuzzParsePublicJWK: hostile JWKs never panic, and a key that parses
+// marshals to a JWK that parses to the same thumbprint.
+func FuzzParsePublicJWK(f *testing.F) {
+	for _, pub := range []crypto.PublicKey{&ecKey(f, elliptic.P256()).PublicKey} {
+		raw, _ := MarshalPublicJWK(pub)
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"kty":"RSA","e":"AQAB","n":"AAAA"}`))
+	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":"","d":""}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		k, err := ParsePublicJWK(raw)
+		if err != nil {
+			return
+		}
+		again, err := MarshalPublicJWK(k.Key)
+		if err != nil {
+			t.Fatalf("parsed key does not marshal: %v", err)
+		}
+		k2, err := ParsePublicJWK(again)
+		if err != nil || k2.Thumbprint != k.Thumbprint {
+			t.Fatalf("round trip changed the key: %v", err)
 		}
 	})
 }

@@ -9,9 +9,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 )
+
+// ErrPrivateKey marks (with ErrUnsupported) a JWK that carries private or
+// symmetric key material where a public key belongs.
+var ErrPrivateKey = errors.New("jose: private key material")
 
 // MaxJWKLen bounds one public JWK: an RSA-4096 key is under 1 KiB.
 const MaxJWKLen = 4 << 10
@@ -67,7 +72,7 @@ func ParsePublicJWK(raw []byte) (*PublicJWK, error) {
 		return nil, fmt.Errorf("%w: JWK: %v", ErrMalformed, err)
 	}
 	if m.D != nil || m.P != nil || m.Q != nil || m.DP != nil || m.DQ != nil || m.QI != nil || m.Oth != nil || m.K != nil {
-		return nil, fmt.Errorf("%w: JWK holds private or symmetric key material", ErrUnsupported)
+		return nil, fmt.Errorf("%w: %w: JWK holds private or symmetric key material", ErrUnsupported, ErrPrivateKey)
 	}
 	switch m.Kty {
 	case "EC":

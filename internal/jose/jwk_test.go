@@ -92,7 +92,7 @@ func TestPublicJWKRefuses(t *testing.T) {
 		{"no kty", `{"crv":"P-256"}`, ErrMalformed},
 		{"oct", `{"kty":"oct","k":"AAAA"}`, ErrUnsupported},
 		{"OKP", `{"kty":"OKP","crv":"Ed25519","x":"AAAA"}`, ErrUnsupported},
-		{"private EC", string(privRaw), ErrUnsupported},
+		{"private EC", string(privRaw), ErrPrivateKey},
 		{"P-384", string(p384Raw), ErrUnsupported},
 		{"off curve", `{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + off + `"}`, ErrMalformed},
 		{"short x", `{"kty":"EC","crv":"P-256","x":"` + x[:40] + `","y":"` + y + `"}`, ErrMalformed},

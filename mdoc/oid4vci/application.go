@@ -3,12 +3,9 @@ package oid4vci
 import (
 	"crypto"
 	"encoding/base64"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/cert"
 )
 
 // CardApplication is the enrolment request signed by the My Number Card's
@@ -56,11 +53,7 @@ func SignCardApplication(app *CardApplication, certDER []byte, signer crypto.Sig
 }
 
 func signWithX5C(signer crypto.Signer, typ string, claims any, certDER []byte) (string, error) {
-	var x5c cert.Chain
-	if err := x5c.Add([]byte(base64.StdEncoding.EncodeToString(certDER))); err != nil {
-		return "", fmt.Errorf("oid4vci: %s x5c: %w", typ, err)
-	}
-	return signJWS(signer, typ, claims, map[string]any{"x5c": &x5c})
+	return signJWS(signer, typ, claims, map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString(certDER)}})
 }
 
 // CheckOptions tune the claim checks of card applications, card revocations

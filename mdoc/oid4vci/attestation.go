@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/cert"
 )
 
 // Bounds on key attestations.
@@ -95,13 +93,11 @@ func SignKeyAttestation(signer crypto.Signer, chain [][]byte, o KeyAttestationOp
 		}
 		c.AttestedKeys = append(c.AttestedKeys, j.Raw)
 	}
-	var x5c cert.Chain
-	for _, der := range chain {
-		if err := x5c.Add([]byte(base64.StdEncoding.EncodeToString(der))); err != nil {
-			return "", fmt.Errorf("oid4vci: key attestation x5c: %w", err)
-		}
+	x5c := make([]string, len(chain))
+	for i, der := range chain {
+		x5c[i] = base64.StdEncoding.EncodeToString(der)
 	}
-	return signJWS(signer, TypKeyAttestation, c, map[string]any{"x5c": &x5c})
+	return signJWS(signer, TypKeyAttestation, c, map[string]any{"x5c": x5c})
 }
 
 // VerifyKeyAttestationOptions tune VerifyKeyAttestation. Zero values: Now
@@ -159,25 +155,9 @@ func VerifyKeyAttestation(compact string, o VerifyKeyAttestationOptions) (*KeyAt
 	if err != nil {
 		return nil, err
 	}
-	x5c, ok := p.hdr.X509CertChain()
-	if !ok || x5c.Len() == 0 {
-		return nil, NewError(code, ReasonUntrusted, "key attestation has no x5c")
-	}
-	if x5c.Len() > MaxAttestationChain {
-		return nil, NewError(code, ReasonTooLarge, "x5c has %d certificates, over %d", x5c.Len(), MaxAttestationChain)
-	}
-	var certs []*x509.Certificate
-	for i := 0; i < x5c.Len(); i++ {
-		b, _ := x5c.Get(i)
-		der, err := base64.StdEncoding.DecodeString(string(b))
-		if err != nil {
-			return nil, wrapErr(code, ReasonMalformed, err, "x5c[%d]", i)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, wrapErr(code, ReasonMalformed, err, "x5c[%d]", i)
-		}
-		certs = append(certs, c)
+	certs, err := p.x5c(MaxAttestationChain, code)
+	if err != nil {
+		return nil, err
 	}
 	now := orNow(o.Now)
 	if o.Roots == nil {

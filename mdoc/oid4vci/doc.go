@@ -3,7 +3,8 @@
 // wallet simulator: issuer metadata, credential offers with the
 // pre-authorized code grant, token, nonce and credential messages, error
 // responses, and the proof JWT (typ "openid4vci-proof+jwt") built and
-// verified with lestrrat-go/jwx/v3.
+// verified with internal/jose (a narrow compact-JWS implementation checked
+// against lestrrat-go/jwx/v3 and the npm wallet in its tests).
 //
 // It also defines the project's two extensions:
 //

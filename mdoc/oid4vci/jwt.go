@@ -1,19 +1,20 @@
 package oid4vci
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/mynumber-mdoc/mnc/internal/jose"
 )
 
 // Bounds on JWT input. A proof carries a key attestation in its header,
@@ -47,13 +48,15 @@ const (
 
 // parsedJWS is a compact JWS whose header was read but not yet verified.
 type parsedJWS struct {
-	compact []byte
-	hdr     jws.Headers
+	jws     *jose.JWS
+	hdr     *jose.Header
 	payload []byte
 }
 
-// parseJWS parses a compact JWS with exactly one signature and the wanted
-// typ, without verifying it.
+// parseJWS parses a compact JWS with the wanted typ, without verifying it.
+// It goes through internal/jose rather than a general JOSE library: a
+// proof and a key attestation are parsed for every credential issued, and
+// a generic header model cost as much as the signature checks.
 func parseJWS(compact, typ, code string, alsoTyp ...string) (*parsedJWS, error) {
 	if len(compact) > MaxJWTLen {
 		return nil, NewError(code, ReasonTooLarge, "%s is %d bytes, over the %d-byte limit", typ, len(compact), MaxJWTLen)
@@ -61,19 +64,14 @@ func parseJWS(compact, typ, code string, alsoTyp ...string) (*parsedJWS, error) 
 	if compact == "" {
 		return nil, NewError(code, ReasonMalformed, "%s is empty", typ)
 	}
-	msg, err := jws.Parse([]byte(compact), jws.WithCompact())
+	j, err := jose.ParseJWS(compact, MaxJWTLen)
 	if err != nil {
 		return nil, wrapErr(code, ReasonMalformed, err, "parse %s", typ)
 	}
-	sigs := msg.Signatures()
-	if len(sigs) != 1 {
-		return nil, NewError(code, ReasonMalformed, "%s has %d signatures, want 1", typ, len(sigs))
-	}
-	hdr := sigs[0].ProtectedHeaders()
-	if got, _ := hdr.Type(); got != typ && !slices.Contains(alsoTyp, got) {
+	if got := j.Header.Typ; got != typ && !slices.Contains(alsoTyp, got) {
 		return nil, NewError(code, ReasonWrongType, "typ %q, want %q", got, typ)
 	}
-	return &parsedJWS{compact: []byte(compact), hdr: hdr, payload: msg.Payload()}, nil
+	return &parsedJWS{jws: j, hdr: j.Header, payload: j.Payload}, nil
 }
 
 // verify checks the signature with pub, choosing the one algorithm its key
@@ -84,61 +82,81 @@ func (p *parsedJWS) verify(pub crypto.PublicKey, code string) error {
 	if err != nil {
 		return wrapErr(code, ReasonWrongKeyType, err, "signature key")
 	}
-	if got, _ := p.hdr.Algorithm(); got != alg {
+	if got := p.hdr.Alg; got != alg {
 		return NewError(code, ReasonWrongAlgorithm, "alg %v, want %v", got, alg)
 	}
-	if _, err := jws.Verify(p.compact, jws.WithKey(alg, pub)); err != nil {
+	if err := p.jws.Verify(pub); err != nil {
 		return wrapErr(code, ReasonSignature, err, "verify signature")
 	}
 	return nil
 }
 
-func algFor(pub crypto.PublicKey) (jwa.SignatureAlgorithm, error) {
+// x5c decodes the header's x5c chain (standard base64 DER, leaf first) of
+// at most max certificates; a header without one is ReasonUntrusted.
+func (p *parsedJWS) x5c(max int, code string) ([]*x509.Certificate, error) {
+	if len(p.hdr.X5C) == 0 {
+		return nil, NewError(code, ReasonUntrusted, "%s has no x5c", p.hdr.Typ)
+	}
+	if len(p.hdr.X5C) > max {
+		return nil, NewError(code, ReasonTooLarge, "x5c has %d certificates, over %d", len(p.hdr.X5C), max)
+	}
+	certs := make([]*x509.Certificate, 0, len(p.hdr.X5C))
+	for i, b := range p.hdr.X5C {
+		der, err := base64.StdEncoding.DecodeString(b)
+		if err != nil {
+			return nil, wrapErr(code, ReasonMalformed, err, "x5c[%d]", i)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, wrapErr(code, ReasonMalformed, err, "x5c[%d]", i)
+		}
+		certs = append(certs, c)
+	}
+	return certs, nil
+}
+
+// algFor is the one JWS algorithm of this package for a key: ES256 for
+// P-256, RS256 for RSA of MinRSABits–MaxRSABits.
+func algFor(pub crypto.PublicKey) (string, error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() {
-			return jwa.SignatureAlgorithm{}, fmt.Errorf("EC curve %s, want P-256", k.Curve.Params().Name)
+			return "", fmt.Errorf("EC curve %s, want P-256", k.Curve.Params().Name)
 		}
-		return jwa.ES256(), nil
+		return jose.ES256, nil
 	case *rsa.PublicKey:
 		if n := k.N.BitLen(); n < MinRSABits || n > MaxRSABits {
-			return jwa.SignatureAlgorithm{}, fmt.Errorf("RSA key of %d bits", n)
+			return "", fmt.Errorf("RSA key of %d bits", n)
 		}
-		return jwa.RS256(), nil
+		return jose.RS256, nil
 	}
-	return jwa.SignatureAlgorithm{}, fmt.Errorf("key type %T is not supported", pub)
+	return "", fmt.Errorf("key type %T is not supported", pub)
 }
 
 // signJWS signs claims with signer under a protected header with typ and the
 // extra fields.
 func signJWS(signer crypto.Signer, typ string, claims any, extra map[string]any) (string, error) {
-	alg, err := algFor(signer.Public())
-	if err != nil {
+	if _, err := algFor(signer.Public()); err != nil {
 		return "", fmt.Errorf("oid4vci: sign %s: %w", typ, err)
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("oid4vci: encode %s claims: %w", typ, err)
 	}
-	h := jws.NewHeaders()
-	if err := h.Set(jws.TypeKey, typ); err != nil {
-		return "", err
-	}
+	h := make(map[string]any, len(extra)+1)
 	for k, v := range extra {
-		if err := h.Set(k, v); err != nil {
-			return "", fmt.Errorf("oid4vci: %s header %s: %w", typ, k, err)
-		}
+		h[k] = v
 	}
-	out, err := jws.Sign(payload, jws.WithKey(alg, signer, jws.WithProtectedHeaders(h)))
+	h["typ"] = typ
+	out, err := jose.Sign(signer, h, payload)
 	if err != nil {
 		return "", fmt.Errorf("oid4vci: sign %s: %w", typ, err)
 	}
-	return string(out), nil
+	return out, nil
 }
 
 // JWK is a parsed public JSON Web Key with its RFC 7638 thumbprint.
 type JWK struct {
-	Key        jwk.Key
 	Public     crypto.PublicKey // *ecdsa.PublicKey or *rsa.PublicKey
 	Thumbprint string           // base64url SHA-256 thumbprint
 	Raw        json.RawMessage  // the JSON as received
@@ -150,11 +168,7 @@ func NewJWK(pub crypto.PublicKey) (*JWK, error) {
 	if _, err := algFor(pub); err != nil {
 		return nil, fmt.Errorf("oid4vci: jwk: %w", err)
 	}
-	k, err := jwk.Import(pub)
-	if err != nil {
-		return nil, fmt.Errorf("oid4vci: jwk: %w", err)
-	}
-	raw, err := json.Marshal(k)
+	raw, err := jose.MarshalPublicJWK(pub)
 	if err != nil {
 		return nil, fmt.Errorf("oid4vci: jwk: %w", err)
 	}
@@ -167,44 +181,21 @@ func ParseJWK(raw []byte) (*JWK, error) {
 	if len(raw) > MaxJWKLen {
 		return nil, NewError(CodeInvalidRequest, ReasonTooLarge, "JWK is %d bytes, over %d", len(raw), MaxJWKLen)
 	}
-	k, err := jwk.ParseKey(raw)
+	k, err := jose.ParsePublicJWK(raw)
 	if err != nil {
-		return nil, wrapErr(CodeInvalidRequest, ReasonMalformed, err, "parse JWK")
+		reason := ReasonMalformed
+		if errors.Is(err, jose.ErrUnsupported) {
+			reason = ReasonWrongKeyType
+			if errors.Is(err, jose.ErrPrivateKey) {
+				reason = ReasonPrivateKey
+			}
+		}
+		return nil, wrapErr(CodeInvalidRequest, reason, err, "parse JWK")
 	}
-	return fromKey(k, raw)
-}
-
-func fromKey(k jwk.Key, raw []byte) (*JWK, error) {
-	if priv, err := jwk.IsPrivateKey(k); err != nil || priv {
-		return nil, NewError(CodeInvalidRequest, ReasonPrivateKey, "JWK must be a public key")
-	}
-	var pub any
-	if err := jwk.Export(k, &pub); err != nil {
-		return nil, wrapErr(CodeInvalidRequest, ReasonMalformed, err, "export JWK")
-	}
-	switch p := pub.(type) {
-	case *ecdsa.PublicKey, *rsa.PublicKey:
-	case ecdsa.PublicKey:
-		pub = &p
-	case rsa.PublicKey:
-		pub = &p
-	default:
-		return nil, NewError(CodeInvalidRequest, ReasonWrongKeyType, "JWK key type %T is not supported", pub)
-	}
-	if _, err := algFor(pub); err != nil {
+	if _, err := algFor(k.Key); err != nil {
 		return nil, wrapErr(CodeInvalidRequest, ReasonWrongKeyType, err, "JWK")
 	}
-	tp, err := k.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, wrapErr(CodeInvalidRequest, ReasonMalformed, err, "JWK thumbprint")
-	}
-	if raw == nil {
-		raw, err = json.Marshal(k)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return &JWK{Key: k, Public: pub, Thumbprint: base64.RawURLEncoding.EncodeToString(tp), Raw: json.RawMessage(raw)}, nil
+	return &JWK{Public: k.Key, Thumbprint: base64.RawURLEncoding.EncodeToString(k.Thumbprint[:]), Raw: json.RawMessage(bytes.Clone(raw))}, nil
 }
 
 // MarshalJSON emits the key as received (or as made by NewJWK).

@@ -76,11 +76,11 @@ func TestProof(t *testing.T) {
 	// A proof whose header jwk is not the signing key.
 	forged := forgeProof(t, other, &dev.PublicKey)
 
-	rsaProof, err := signJWS(testRSA(t), TypProof, ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, map[string]any{"jwk": mustJWK(t, &testRSA(t).PublicKey).Key})
+	rsaProof, err := signJWS(testRSA(t), TypProof, ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, map[string]any{"jwk": mustJWK(t, &testRSA(t).PublicKey).Raw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongTyp, _ := signJWS(dev, "JWT", ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, map[string]any{"jwk": want.Key})
+	wrongTyp, _ := signJWS(dev, "JWT", ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, map[string]any{"jwk": want.Raw})
 	noJWK, _ := signJWS(dev, TypProof, ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, nil)
 
 	for _, tc := range []struct {
@@ -107,7 +107,7 @@ func TestProof(t *testing.T) {
 }
 
 func forgeProof(t *testing.T, signer *ecdsa.PrivateKey, claimed *ecdsa.PublicKey) string {
-	s, err := signJWS(signer, TypProof, ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, map[string]any{"jwk": mustJWK(t, claimed).Key})
+	s, err := signJWS(signer, TypProof, ProofClaims{Audience: Audience{aud}, IssuedAt: t0.Unix()}, map[string]any{"jwk": mustJWK(t, claimed).Raw})
 	if err != nil {
 		t.Fatal(err)
 	}

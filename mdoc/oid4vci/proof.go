@@ -2,10 +2,11 @@ package oid4vci
 
 import (
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/mynumber-mdoc/mnc/internal/jose"
 )
 
 // ProofClaims are the claims of a proof JWT (OpenID4VCI 1.0 Appendix F.1).
@@ -38,11 +39,11 @@ func SignProof(key crypto.Signer, o ProofOptions) (string, error) {
 	if o.Audience == "" {
 		return "", fmt.Errorf("oid4vci: proof needs an audience")
 	}
-	pub, err := jwk.PublicKeyOf(key.Public())
+	pub, err := jose.MarshalPublicJWK(key.Public())
 	if err != nil {
 		return "", fmt.Errorf("oid4vci: proof jwk: %w", err)
 	}
-	hdr := map[string]any{"jwk": pub}
+	hdr := map[string]any{"jwk": json.RawMessage(pub)}
 	if o.KeyAttestation != "" {
 		hdr["key_attestation"] = o.KeyAttestation
 	}
@@ -86,11 +87,10 @@ func VerifyProof(compact string, o VerifyProofOptions) (*Proof, error) {
 	if _, ok := p.hdr.KeyID(); ok {
 		return nil, NewError(CodeInvalidProof, ReasonMissingKey, "kid proofs are not supported; put the device key in jwk")
 	}
-	hk, ok := p.hdr.JWK()
-	if !ok {
+	if len(p.hdr.JWK) == 0 {
 		return nil, NewError(CodeInvalidProof, ReasonMissingKey, "proof header has no jwk")
 	}
-	key, err := fromKey(hk, nil)
+	key, err := ParseJWK(p.hdr.JWK)
 	if err != nil {
 		return nil, wrapErr(CodeInvalidProof, ReasonCode(err), err, "proof jwk")
 	}
@@ -112,10 +112,8 @@ func VerifyProof(compact string, o VerifyProofOptions) (*Proof, error) {
 		return nil, err
 	}
 	var ka string
-	if p.hdr.Has("key_attestation") {
-		if err := p.hdr.Get("key_attestation", &ka); err != nil {
-			return nil, wrapErr(CodeInvalidProof, ReasonMalformed, err, "key_attestation header")
-		}
+	if _, err := p.hdr.Member("key_attestation", &ka); err != nil {
+		return nil, wrapErr(CodeInvalidProof, ReasonMalformed, err, "key_attestation header")
 	}
 	return &Proof{Key: key, Claims: c, IssuedAt: time.Unix(c.IssuedAt, 0), Nonce: c.Nonce, KeyAttestation: ka}, nil
 }

@@ -5,10 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
-	"fmt"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/cert"
 )
 
 // Online qualification confirmation (オンライン資格確認): a medical
@@ -170,13 +167,11 @@ func SignQualificationRequest(r *QualificationRequest, chain [][]byte, signer cr
 	if r.IssuedAt == 0 {
 		r.IssuedAt = time.Now().Unix()
 	}
-	var x5c cert.Chain
-	for _, der := range chain {
-		if err := x5c.Add([]byte(base64.StdEncoding.EncodeToString(der))); err != nil {
-			return "", fmt.Errorf("oid4vci: qualification request x5c: %w", err)
-		}
+	x5c := make([]string, len(chain))
+	for i, der := range chain {
+		x5c[i] = base64.StdEncoding.EncodeToString(der)
 	}
-	return signJWS(signer, TypQualificationRequest, r, map[string]any{"x5c": &x5c})
+	return signJWS(signer, TypQualificationRequest, r, map[string]any{"x5c": x5c})
 }
 
 // VerifyQualificationOptions configure VerifyQualificationRequest.
@@ -200,25 +195,9 @@ func VerifyQualificationRequest(compact string, o VerifyQualificationOptions) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	x5c, ok := p.hdr.X509CertChain()
-	if !ok || x5c.Len() == 0 {
-		return nil, nil, NewError(code, ReasonUntrusted, "qualification request has no x5c")
-	}
-	if x5c.Len() > MaxReaderChain {
-		return nil, nil, NewError(code, ReasonTooLarge, "x5c has %d certificates, over %d", x5c.Len(), MaxReaderChain)
-	}
-	var certs []*x509.Certificate
-	for i := 0; i < x5c.Len(); i++ {
-		b, _ := x5c.Get(i)
-		der, err := base64.StdEncoding.DecodeString(string(b))
-		if err != nil {
-			return nil, nil, wrapErr(code, ReasonMalformed, err, "x5c[%d]", i)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, nil, wrapErr(code, ReasonMalformed, err, "x5c[%d]", i)
-		}
-		certs = append(certs, c)
+	certs, err := p.x5c(MaxReaderChain, code)
+	if err != nil {
+		return nil, nil, err
 	}
 	if o.Roots == nil {
 		return nil, nil, NewError(code, ReasonUntrusted, "no reader CA configured")

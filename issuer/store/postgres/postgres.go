@@ -18,11 +18,14 @@ import (
 // Dialect is PostgreSQL's: $n placeholders and row locks (FOR UPDATE) where
 // SQLite relies on its database-wide write lock.
 var Dialect = sqlstore.Dialect{
-	Name:    "postgres",
-	Blob:    "BYTEA",
-	AutoID:  "BIGSERIAL PRIMARY KEY",
-	Rebind:  Rebind,
-	LockRow: " FOR UPDATE",
+	Name:        "postgres",
+	Blob:        "BYTEA",
+	AutoID:      "BIGSERIAL PRIMARY KEY",
+	Rebind:      Rebind,
+	LockRow:     " FOR UPDATE",
+	LockNoKey:   " FOR NO KEY UPDATE",
+	ShareRow:    " FOR SHARE",
+	AsyncCommit: "SET LOCAL synchronous_commit = off",
 }
 
 // Rebind turns ? placeholders into $1, $2, … (no query of the store has a

@@ -20,15 +20,33 @@ func (s *Store) AddEvent(ctx context.Context, ev store.Event, now time.Time) err
 
 // event writes the audit row and, when asked, the outbox row of ev in tx.
 func (s *Store) event(ctx context.Context, tx *sql.Tx, ev store.Event, now time.Time) error {
+	if err := s.audit(ctx, tx, ev, now, 1); err != nil {
+		return err
+	}
+	return s.outbox(ctx, tx, ev, now)
+}
+
+// audit writes n identical audit rows of ev (one per credential of a
+// batch) in one statement.
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, ev store.Event, now time.Time, n int) error {
 	if ev.Action == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit (at, actor, action, person_id, device_id, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		ms(now), ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail); err != nil {
+	const cols = 6
+	args := make([]any, 0, cols*n)
+	for range n {
+		args = append(args, ms(now), ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail)
+		s.noteEvent(tx, ev.Action)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit (at, actor, action, person_id, device_id, detail) VALUES `+valuesList(n, cols)), args...); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
-	s.noteEvent(tx, ev.Action)
-	if !ev.Notify {
+	return nil
+}
+
+// outbox queues ev for notification in tx when ev asks for it.
+func (s *Store) outbox(ctx context.Context, tx *sql.Tx, ev store.Event, now time.Time) error {
+	if ev.Action == "" || !ev.Notify {
 		return nil
 	}
 	payload, _ := json.Marshal(map[string]any{

@@ -9,10 +9,25 @@ type Dialect struct {
 	AutoID string
 	// Rebind turns ? placeholders into the database's form.
 	Rebind func(string) string
-	// LockPerson is appended to SELECT … FROM persons to serialise
-	// enrolments of one person (FOR UPDATE on PostgreSQL; SQLite
-	// transactions already hold the database write lock).
+	// LockRow is appended to a SELECT of one row the transaction will
+	// change, e.g. persons to serialise enrolments of one person (FOR
+	// UPDATE on PostgreSQL; SQLite transactions already hold the database
+	// write lock, so its dialect leaves the lock clauses empty).
 	LockRow string
+	// LockNoKey is appended to a SELECT of a row the transaction will
+	// update without changing its key (FOR NO KEY UPDATE): the status list
+	// whose next_seq a reservation advances. Unlike FOR UPDATE it lets
+	// concurrent inserts of rows referencing it (credentials → status_lists)
+	// take their foreign-key share lock.
+	LockNoKey string
+	// ShareRow is appended to a SELECT of a row that must not change until
+	// the transaction ends (FOR SHARE): the device whose credentials are
+	// being recorded. Concurrent recordings for one device do not wait on
+	// each other; a state change waits for them, or they for it.
+	ShareRow string
+	// AsyncCommit, when set, is run first in a transaction whose commit may
+	// return before its WAL record is flushed (see reserve).
+	AsyncCommit string
 }
 
 // migrations is the schema, in order; each step runs once, recorded in

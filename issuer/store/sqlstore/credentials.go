@@ -58,43 +58,64 @@ func (s *Store) IssueCredentials(ctx context.Context, b store.IssueBatch) ([]sto
 }
 
 // reserve hands out n entries of lists of the given size to an active
-// device. Each transaction locks at most one list row; a batch that
-// reaches the end of a list takes the rest in the next transaction (from a
-// new list), so two reservations never hold two list locks each and never
-// deadlock.
+// device, in steps that each lock at most one list row: a batch that
+// reaches the end of a list takes the rest in the next step (from a new
+// list), so two reservations never hold two list locks each and never
+// deadlock. Each step re-checks the device.
 func (s *Store) reserve(ctx context.Context, deviceID string, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
 	refs := make([]store.StatusRef, 0, n)
-	for first := true; len(refs) < n; first = false {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			if s.d.AsyncCommit != "" {
-				// A reservation only advances next_seq. If the server
-				// crashes before its WAL record is flushed, next_seq
-				// goes back and the entries are handed out again — but
-				// nothing carries them yet: the credentials signed for
-				// them are recorded by a later, synchronous commit, which
-				// flushes the WAL up to and including this record first
-				// (WAL is flushed in order). So either the reservation is
-				// durable by the time a credential that uses it is, or
-				// neither survived and the recording failed. Skipping the
-				// flush wait shortens the time the list row is locked.
-				if _, err := tx.ExecContext(ctx, s.d.AsyncCommit); err != nil {
-					return fmt.Errorf("store: reserve: %w", err)
-				}
-			}
-			if first {
+	for attempt := 0; len(refs) < n; attempt++ {
+		// Each list holds size ≥ 1 entries, and a missing or full list
+		// costs one step to create: 2n+2 steps are plenty unless other
+		// reservations keep filling the lists this one creates.
+		if attempt > 2*n+2 {
+			return nil, store.ErrListExhausted
+		}
+		var got []store.StatusRef
+		var err error
+		if s.d.Reserve != "" {
+			got, err = s.reserveStatement(ctx, deviceID, n-len(refs), size, now)
+		} else {
+			err = s.tx(ctx, func(tx *sql.Tx) error {
 				if err := s.checkDevice(ctx, tx, deviceID, ""); err != nil {
 					return err
 				}
-			}
-			got, err := s.allocate(ctx, tx, n-len(refs), size, now)
-			refs = append(refs, got...)
-			return err
-		})
+				got, err = s.allocate(ctx, tx, n-len(refs), size, now)
+				return err
+			})
+		}
 		if err != nil {
 			return nil, err
 		}
+		refs = append(refs, got...)
 	}
 	return refs, nil
+}
+
+// reserveStatement is a reservation step in the dialect's one statement;
+// when no list has room it creates one and returns no entries, and the
+// next step takes from it.
+func (s *Store) reserveStatement(ctx context.Context, deviceID string, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
+	var state string
+	var id sql.NullString
+	var first, next, mul, add, lsize sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.d.Reserve, deviceID, int64(size), int64(n), store.DeviceActive).Scan(&state, &id, &first, &next, &mul, &add, &lsize)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: reserve status entries: %w", err)
+	}
+	if state != store.DeviceActive {
+		return nil, store.ErrDeviceState
+	}
+	if !id.Valid {
+		if err := s.tx(ctx, func(tx *sql.Tx) error { return s.createList(ctx, tx, size, now) }); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return permuted(id.String, first.Int64, next.Int64, mul.Int64, add.Int64, lsize.Int64), nil
 }
 
 // checkDevice returns ErrDeviceState unless the device is active; lock is
@@ -114,46 +135,61 @@ func (s *Store) checkDevice(ctx context.Context, tx *sql.Tx, deviceID, lock stri
 }
 
 // allocate takes up to n entries of the newest list that has room,
-// creating a list when none has. Entries are handed out in a permuted
-// order (idx = mul·seq + add mod size, size a power of two, mul odd: a
-// bijection) so that neighbouring indices do not reveal who enrolled
-// together.
+// creating a list when none has.
 func (s *Store) allocate(ctx context.Context, tx *sql.Tx, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		var id string
 		var seq, mul, add, lsize int64
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id, next_seq, mul, add_, size FROM status_lists WHERE next_seq < size AND size = ? ORDER BY created_at DESC, id DESC LIMIT 1`+s.d.LockNoKey), int64(size)).Scan(&id, &seq, &mul, &add, &lsize)
 		if errors.Is(err, sql.ErrNoRows) {
-			var b [16]byte
-			rand.Read(b[:])
-			m := int64(binary.BigEndian.Uint64(b[:8])%size) | 1
-			a := int64(binary.BigEndian.Uint64(b[8:]) % size)
-			var n int
-			tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_lists`).Scan(&n)
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO status_lists (id, size, next_seq, mul, add_, version, created_at) VALUES (?, ?, 0, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`),
-				fmt.Sprintf("%d", n+1), int64(size), m, a, ms(now)); err != nil {
-				return nil, fmt.Errorf("store: create status list: %w", err)
+			if err := s.createList(ctx, tx, size, now); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store: read status list: %w", err)
 		}
-		take := min(int64(n), lsize-seq)
+		next := min(seq+int64(n), lsize)
 		// Allocating an index changes no entry: a fresh index reads 0
 		// (valid) in the token already signed, whose size is the list's.
 		// So the version — which makes every replica re-read, re-compress
 		// and re-sign the list — stays; only a state change bumps it.
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE status_lists SET next_seq = next_seq + ? WHERE id = ?`), take, id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE status_lists SET next_seq = ? WHERE id = ?`), next, id); err != nil {
 			return nil, fmt.Errorf("store: advance status list: %w", err)
 		}
-		refs := make([]store.StatusRef, take)
-		for i := range refs {
-			refs[i] = store.StatusRef{ListID: id, Idx: (uint64(mul)*uint64(seq+int64(i)) + uint64(add)) & (uint64(lsize) - 1)}
-		}
-		return refs, nil
+		return permuted(id, seq, next, mul, add, lsize), nil
 	}
 	return nil, store.ErrListExhausted
+}
+
+// createList adds an empty list of the given size with a random
+// permutation; a concurrent creation of the same id wins and this one
+// does nothing.
+func (s *Store) createList(ctx context.Context, tx *sql.Tx, size uint64, now time.Time) error {
+	var b [16]byte
+	rand.Read(b[:])
+	m := int64(binary.BigEndian.Uint64(b[:8])%size) | 1
+	a := int64(binary.BigEndian.Uint64(b[8:]) % size)
+	var n int
+	tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_lists`).Scan(&n)
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO status_lists (id, size, next_seq, mul, add_, version, created_at) VALUES (?, ?, 0, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`),
+		fmt.Sprintf("%d", n+1), int64(size), m, a, ms(now)); err != nil {
+		return fmt.Errorf("store: create status list: %w", err)
+	}
+	return nil
+}
+
+// permuted returns the entries of sequence numbers [first, next) of a
+// list. Entries are handed out in a permuted order (idx = mul·seq + add
+// mod size, size a power of two, mul odd: a bijection) so that
+// neighbouring indices do not reveal who enrolled together.
+func permuted(listID string, first, next, mul, add, size int64) []store.StatusRef {
+	refs := make([]store.StatusRef, 0, next-first)
+	for seq := first; seq < next; seq++ {
+		refs = append(refs, store.StatusRef{ListID: listID, Idx: (uint64(mul)*uint64(seq) + uint64(add)) & (uint64(size) - 1)})
+	}
+	return refs
 }
 
 // record inserts signed credentials of one device and their event in one

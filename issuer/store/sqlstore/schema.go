@@ -25,9 +25,16 @@ type Dialect struct {
 	// being recorded. Concurrent recordings for one device do not wait on
 	// each other; a state change waits for them, or they for it.
 	ShareRow string
-	// AsyncCommit, when set, is run first in a transaction whose commit may
-	// return before its WAL record is flushed (see reserve).
-	AsyncCommit string
+	// Reserve, when set, is one statement doing one step of a status-list
+	// reservation (see Store.reserve): given the device id, the list size,
+	// the number of entries wanted and the active device state, it returns
+	// no row when the device is unknown, else one row of the device's
+	// state and, when that is active and an open list of the size exists,
+	// the list id, its next_seq before and after the step, mul, add_ and
+	// size (NULL otherwise). next_seq after the step must not pass the
+	// size. When empty, a reservation step is a transaction of separate
+	// statements (SQLite, where a statement costs no round trip).
+	Reserve string
 }
 
 // migrations is the schema, in order; each step runs once, recorded in

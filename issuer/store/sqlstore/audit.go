@@ -49,14 +49,19 @@ func (s *Store) outbox(ctx context.Context, tx *sql.Tx, ev store.Event, now time
 	if ev.Action == "" || !ev.Notify {
 		return nil
 	}
-	payload, _ := json.Marshal(map[string]any{
-		"event": ev.Action, "actor": ev.Actor, "person_id": ev.PersonID, "device_id": ev.DeviceID, "detail": ev.Detail, "at": now.UTC().Format(time.RFC3339),
-	})
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		ev.Action, ev.PersonID, ev.DeviceID, ev.Email, string(payload), ms(now), ms(now)); err != nil {
+		ev.Action, ev.PersonID, ev.DeviceID, ev.Email, outboxPayload(ev, now), ms(now), ms(now)); err != nil {
 		return fmt.Errorf("store: outbox: %w", err)
 	}
 	return nil
+}
+
+// outboxPayload is the JSON the notification worker renders for ev.
+func outboxPayload(ev store.Event, now time.Time) string {
+	payload, _ := json.Marshal(map[string]any{
+		"event": ev.Action, "actor": ev.Actor, "person_id": ev.PersonID, "device_id": ev.DeviceID, "detail": ev.Detail, "at": now.UTC().Format(time.RFC3339),
+	})
+	return string(payload)
 }
 
 func (s *Store) Audit(ctx context.Context, deviceID, personID string, limit int) ([]store.AuditEntry, error) {

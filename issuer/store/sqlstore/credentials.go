@@ -198,6 +198,9 @@ func permuted(listID string, first, next, mul, add, size int64) []store.StatusRe
 // waits and then changes these credentials too, or committed first and
 // this records nothing (ErrDeviceState).
 func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.Event, now time.Time) error {
+	if s.d.Record != "" {
+		return s.recordStatement(ctx, creds, ev, now)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.checkDevice(ctx, tx, creds[0].DeviceID, s.d.ShareRow); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -219,6 +222,40 @@ func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.E
 		}
 		return s.outbox(ctx, tx, ev, now)
 	})
+}
+
+// recordStatement is record in the dialect's one statement.
+func (s *Store) recordStatement(ctx context.Context, creds []store.Credential, ev store.Event, now time.Time) error {
+	ids, lists, idxs := make([]string, len(creds)), make([]string, len(creds)), make([]int64, len(creds))
+	for i, c := range creds {
+		ids[i], lists[i], idxs[i] = c.ID, c.ListID, int64(c.Idx)
+	}
+	var payload any // NULL: no notification
+	if ev.Notify {
+		payload = outboxPayload(ev, now)
+	}
+	c := creds[0]
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.d.Record, c.DeviceID, store.DeviceActive, c.DocType, c.State, ms(c.IssuedAt), ms(c.ValidFrom), ms(c.ValidUntil),
+		ids, lists, idxs, ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail, ev.Email, payload).Scan(&n); err != nil {
+		return fmt.Errorf("store: record credentials: %w", err)
+	}
+	if n == 0 {
+		return store.ErrDeviceState
+	}
+	if n != len(creds) {
+		// Cannot happen: the statement inserts all or, without the
+		// device, none.
+		return fmt.Errorf("store: recorded %d of %d credentials", n, len(creds))
+	}
+	if s.onEvents != nil && ev.Action != "" {
+		actions := make([]string, n)
+		for i := range actions {
+			actions[i] = ev.Action
+		}
+		s.onEvents(actions)
+	}
+	return nil
 }
 
 // valuesList is "(?, …), (?, …)": rows groups of cols placeholders.

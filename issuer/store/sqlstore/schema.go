@@ -35,6 +35,18 @@ type Dialect struct {
 	// size. When empty, a reservation step is a transaction of separate
 	// statements (SQLite, where a statement costs no round trip).
 	Reserve string
+	// Record, when set, is one statement recording the credentials of one
+	// device and one batch, provided the device is active (see
+	// Store.record): parameters $1 device id, $2 the active state, $3 doc
+	// type, $4 the credential state, $5 issued-at ms, $6 valid-from ms,
+	// $7 valid-until ms, $8 credential ids, $9 list ids, $10 indices
+	// (arrays, one element per credential), then the event: $11 actor,
+	// $12 action ('' for none: no audit row), $13 person id, $14 device id,
+	// $15 detail, $16 e-mail, $17 outbox payload (NULL: no notification).
+	// It inserts one audit row per credential and one outbox row, share-locks
+	// the device row as ShareRow does, and returns the number of
+	// credentials inserted: 0 when the device is not active.
+	Record string
 }
 
 // migrations is the schema, in order; each step runs once, recorded in

@@ -27,6 +27,10 @@ var Dialect = sqlstore.Dialect{
 	ShareRow:  " FOR SHARE",
 	Reserve:   reserve,
 	Record:    record,
+	// pgx prepares and caches every statement text per connection, and
+	// the pool has a connection limit prepared statements must not meet
+	// inside a transaction (sqlstore's prepared).
+	CachesStatements: true,
 }
 
 // reserve is a reservation step in one statement, so one round trip and

@@ -38,7 +38,7 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, ev store.Event, now time.
 		args = append(args, ms(now), ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail)
 		s.noteEvent(tx, ev.Action)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit (at, actor, action, person_id, device_id, detail) VALUES `+valuesList(n, cols)), args...); err != nil {
+	if _, err := s.exec(ctx, tx, `INSERT INTO audit (at, actor, action, person_id, device_id, detail) VALUES `+valuesList(n, cols), args...); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
 	return nil
@@ -49,7 +49,7 @@ func (s *Store) outbox(ctx context.Context, tx *sql.Tx, ev store.Event, now time
 	if ev.Action == "" || !ev.Notify {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	if _, err := s.exec(ctx, tx, `INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		ev.Action, ev.PersonID, ev.DeviceID, ev.Email, outboxPayload(ev, now), ms(now), ms(now)); err != nil {
 		return fmt.Errorf("store: outbox: %w", err)
 	}

@@ -122,7 +122,7 @@ func (s *Store) reserveStatement(ctx context.Context, deviceID string, n int, si
 // appended to the SELECT (the dialect's ShareRow when recording).
 func (s *Store) checkDevice(ctx context.Context, tx *sql.Tx, deviceID, lock string) error {
 	var state string
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT state FROM devices WHERE id = ?`+lock), deviceID).Scan(&state); err != nil {
+	if err := s.queryRow(ctx, tx, `SELECT state FROM devices WHERE id = ?`+lock, deviceID).Scan(&state); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -140,7 +140,7 @@ func (s *Store) allocate(ctx context.Context, tx *sql.Tx, n int, size uint64, no
 	for attempt := 0; attempt < 3; attempt++ {
 		var id string
 		var seq, mul, add, lsize int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT id, next_seq, mul, add_, size FROM status_lists WHERE next_seq < size AND size = ? ORDER BY created_at DESC, id DESC LIMIT 1`+s.d.LockNoKey), int64(size)).Scan(&id, &seq, &mul, &add, &lsize)
+		err := s.queryRow(ctx, tx, `SELECT id, next_seq, mul, add_, size FROM status_lists WHERE next_seq < size AND size = ? ORDER BY created_at DESC, id DESC LIMIT 1`+s.d.LockNoKey, int64(size)).Scan(&id, &seq, &mul, &add, &lsize)
 		if errors.Is(err, sql.ErrNoRows) {
 			if err := s.createList(ctx, tx, size, now); err != nil {
 				return nil, err
@@ -155,7 +155,7 @@ func (s *Store) allocate(ctx context.Context, tx *sql.Tx, n int, size uint64, no
 		// (valid) in the token already signed, whose size is the list's.
 		// So the version — which makes every replica re-read, re-compress
 		// and re-sign the list — stays; only a state change bumps it.
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE status_lists SET next_seq = ? WHERE id = ?`), next, id); err != nil {
+		if _, err := s.exec(ctx, tx, `UPDATE status_lists SET next_seq = ? WHERE id = ?`, next, id); err != nil {
 			return nil, fmt.Errorf("store: advance status list: %w", err)
 		}
 		return permuted(id, seq, next, mul, add, lsize), nil
@@ -213,8 +213,8 @@ func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.E
 		for _, c := range creds {
 			args = append(args, c.ID, c.DeviceID, c.DocType, c.ListID, int64(c.Idx), c.State, ms(c.IssuedAt), ms(c.ValidFrom), ms(c.ValidUntil))
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO credentials (id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until) VALUES `+
-			valuesList(len(creds), cols)), args...); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO credentials (id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until) VALUES `+
+			valuesList(len(creds), cols), args...); err != nil {
 			return fmt.Errorf("store: insert credentials: %w", err)
 		}
 		if err := s.audit(ctx, tx, ev, now, len(creds)); err != nil {

@@ -47,6 +47,9 @@ type Dialect struct {
 	// the device row as ShareRow does, and returns the number of
 	// credentials inserted: 0 when the device is not active.
 	Record string
+	// CachesStatements is set when the driver prepares each statement text
+	// once per connection by itself (pgx does), so the store need not.
+	CachesStatements bool
 }
 
 // migrations is the schema, in order; each step runs once, recorded in

@@ -718,3 +718,45 @@ func testConcurrentBatches(t *testing.T, s store.Store) {
 		t.Fatalf("%d entries for %d credentials", len(seen), workers*batches*n)
 	}
 }
+
+// EventHookBatch checks a store's event hook (sqlstore's SetEventHook,
+// passed as setHook) for batch issuance: a recorded batch is heard as one
+// action per credential; a batch refused because the device changed
+// meanwhile is not heard at all.
+func EventHookBatch(t *testing.T, s store.Store, setHook func(func(actions []string))) {
+	var mu sync.Mutex
+	var heard []string
+	setHook(func(a []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, a...)
+	})
+	enrol(t, s, "hook", "hook-d1", "hook-c1")
+	if _, err := issueBatch(s, "hook-d1", 3, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.IssueCredentials(context.Background(), store.IssueBatch{
+		DeviceID: "hook-d1", Count: 2, ListSize: 1 << 10, Now: t0, Event: store.Event{Actor: "wallet", Action: "issued"},
+		Sign: func(i int, _ store.StatusRef) error {
+			if i == 0 {
+				_, err := s.ChangeDevices(context.Background(), store.ChangeParams{DeviceIDs: []string{"hook-d1"}, From: []string{store.DeviceActive}, To: store.DeviceSuspended, Now: t0})
+				return err
+			}
+			return nil
+		},
+	})
+	if !errors.Is(err, store.ErrDeviceState) {
+		t.Fatalf("batch for a device suspended meanwhile: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, a := range heard {
+		if a == "issued" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("hook heard %v: %d issued, want 3", heard, n)
+	}
+}

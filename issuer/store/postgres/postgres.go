@@ -34,9 +34,16 @@ var Dialect = sqlstore.Dialect{
 }
 
 // reserve is a reservation step in one statement, so one round trip and
-// the list row locked only while it runs (sqlstore.Dialect.Reserve):
-// FOR NO KEY UPDATE serialises reservations on the open list without
-// blocking inserts of credentials that reference it.
+// the list row locked only while it runs (sqlstore.Dialect.Reserve).
+//
+// The UPDATE is the statement's only row lock: reservations queue on the
+// list row and each re-checks, on the version it finally locks, that k
+// entries are still free (else it takes none and the store tries again).
+// Selecting the row FOR NO KEY UPDATE first and then updating it deadlocks
+// under contention: the UPDATE re-locks the row through the tuple lock
+// the next waiter already holds, while that waiter waits for this
+// transaction. next_seq before the update is next_seq - k, since exactly k
+// are taken; PostgreSQL 15 has no RETURNING OLD.
 //
 // It commits with synchronous_commit off (set_config local to its implicit
 // transaction). A reservation only advances next_seq; were the server to
@@ -49,13 +56,11 @@ var Dialect = sqlstore.Dialect{
 // was handed out. Not waiting for the flush saves an fsync per request.
 const reserve = `WITH dev AS (
 	SELECT state, set_config('synchronous_commit', 'off', true) FROM devices WHERE id = $1
-), l AS (
-	SELECT id, next_seq FROM status_lists
-	WHERE next_seq < size AND size = $2 AND (SELECT state FROM dev) = $4
-	ORDER BY created_at DESC, id DESC LIMIT 1 FOR NO KEY UPDATE
 ), u AS (
-	UPDATE status_lists s SET next_seq = LEAST(s.next_seq + $3, s.size) FROM l WHERE s.id = l.id
-	RETURNING s.id, l.next_seq AS first, s.next_seq AS next, s.mul, s.add_, s.size
+	UPDATE status_lists SET next_seq = next_seq + $3
+	WHERE id = (SELECT id FROM status_lists WHERE next_seq < size AND size = $2 ORDER BY created_at DESC, id DESC LIMIT 1)
+		AND next_seq + $3 <= size AND (SELECT state FROM dev) = $4
+	RETURNING id, next_seq - $3 AS first, next_seq AS next, mul, add_, size
 )
 SELECT dev.state, u.id, u.first, u.next, u.mul, u.add_, u.size FROM dev LEFT JOIN u ON true`
 

@@ -92,30 +92,46 @@ func (s *Store) reserve(ctx context.Context, deviceID string, n int, size uint64
 	return refs, nil
 }
 
-// reserveStatement is a reservation step in the dialect's one statement;
-// when no list has room it creates one and returns no entries, and the
-// next step takes from it.
+// reserveStatement is a reservation step in the dialect's one statement,
+// which takes n entries only from an open list with n free. When the
+// newest open list has fewer, it takes what is left there; when there is
+// no open list, it creates one and returns no entries, and the next step
+// takes from it.
 func (s *Store) reserveStatement(ctx context.Context, deviceID string, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
-	var state string
-	var id sql.NullString
-	var first, next, mul, add, lsize sql.NullInt64
-	err := s.db.QueryRowContext(ctx, s.d.Reserve, deviceID, int64(size), int64(n), store.DeviceActive).Scan(&state, &id, &first, &next, &mul, &add, &lsize)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: reserve status entries: %w", err)
-	}
-	if state != store.DeviceActive {
-		return nil, store.ErrDeviceState
-	}
-	if !id.Valid {
-		if err := s.tx(ctx, func(tx *sql.Tx) error { return s.createList(ctx, tx, size, now) }); err != nil {
-			return nil, err
+	for k := int64(n); ; {
+		var state string
+		var id sql.NullString
+		var first, next, mul, add, lsize sql.NullInt64
+		err := s.db.QueryRowContext(ctx, s.d.Reserve, deviceID, int64(size), k, store.DeviceActive).Scan(&state, &id, &first, &next, &mul, &add, &lsize)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
 		}
-		return nil, nil
+		if err != nil {
+			return nil, fmt.Errorf("store: reserve status entries: %w", err)
+		}
+		if state != store.DeviceActive {
+			return nil, store.ErrDeviceState
+		}
+		if id.Valid {
+			return permuted(id.String, first.Int64, next.Int64, mul.Int64, add.Int64, lsize.Int64), nil
+		}
+		var free int64
+		err = s.db.QueryRowContext(ctx, s.q(`SELECT size - next_seq FROM status_lists WHERE next_seq < size AND size = ? ORDER BY created_at DESC, id DESC LIMIT 1`), int64(size)).Scan(&free)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := s.tx(ctx, func(tx *sql.Tx) error { return s.createList(ctx, tx, size, now) }); err != nil {
+				return nil, err
+			}
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("store: read status list: %w", err)
+		case free >= k:
+			// Another reservation took entries between the two
+			// statements; the caller's next step tries again.
+			return nil, nil
+		}
+		k = free // the rest of the list; the remainder goes to a new one
 	}
-	return permuted(id.String, first.Int64, next.Int64, mul.Int64, add.Int64, lsize.Int64), nil
 }
 
 // checkDevice returns ErrDeviceState unless the device is active; lock is

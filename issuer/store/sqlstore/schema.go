@@ -27,13 +27,13 @@ type Dialect struct {
 	ShareRow string
 	// Reserve, when set, is one statement doing one step of a status-list
 	// reservation (see Store.reserve): given the device id, the list size,
-	// the number of entries wanted and the active device state, it returns
-	// no row when the device is unknown, else one row of the device's
-	// state and, when that is active and an open list of the size exists,
-	// the list id, its next_seq before and after the step, mul, add_ and
-	// size (NULL otherwise). next_seq after the step must not pass the
-	// size. When empty, a reservation step is a transaction of separate
-	// statements (SQLite, where a statement costs no round trip).
+	// the number k of entries wanted and the active device state, it
+	// returns no row when the device is unknown, else one row of the
+	// device's state and, when that is active and the newest open list of
+	// the size has k entries free, takes them and adds that list's id, its
+	// next_seq before and after, mul, add_ and size (NULL otherwise). When
+	// empty, a reservation step is a transaction of separate statements
+	// (SQLite, where a statement costs no round trip).
 	Reserve string
 	// Record, when set, is one statement recording the credentials of one
 	// device and one batch, provided the device is active (see

@@ -677,9 +677,11 @@ func testIssueBatch(t *testing.T, s store.Store) {
 var errHSM = errors.New("hsm down")
 
 // testConcurrentBatches: batches issued at once (as by several replicas)
-// get distinct entries, including across list boundaries.
+// get distinct entries, including across list boundaries, and do not
+// deadlock: reservations queueing three deep on the list row is what made
+// a lock-then-update reservation deadlock on PostgreSQL.
 func testConcurrentBatches(t *testing.T, s store.Store) {
-	const workers, batches, n, size = 4, 3, 5, 16
+	const workers, batches, n, size = 8, 6, 5, 64
 	for w := range workers {
 		enrol(t, s, fmt.Sprintf("conc-%d", w), fmt.Sprintf("conc-d%d", w), fmt.Sprintf("conc-c%d", w))
 	}

@@ -154,7 +154,13 @@
 // Elements are derived as documented at MNCElements and HICElements.
 // validUntil is the earliest of issuance + CredentialValidity, the card
 // certificate's notAfter and the Document Signer's notAfter. Each MSO
-// carries status.status_list {idx, uri}; the entry is allocated and the MSO
-// signed inside the transaction that records the credential, so no
-// credential exists without its status entry.
+// carries status.status_list {idx, uri}. The credentials of a request are
+// issued together (store.Credentials.IssueCredentials): their entries are
+// reserved in a short transaction, the MSOs signed outside any transaction,
+// and the credentials recorded in one transaction that re-checks the
+// device, so no credential exists without its status entry and signing
+// never holds the lock other issuances wait for. Entries reserved by a
+// failed issuance are never reused; they read valid in the list but no
+// credential carries them. A request notifies the holder once, however
+// many credentials it issued; the audit log has a row per credential.
 package issuer

@@ -247,19 +247,18 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 			return nil, fmt.Errorf("insurance elements: %w", err)
 		}
 	}
-	resp := &oid4vci.CredentialResponse{}
-	for i, k := range keys {
-		encoded, credID, err := s.issueOne(ctx, dev, docType, ns, k, now, validUntil)
-		if err != nil {
-			return nil, err
-		}
-		resp.Credentials = append(resp.Credentials, oid4vci.IssuedCredential{Credential: base64.RawURLEncoding.EncodeToString(encoded)})
-		if i == 0 {
-			// One notification_id per response (§8.3): the first
-			// credential's id; Notify applies the event to the device's
-			// credentials of that issuance.
-			resp.NotificationID = credID
-		}
+	encoded, credIDs, err := s.issueBatch(ctx, dev, docType, ns, keys, now, validUntil)
+	if err != nil {
+		return nil, err
+	}
+	resp := &oid4vci.CredentialResponse{
+		// One notification_id per response (§8.3): the first credential's
+		// id; Notify applies the event to the device's credentials of
+		// that issuance.
+		NotificationID: credIDs[0],
+	}
+	for _, b := range encoded {
+		resp.Credentials = append(resp.Credentials, oid4vci.IssuedCredential{Credential: base64.RawURLEncoding.EncodeToString(b)})
 	}
 	return resp, nil
 }
@@ -357,16 +356,20 @@ func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.D
 	return keys, nonce, nil
 }
 
-// issueOne signs and records one credential for device key k: its own MSO,
-// salts (random per element, mdoc.Issue) and status-list entry.
-func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, k *ecdsa.PublicKey, now, validUntil time.Time) ([]byte, string, error) {
-	var encoded []byte
-	cred, err := s.creds.IssueCredential(ctx, store.IssueParams{
-		DeviceID: dev.ID, DocType: docType, ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
+// issueBatch signs and records one credential per device key of a
+// request: each with its own MSO, salts (random per element, mdoc.Issue)
+// and status-list entry. The store signs every credential outside its
+// transactions and records them together once all are signed, so a batch
+// is one reservation and one recording, and a failure returns none of
+// them.
+func (s *Service) issueBatch(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, keys []*ecdsa.PublicKey, now, validUntil time.Time) ([][]byte, []string, error) {
+	encoded := make([][]byte, len(keys))
+	creds, err := s.creds.IssueCredentials(ctx, store.IssueBatch{
+		DeviceID: dev.ID, DocType: docType, Count: len(keys), ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
 		Event: store.Event{Actor: "wallet", Action: "credential_issued", PersonID: dev.PersonID, DeviceID: dev.ID, Detail: docType, Notify: true, Email: dev.ContactEmail},
-		Sign: func(ref store.StatusRef) error {
+		Sign: func(i int, ref store.StatusRef) error {
 			is, err := mdoc.Issue(mdoc.IssueOptions{
-				DocType: docType, NameSpaces: ns, DeviceKey: k,
+				DocType: docType, NameSpaces: ns, DeviceKey: keys[i],
 				Signed: now, ValidFrom: now, ValidUntil: validUntil,
 				Status: &mdoc.StatusListRef{Idx: ref.Idx, URI: s.statusURI(ref.ListID)},
 				Signer: s.cfg.DocumentSigner, Chain: rawChain(s.cfg.DocumentSigner.Chain()),
@@ -374,18 +377,22 @@ func (s *Service) issueOne(ctx context.Context, dev *store.Device, docType strin
 			if err != nil {
 				return fmt.Errorf("sign %s: %w", docType, err)
 			}
-			encoded, err = is.Encode()
+			encoded[i], err = is.Encode()
 			return err
 		},
 	})
 	if errors.Is(err, store.ErrDeviceState) {
-		return nil, "", oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
+		return nil, nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("issue %s: %w", docType, err)
+		return nil, nil, fmt.Errorf("issue %d × %s: %w", len(keys), docType, err)
 	}
-	s.cfg.Logger.InfoContext(ctx, "credential issued", "device", dev.ID, "doctype", docType, "list", cred.ListID, "idx", cred.Idx, "valid_until", validUntil)
-	return encoded, cred.ID, nil
+	ids := make([]string, len(creds))
+	for i, c := range creds {
+		ids[i] = c.ID
+		s.cfg.Logger.InfoContext(ctx, "credential issued", "device", dev.ID, "doctype", docType, "list", c.ListID, "idx", c.Idx, "valid_until", validUntil)
+	}
+	return encoded, ids, nil
 }
 
 func (s *Service) statusURI(listID string) string {

@@ -31,25 +31,49 @@ type StatusRef struct {
 	Idx    uint64
 }
 
-// IssueParams describe a credential to issue.
-type IssueParams struct {
+// MaxIssueBatch bounds the credentials of one IssueCredentials call: an
+// OpenID4VCI batch is at most oid4vci.MaxProofs (10) proofs; the margin
+// keeps room for a larger configured batch_size without letting one call
+// reserve a large slice of a status list.
+const MaxIssueBatch = 32
+
+// IssueBatch describes the credentials of one credential request: Count
+// credentials of one docType for one device, each with its own status-list
+// entry.
+type IssueBatch struct {
 	DeviceID   string
 	DocType    string
+	Count      int
 	ListSize   uint64
-	URIPrefix  string
 	ValidFrom  time.Time
 	ValidUntil time.Time
 	Now        time.Time
-	Event      Event
-	// Sign builds and signs the credential once the status entry is
-	// allocated; it runs inside the transaction, so a failure or crash
-	// leaves no credential row and no signed credential escapes.
-	Sign func(ref StatusRef) error
+	// Event is audited once per credential (the audit log and the
+	// credential_issued counter count credentials) but, when Event.Notify,
+	// queued for notification once per batch: a refresh of five
+	// credentials tells the holder once.
+	Event Event
+	// Sign builds and signs credential i (0 ≤ i < Count) at its reserved
+	// entry ref. It runs outside any transaction, so signing never holds a
+	// lock other issuances wait for. When it fails, or the device stops
+	// being active before the credentials are recorded, nothing is recorded
+	// and the caller must drop what Sign produced.
+	Sign func(i int, ref StatusRef) error
 }
 
 // Credentials keeps issued credentials, each with its status-list entry.
 type Credentials interface {
-	IssueCredential(ctx context.Context, p IssueParams) (*Credential, error)
+	// IssueCredentials reserves b.Count status-list entries (ErrDeviceState
+	// unless the device is active), calls b.Sign for each outside any
+	// transaction, then records the credentials and the event in one
+	// transaction that re-checks the device (ErrDeviceState, nothing
+	// recorded, when it was suspended, revoked or replaced meanwhile).
+	//
+	// Entries reserved by a call that then fails — a signer error, a device
+	// change, a crash — stay unused: the index sequence has a gap that is
+	// never handed out again. An unused entry reads 0 (valid) in the list
+	// but no credential carries it, so it tells a verifier nothing.
+	IssueCredentials(ctx context.Context, b IssueBatch) ([]Credential, error)
 	Credentials(ctx context.Context, deviceID string) ([]Credential, error)
 	// CredentialByStatus finds the credential at a status-list entry (what
 	// a verifier sees in the MSO); ErrNotFound when none.

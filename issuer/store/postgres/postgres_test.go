@@ -23,3 +23,12 @@ func TestRebind(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestEventHookBatch(t *testing.T) {
+	s, err := Open(context.Background(), storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.EventHookBatch(t, s, s.SetEventHook)
+}

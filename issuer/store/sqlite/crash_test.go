@@ -85,14 +85,17 @@ func crashStep(ctx context.Context, s store.Store, id string, logLine func(strin
 		return // a concurrent enrolment of the same person may win; fine
 	}
 	for _, dt := range []string{"org.iso.23220.1.jp.mnc", "jp.go.mhlw.hic.1"} {
-		c, err := s.IssueCredential(ctx, store.IssueParams{DeviceID: dev, DocType: dt, ListSize: 4096, ValidFrom: now, ValidUntil: now.Add(time.Hour), Now: now,
+		creds, err := s.IssueCredentials(ctx, store.IssueBatch{DeviceID: dev, DocType: dt, Count: 1 + rand.IntN(3), ListSize: 4096, ValidFrom: now, ValidUntil: now.Add(time.Hour), Now: now,
 			Event: store.Event{Actor: "wallet", Action: "credential_issued", DeviceID: dev, Notify: true},
-			Sign: func(store.StatusRef) error {
+			Sign: func(int, store.StatusRef) error {
 				// Signing takes a while; widen the window a kill can hit.
 				time.Sleep(time.Duration(rand.IntN(1500)) * time.Microsecond)
 				return nil
 			}})
-		if err == nil {
+		if err != nil {
+			continue // the other worker may have changed the device meanwhile; fine
+		}
+		for _, c := range creds {
 			logLine("cred " + c.ID)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mynumber-mdoc/mnc/issuer/store"
+	"github.com/mynumber-mdoc/mnc/issuer/store/storetest"
 )
 
 // TestEventHookCountsCommittedOnly: the metrics hook hears the actions of
@@ -49,4 +50,13 @@ func TestEventHookCountsCommittedOnly(t *testing.T) {
 	if _, err := s.OutboxDepth(ctx); err == nil {
 		t.Fatal("outbox depth without the table: no error")
 	}
+}
+
+func TestEventHookBatch(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "issuer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.EventHookBatch(t, s, s.SetEventHook)
 }

@@ -23,6 +23,9 @@ var Dialect = sqlstore.Dialect{
 	AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT",
 }
 
+// maxIdle is how many open connections the pool keeps between requests.
+const maxIdle = 8
+
 // Open opens (creating if needed) the database file at path. WAL mode lets
 // readers proceed during a write; busy_timeout makes concurrent writers wait
 // instead of failing; _txlock=immediate takes the write lock at BEGIN, so
@@ -38,6 +41,10 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// Keep opened connections: each open re-runs the pragmas above and the
+	// default of 2 idle connections would churn them under concurrent
+	// requests.
+	db.SetMaxIdleConns(maxIdle)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

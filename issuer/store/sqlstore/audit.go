@@ -20,25 +20,48 @@ func (s *Store) AddEvent(ctx context.Context, ev store.Event, now time.Time) err
 
 // event writes the audit row and, when asked, the outbox row of ev in tx.
 func (s *Store) event(ctx context.Context, tx *sql.Tx, ev store.Event, now time.Time) error {
+	if err := s.audit(ctx, tx, ev, now, 1); err != nil {
+		return err
+	}
+	return s.outbox(ctx, tx, ev, now)
+}
+
+// audit writes n identical audit rows of ev (one per credential of a
+// batch) in one statement.
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, ev store.Event, now time.Time, n int) error {
 	if ev.Action == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit (at, actor, action, person_id, device_id, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		ms(now), ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail); err != nil {
+	const cols = 6
+	args := make([]any, 0, cols*n)
+	for range n {
+		args = append(args, ms(now), ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail)
+		s.noteEvent(tx, ev.Action)
+	}
+	if _, err := s.exec(ctx, tx, `INSERT INTO audit (at, actor, action, person_id, device_id, detail) VALUES `+valuesList(n, cols), args...); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
-	s.noteEvent(tx, ev.Action)
-	if !ev.Notify {
+	return nil
+}
+
+// outbox queues ev for notification in tx when ev asks for it.
+func (s *Store) outbox(ctx context.Context, tx *sql.Tx, ev store.Event, now time.Time) error {
+	if ev.Action == "" || !ev.Notify {
 		return nil
 	}
-	payload, _ := json.Marshal(map[string]any{
-		"event": ev.Action, "actor": ev.Actor, "person_id": ev.PersonID, "device_id": ev.DeviceID, "detail": ev.Detail, "at": now.UTC().Format(time.RFC3339),
-	})
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		ev.Action, ev.PersonID, ev.DeviceID, ev.Email, string(payload), ms(now), ms(now)); err != nil {
+	if _, err := s.exec(ctx, tx, `INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		ev.Action, ev.PersonID, ev.DeviceID, ev.Email, outboxPayload(ev, now), ms(now), ms(now)); err != nil {
 		return fmt.Errorf("store: outbox: %w", err)
 	}
 	return nil
+}
+
+// outboxPayload is the JSON the notification worker renders for ev.
+func outboxPayload(ev store.Event, now time.Time) string {
+	payload, _ := json.Marshal(map[string]any{
+		"event": ev.Action, "actor": ev.Actor, "person_id": ev.PersonID, "device_id": ev.DeviceID, "detail": ev.Detail, "at": now.UTC().Format(time.RFC3339),
+	})
+	return string(payload)
 }
 
 func (s *Store) Audit(ctx context.Context, deviceID, personID string, limit int) ([]store.AuditEntry, error) {

@@ -257,7 +257,7 @@ func scanDevice(sc interface{ Scan(...any) error }) (*store.Device, error) {
 }
 
 func (s *Store) Device(ctx context.Context, id string) (*store.Device, error) {
-	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices WHERE id = ?`), id))
+	d, err := scanDevice(s.queryRow(ctx, nil, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -296,7 +296,7 @@ func (s *Store) CardCert(ctx context.Context, id string) (*store.CardCert, error
 	var c store.CardCert
 	var na, ra int64
 	var rev int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, person_id, serial, issuer, not_after, der, revoked, revoked_at FROM card_certs WHERE id = ?`), id).
+	err := s.queryRow(ctx, nil, `SELECT id, person_id, serial, issuer, not_after, der, revoked, revoked_at FROM card_certs WHERE id = ?`, id).
 		Scan(&c.ID, &c.PersonID, &c.Serial, &c.Issuer, &na, &c.DER, &rev, &ra)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

@@ -22,7 +22,7 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expires time.Time) e
 }
 
 func (s *Store) ConsumeNonce(ctx context.Context, nonce string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM nonces WHERE nonce = ? AND expires_at > ?`), nonce, ms(now))
+	res, err := s.exec(ctx, nil, `DELETE FROM nonces WHERE nonce = ? AND expires_at > ?`, nonce, ms(now))
 	if err != nil {
 		return fmt.Errorf("store: consume nonce: %w", err)
 	}
@@ -114,7 +114,7 @@ func (s *Store) Token(ctx context.Context, tokenHash string, now time.Time) (*st
 	var g store.Grant
 	var cfg string
 	var exp int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT device_id, configs, expires_at FROM tokens WHERE token_hash = ? AND expires_at > ?`), tokenHash, ms(now)).Scan(&g.DeviceID, &cfg, &exp)
+	err := s.queryRow(ctx, nil, `SELECT device_id, configs, expires_at FROM tokens WHERE token_hash = ? AND expires_at > ?`, tokenHash, ms(now)).Scan(&g.DeviceID, &cfg, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}

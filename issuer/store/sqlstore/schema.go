@@ -9,10 +9,47 @@ type Dialect struct {
 	AutoID string
 	// Rebind turns ? placeholders into the database's form.
 	Rebind func(string) string
-	// LockPerson is appended to SELECT … FROM persons to serialise
-	// enrolments of one person (FOR UPDATE on PostgreSQL; SQLite
-	// transactions already hold the database write lock).
+	// LockRow is appended to a SELECT of one row the transaction will
+	// change, e.g. persons to serialise enrolments of one person (FOR
+	// UPDATE on PostgreSQL; SQLite transactions already hold the database
+	// write lock, so its dialect leaves the lock clauses empty).
 	LockRow string
+	// LockNoKey is appended to a SELECT of a row the transaction will
+	// update without changing its key (FOR NO KEY UPDATE): the status list
+	// whose next_seq a reservation advances. Unlike FOR UPDATE it lets
+	// concurrent inserts of rows referencing it (credentials → status_lists)
+	// take their foreign-key share lock.
+	LockNoKey string
+	// ShareRow is appended to a SELECT of a row that must not change until
+	// the transaction ends (FOR SHARE): the device whose credentials are
+	// being recorded. Concurrent recordings for one device do not wait on
+	// each other; a state change waits for them, or they for it.
+	ShareRow string
+	// Reserve, when set, is one statement doing one step of a status-list
+	// reservation (see Store.reserve): given the device id, the list size,
+	// the number k of entries wanted and the active device state, it
+	// returns no row when the device is unknown, else one row of the
+	// device's state and, when that is active and the newest open list of
+	// the size has k entries free, takes them and adds that list's id, its
+	// next_seq before and after, mul, add_ and size (NULL otherwise). When
+	// empty, a reservation step is a transaction of separate statements
+	// (SQLite, where a statement costs no round trip).
+	Reserve string
+	// Record, when set, is one statement recording the credentials of one
+	// device and one batch, provided the device is active (see
+	// Store.record): parameters $1 device id, $2 the active state, $3 doc
+	// type, $4 the credential state, $5 issued-at ms, $6 valid-from ms,
+	// $7 valid-until ms, $8 credential ids, $9 list ids, $10 indices
+	// (arrays, one element per credential), then the event: $11 actor,
+	// $12 action ('' for none: no audit row), $13 person id, $14 device id,
+	// $15 detail, $16 e-mail, $17 outbox payload (NULL: no notification).
+	// It inserts one audit row per credential and one outbox row, share-locks
+	// the device row as ShareRow does, and returns the number of
+	// credentials inserted: 0 when the device is not active.
+	Record string
+	// CachesStatements is set when the driver prepares each statement text
+	// once per connection by itself (pgx does), so the store need not.
+	CachesStatements bool
 }
 
 // migrations is the schema, in order; each step runs once, recorded in

@@ -28,6 +28,10 @@ type Store struct {
 	// transaction (SetEventHook); pending holds them per open *sql.Tx.
 	onEvents func(actions []string)
 	pending  sync.Map // *sql.Tx → *[]string
+
+	// stmts holds the statements of the request paths prepared once per
+	// store (see prepared): query text → *sql.Stmt.
+	stmts sync.Map
 }
 
 // Option configures New.
@@ -54,8 +58,71 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, er
 // DB returns the underlying database (tests use it to inspect rows).
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the prepared statements and the database.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// prepared returns query (with ? placeholders) prepared once per store, or
+// nil when the driver caches prepared statements itself
+// (Dialect.CachesStatements) or preparing failed — the caller then runs
+// the text and meets the error there. SQLite compiles every statement text
+// it is given; the credential endpoint runs a dozen.
+//
+// A statement is prepared through the pool, so a transaction preparing
+// holds one connection while taking another; that needs a pool without a
+// connection limit (SQLite's), else transactions waiting for each other's
+// connections could exhaust it.
+func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
+	if s.d.CachesStatements {
+		return nil
+	}
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	st, err := s.db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	return st
+}
+
+// queryRow runs query, prepared (see prepared), in tx or, when tx is nil,
+// on the pool.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	st := s.prepared(ctx, query)
+	switch {
+	case st != nil && tx != nil:
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	case st != nil:
+		return st.QueryRowContext(ctx, args...)
+	case tx != nil:
+		return tx.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return s.db.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// exec is queryRow's counterpart for statements returning no rows.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st := s.prepared(ctx, query)
+	switch {
+	case st != nil && tx != nil:
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	case st != nil:
+		return st.ExecContext(ctx, args...)
+	case tx != nil:
+		return tx.ExecContext(ctx, s.q(query), args...)
+	}
+	return s.db.ExecContext(ctx, s.q(query), args...)
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

@@ -246,6 +246,9 @@ func TestDecryptRefuses(t *testing.T) {
 		{"enc A128CBC-HS256", withHeader(func(m map[string]any) { m["enc"] = "A128CBC-HS256" }), key, nil, ErrUnsupported},
 		{"zip", withHeader(func(m map[string]any) { m["zip"] = "DEF" }), key, nil, ErrUnsupported},
 		{"crit", withHeader(func(m map[string]any) { m["crit"] = []string{"x"} }), key, nil, ErrUnsupported},
+		// RFC 7515 §4: a header names each member once; two parsers must
+		// not read one header two ways.
+		{"duplicate enc", withPart(0, base64.RawURLEncoding.EncodeToString(append([]byte(`{"enc":"A256GCM",`), hdrJSON[1:]...))), key, nil, ErrMalformed},
 		{"no epk", withHeader(func(m map[string]any) { delete(m, "epk") }), key, nil, ErrMalformed},
 		{"epk P-384", withHeader(func(m map[string]any) { m["epk"] = map[string]any{"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"} }), key, nil, ErrUnsupported},
 		{"epk off the curve", withHeader(func(m map[string]any) { m["epk"] = offCurve }), key, nil, ErrDecrypt},

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // JWE algorithms (RFC 7518 §4.6, §5.3).
@@ -152,7 +154,7 @@ func parseEPK(raw json.RawMessage) (*ecdh.PublicKey, error) {
 		return nil, fmt.Errorf("%w: JWE has no epk", ErrMalformed)
 	}
 	var k epk
-	if err := json.Unmarshal(raw, &k); err != nil {
+	if err := jsonv2.Unmarshal(raw, &k); err != nil {
 		return nil, fmt.Errorf("%w: epk: %v", ErrMalformed, err)
 	}
 	if k.Kty != "EC" || k.Crv != "P-256" {

@@ -32,6 +32,8 @@ import (
 	"math/big"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -123,8 +125,14 @@ func decodeHeader(seg string) (*Header, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: header encoding: %v", ErrMalformed, err)
 	}
+	// encoding/json/v2 semantics (go-json-experiment/json, the module the
+	// standard library's json/v2 is staged in): member names match
+	// case-sensitively and a duplicate member is an error, which RFC 7515
+	// §4 permits and which leaves no room for two parsers to read one
+	// header differently; it is also several times faster than v1 on the
+	// per-request path.
 	var h Header
-	if err := json.Unmarshal(raw, &h); err != nil {
+	if err := jsonv2.Unmarshal(raw, &h); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
 	if len(h.Crit) > 0 {

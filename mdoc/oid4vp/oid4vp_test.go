@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwe"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
@@ -437,5 +439,50 @@ func TestAnnexCEnvelope(t *testing.T) {
 	}
 	if !errors.Is(errorf(CodeInvalidClient, "x"), ErrInvalidClient) {
 		t.Error("sentinel")
+	}
+}
+
+// TestDecryptResponsePayload: the decrypted payload is read one way only —
+// exact member names, no duplicate members, nothing after the object —
+// so a response cannot carry a second vp_token that another parser would
+// pick. The JWEs are made by jwx, an independent implementation.
+func TestDecryptResponsePayload(t *testing.T) {
+	ek, _ := ecdh.P256().GenerateKey(rand.Reader)
+	pub, err := jwk.Import(ek.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := `{"vp_token":{"mnc":["oQEC"]},"state":"s1"}`
+	for _, tc := range []struct {
+		name, payload string
+		code          mdoc.Code // "" when accepted
+	}{
+		{"well formed", good, ""},
+		{"unknown member ignored", `{"vp_token":{"mnc":["oQEC"]},"x":1}`, ""},
+		{"duplicate vp_token", `{"vp_token":{"mnc":["oQEC"]},"vp_token":{"mnc":["oQED"]}}`, CodeInvalidRequest},
+		{"duplicate id", `{"vp_token":{"mnc":["oQEC"],"mnc":["oQED"]}}`, CodeInvalidRequest},
+		{"trailing object", good + `{"vp_token":{"mnc":["oQED"]}}`, CodeInvalidRequest},
+		{"member name case", `{"VP_TOKEN":{"mnc":["oQEC"]}}`, CodeInvalidRequest},
+		{"invalid UTF-8", "{\"vp_token\":{\"mnc\":[\"oQEC\"]},\"state\":\"\xff\"}", CodeInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jweb, err := jwe.Encrypt([]byte(tc.payload), jwe.WithKey(jwa.ECDH_ES(), pub), jwe.WithContentEncryption(jwa.A128GCM()), jwe.WithCompact())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := DecryptResponse(jweb, DecryptOptions{Key: ek})
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if ps, err := r.Presentations("mnc"); err != nil || len(ps) != 1 || !bytes.Equal(ps[0], []byte{0xa1, 0x01, 0x02}) {
+					t.Fatalf("presentations %x %v", ps, err)
+				}
+				return
+			}
+			if got := mdoc.CodeOf(err); got != tc.code {
+				t.Fatalf("code %q (%v), want %q", got, err, tc.code)
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
@@ -100,18 +101,18 @@ func (h *Header) KeyID() (string, bool) {
 }
 
 // Member decodes the header member name into v and reports whether the
-// header has it. JSON with duplicate member names is decoded as
-// encoding/json does, taking the last, as RFC 7515 §4 permits.
+// header has it. decodeHeader has refused duplicate member names already
+// (RFC 7515 §4), so there is one member of each name to find.
 func (h *Header) Member(name string, v any) (bool, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(h.Raw, &m); err != nil {
+	var m map[string]jsontext.Value
+	if err := jsonv2.Unmarshal(h.Raw, &m); err != nil {
 		return false, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
 	raw, ok := m[name]
 	if !ok {
 		return false, nil
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := jsonv2.Unmarshal(raw, v); err != nil {
 		return true, fmt.Errorf("%w: header member %s: %v", ErrMalformed, name, err)
 	}
 	return true, nil

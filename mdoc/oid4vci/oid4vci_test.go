@@ -346,3 +346,33 @@ func TestUseReportValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeJSONOneReading: OpenID4VCI messages are read one way only —
+// a duplicate member, a member name in another case or data after the
+// object is refused — so no two parsers (a proxy's, ours) can see two
+// different offers, proofs or attestations in one message. Unknown members
+// stay allowed (extensions).
+func TestDecodeJSONOneReading(t *testing.T) {
+	const ok = `{"credential_issuer":"https://a","credential_configuration_ids":["x"]}`
+	for _, tc := range []struct {
+		name, in string
+		accept   bool
+	}{
+		{"well formed", ok, true},
+		{"unknown member", `{"credential_issuer":"https://a","credential_configuration_ids":["x"],"ext":{}}`, true},
+		{"duplicate member", `{"credential_issuer":"https://a","credential_issuer":"https://b","credential_configuration_ids":["x"]}`, false},
+		{"member name case", `{"Credential_Issuer":"https://a","credential_configuration_ids":["x"]}`, false},
+		{"trailing data", ok + `{}`, false},
+		{"invalid UTF-8", "{\"credential_issuer\":\"https://\xff\",\"credential_configuration_ids\":[\"x\"]}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseOfferURI(tc.in)
+			if tc.accept != (err == nil) {
+				t.Fatalf("accepted=%v: %v", err == nil, err)
+			}
+			if err != nil && CodeOf(err) != CodeInvalidRequest {
+				t.Fatalf("code %q: %v", CodeOf(err), err)
+			}
+		})
+	}
+}

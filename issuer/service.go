@@ -46,6 +46,9 @@ type Service struct {
 	blocks      []store.Block
 	blocksAt    time.Time
 	configsMeta map[string]oid4vci.CredentialConfiguration
+	// attestChains caches verified key attestation chains: a wallet
+	// provider's attestation certificate is the same for all its wallets.
+	attestChains *oid4vci.ChainCache
 }
 
 // New returns a Service for cfg.
@@ -62,6 +65,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, offers: st, devices: st, creds: st, lists: st, restrictions: st, insurance: st, audit: st, appAttest: st}
 	s.status = newStatusCache(s)
 	s.configsMeta = credentialConfigurations()
+	s.attestChains = oid4vci.NewChainCache()
 	return s, nil
 }
 
@@ -415,7 +419,7 @@ type deviceView struct {
 // and where that is silent too, the card-signed application's own claim.
 func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication, now time.Time) (*oid4vci.KeyAttestation, deviceView, error) {
 	var dv deviceView
-	ka, err := oid4vci.VerifyKeyAttestation(app.KeyAttestation, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
+	ka, err := oid4vci.VerifyKeyAttestation(app.KeyAttestation, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now, Chains: s.attestChains})
 	if err != nil {
 		return nil, dv, err
 	}
@@ -450,7 +454,7 @@ func (s *Service) verifyDevice(ctx context.Context, app *oid4vci.CardApplication
 // now says (it may have been updated) or as enrolled. The platform
 // attestation was checked at enrolment.
 func (s *Service) checkAttestation(ctx context.Context, compact string, dev *store.Device, now time.Time) (*oid4vci.KeyAttestation, error) {
-	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now})
+	ka, err := oid4vci.VerifyKeyAttestation(compact, oid4vci.VerifyKeyAttestationOptions{Roots: s.cfg.AttestationRoots, Now: now, Chains: s.attestChains})
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,8 @@ type VerifyKeyAttestationOptions struct {
 	Now   time.Time
 	// ClockSkew zero is DefaultClockSkew.
 	ClockSkew time.Duration
+	// Chains, when set, remembers chains that verified (see ChainCache).
+	Chains *ChainCache
 }
 
 // KeyAttestation is a verified key attestation.
@@ -163,11 +165,7 @@ func VerifyKeyAttestation(compact string, o VerifyKeyAttestationOptions) (*KeyAt
 	if o.Roots == nil {
 		return nil, NewError(code, ReasonUntrusted, "no attestation roots configured")
 	}
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: o.Roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := o.Chains.verify(certs, o.Roots, now); err != nil {
 		return nil, wrapErr(code, ReasonUntrusted, err, "key attestation chain")
 	}
 	if err := p.verify(certs[0].PublicKey, code); err != nil {

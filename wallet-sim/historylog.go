@@ -253,8 +253,12 @@ func (w *Wallet) scanHistory(keep int) (*logScan, error) {
 // appendHistory appends e to the log, fsynced, and compacts the log when it
 // has grown past 2×MaxHistory lines. Callers hold w.mu.
 func (w *Wallet) appendHistory(e HistoryEntry) error {
-	if err := w.migrateHistory(); err != nil {
-		return err
+	if w.hl.legacy != nil {
+		// Move the old history and drop it from the data file now, once,
+		// rather than warn at every open until something else saves.
+		if err := w.save(); err != nil {
+			return err
+		}
 	}
 	hl := &w.hl
 	line, err := encodeHistoryLine(w.el, hl.seq+1, hl.prev, e)

@@ -257,8 +257,8 @@ func (w *Wallet) load() error {
 		} else {
 			w.hl.legacy = w.d.History[max(0, len(w.d.History)-MaxHistory):]
 		}
-		w.d.History = nil
 	}
+	w.d.History = nil
 	return nil
 }
 

@@ -268,6 +268,32 @@ func TestDamagedHistoryDoesNotBlockPresenting(t *testing.T) {
 	}
 }
 
+// One presentation of two documents costs one data-file write (the usage
+// counters) and one log append.
+func TestPresentationWritesOnce(t *testing.T) {
+	p := fixturePKI(t)
+	w := newTestWallet(t, PlatformAndroid)
+	seq, lines := w.d.Seq, w.hl.lines
+	_, resp, _, s := present(t, w, EngagementQR, Rules{ApproveAll: true}, []docReq{
+		{docType: mdoc.DocTypeMNC, items: ageRequest, signer: p.readers["clinic"]},
+		{docType: mdoc.DocTypeHIC, items: map[string]map[string]bool{mdoc.NameSpaceHIC: {"insurer_number": false}}, signer: p.readers["clinic"]},
+	})
+	if s.err != nil || len(resp.Documents) != 2 {
+		t.Fatalf("%v, %d documents", s.err, len(resp.Documents))
+	}
+	if d := w.d.Seq - seq; d != 1 {
+		t.Errorf("%d data-file writes", d)
+	}
+	if d := w.hl.lines - lines; d != 1 {
+		t.Errorf("%d log appends", d)
+	}
+	for _, c := range w.Credentials() {
+		if c.Presentations != 1 {
+			t.Errorf("%s presented %d times", c.ID, c.Presentations)
+		}
+	}
+}
+
 // A data file written before the history log (history inside it) opens,
 // and its history moves into the log at the next write, without loss.
 func TestHistoryMigratesFromDataFile(t *testing.T) {

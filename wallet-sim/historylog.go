@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
@@ -30,9 +29,10 @@ import (
 // line of the file has no prev. So reordered, dropped or duplicated lines
 // break the chain, a line sealed by another wallet's element does not
 // unseal, and removing lines from the head leaves a first line with a prev.
-// Cutting whole lines off the tail is not detectable (it looks like appends
-// that never happened); that would need an anchor in the data file, which
-// is rewritten less often than the log grows. The log is as durable as the
+// Cutting whole lines off the tail, or putting back a whole older copy of
+// the log, is not detectable (it looks like appends that never happened):
+// that would need an anchor in the data file, which is rewritten less often
+// than the log grows. The log is as durable as the
 // data file: every append is fsynced before it returns.
 //
 // A crash mid-append leaves a torn final line: no trailing newline, or
@@ -48,7 +48,6 @@ import (
 // device key, and moves the history of a data file written before the log
 // existed.
 const (
-	HistoryLog     = "history.log"
 	historyPurpose = "wallet-history"
 	// maxHistoryLine bounds one line read back or written; an entry that
 	// would be longer is recorded without its documents.
@@ -225,7 +224,6 @@ func encodeHistoryLine(s sealer, seq uint64, prev []byte, e HistoryEntry) ([]byt
 // openHistory reads the log of a wallet being opened. Damage is logged,
 // kept for History and appends, and never fails the open.
 func (w *Wallet) openHistory() {
-	w.hl.path = filepath.Join(w.home, HistoryLog)
 	sc, err := w.scanHistory(0)
 	if err != nil {
 		w.log.Warn("wallet history log damaged; History reports it, presenting goes on", "err", err)

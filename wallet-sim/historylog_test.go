@@ -412,3 +412,19 @@ func TestHistoryAfterRemoteDelete(t *testing.T) {
 		t.Fatalf("a log sealed before the wipe opens: %v", err)
 	}
 }
+
+// An entry too large for a line (a reader asked for a great many
+// elements) is kept without its documents rather than lost.
+func TestHistoryEntryTooLarge(t *testing.T) {
+	w, _ := newBareWallet(t)
+	big := entry(0)
+	big.Detail = strings.Repeat("d", 4096)
+	big.Documents = []DocumentHistory{{DocType: mdoc.DocTypeMNC, Requested: []string{strings.Repeat("x", maxHistoryLine)}}}
+	w.record(big)
+	w.record(entry(1))
+	w2, _ := reopen(t, w)
+	h := mustHistory(t, w2)
+	if len(h) != 2 || h[0].Documents != nil || h[0].Outcome != "released" || !strings.Contains(h[0].Detail, "too large") || len(h[0].Detail) > 1200 {
+		t.Fatalf("history %d entries, first %+v", len(h), h[0].Documents)
+	}
+}

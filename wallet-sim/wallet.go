@@ -26,7 +26,8 @@ import (
 // Layout of a wallet home directory.
 const (
 	ElementDir  = "se"            // the secure element
-	DataFile    = "wallet.sealed" // profile and credentials (sealed); history is in HistoryLog
+	DataFile    = "wallet.sealed" // profile and credentials (sealed)
+	HistoryLog  = "history.log"   // history, one sealed line per entry (historylog.go)
 	dataPurpose = "wallet-data"
 	dataVersion = 1
 	// MaxHistory bounds the history kept; the oldest entries are dropped.

@@ -5,8 +5,12 @@
 //
 // A Wallet lives in a home directory: a simulated secure element
 // (package se) holding the device keys and the JPKI smartphone applet, and
-// the wallet's own data — profile, credentials, presentation history —
-// sealed under a key derived from the element's device key.
+// the wallet's own data sealed under keys derived from the element's device
+// key: the profile and credentials in one file (DataFile), rewritten
+// atomically on every change, and the presentation history in an
+// append-only log (HistoryLog), one sealed line per entry chained to the
+// previous one, so that a presentation appends a line rather than
+// rewriting the whole bounded history (see historylog.go for the format).
 //
 // Presentation follows DESIGN.md §5. In proximity (ISO/IEC 18013-5) the
 // wallet shows a DeviceEngagement as a QR code ("mdoc:" URI) or an NFC

@@ -241,8 +241,12 @@ func (w *Wallet) Enrol(ctx context.Context, o EnrolOptions) (*EnrolResult, error
 	if er.ReplacedDeviceID != "" {
 		detail += fmt.Sprintf("; replaced device %s (its credentials are revoked and it will delete them)", er.ReplacedDeviceID)
 	}
-	w.d.History = append(w.d.History, HistoryEntry{Time: w.now().UTC(), Kind: "enrolment", Reader: o.IssuerURL, Outcome: "enrolled", Detail: detail})
 	err = w.save()
+	if err == nil {
+		if herr := w.appendHistory(HistoryEntry{Time: w.now().UTC(), Kind: "enrolment", Reader: o.IssuerURL, Outcome: "enrolled", Detail: detail}); herr != nil {
+			w.log.ErrorContext(ctx, "history not saved", "err", herr)
+		}
+	}
 	w.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ const (
 	CodeJPKI                Code = "jpki_error"          // the phone's JPKI applet refused
 	CodeRemoteDeleted       Code = "remote_deleted"      // the wallet processed a remote delete
 	CodeWalletBusy          Code = "wallet_busy"         // another process holds the wallet's home (LockHome)
+	CodeHistoryCorrupt      Code = "history_corrupt"     // the history log is damaged: lines missing, reordered, foreign or modified
 )
 
 // Error is a failed wallet operation.
@@ -65,6 +66,7 @@ var (
 	ErrSessionEncryption   = &Error{Code: CodeSessionEncryption}
 	ErrUserVerification    = &Error{Code: CodeUserVerification}
 	ErrNotEnrolled         = &Error{Code: CodeNotEnrolled}
+	ErrHistoryCorrupt      = &Error{Code: CodeHistoryCorrupt}
 )
 
 func newErr(op string, code Code, format string, args ...any) *Error {

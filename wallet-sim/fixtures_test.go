@@ -338,3 +338,13 @@ func (r *reader) verify(resp *mdoc.DeviceResponse, p *testPKI) *mdoc.ResponseRes
 }
 
 func radioFor(t *testing.T) blesim.Radio { return blesim.Radio{Dir: t.TempDir()} }
+
+// mustHistory returns w's history, failing the test on a damaged log.
+func mustHistory(t testing.TB, w *Wallet) []HistoryEntry {
+	t.Helper()
+	h, err := w.History()
+	if err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	return h
+}

@@ -75,7 +75,7 @@ func TestProximityRoundTripVerifies(t *testing.T) {
 			}
 			res := r.verify(resp, p)
 			if !res.Valid {
-				t.Fatalf("response does not verify: %v; history %+v", res.Errors, w.History())
+				t.Fatalf("response does not verify: %v; history %+v", res.Errors, mustHistory(t, w))
 			}
 			got := res.Documents[0].Disclosed()
 			if got[mdoc.NameSpaceISO23220]["family_name"] != "山田" || got[mdoc.NameSpaceJP]["full_name_unicode"] != "山田　花子" || got[mdoc.NameSpaceISO23220]["age_over_20"] != true {
@@ -84,7 +84,7 @@ func TestProximityRoundTripVerifies(t *testing.T) {
 			if len(got[mdoc.NameSpaceISO23220]) != 2 {
 				t.Fatalf("released more than asked: %v", got)
 			}
-			h := w.History()
+			h := mustHistory(t, w)
 			last := h[len(h)-1]
 			if last.Outcome != "released" || last.Transport != tc.engagement || last.Reader != "Test shop reader" || len(last.Documents[0].Released) != 3 {
 				t.Fatalf("history %+v", last)
@@ -139,7 +139,7 @@ func TestReaderAuthEnforced(t *testing.T) {
 			if consentAsked {
 				t.Fatal("holder was asked to consent for an unauthenticated reader")
 			}
-			h := w.History()
+			h := mustHistory(t, w)
 			if last := h[len(h)-1]; last.Outcome != "refused" || last.Code != string(CodeReaderAuthInvalid) {
 				t.Fatalf("history %+v", last)
 			}
@@ -178,7 +178,7 @@ func TestInsuranceOnlyForMedicalInstitutions(t *testing.T) {
 				if len(resp.Documents) != 0 || resp.DocumentErrors[0][mdoc.DocTypeHIC] != mdoc.ErrorDataNotReturned {
 					t.Fatalf("non-medical reader got %d documents, errors %v", len(resp.Documents), resp.DocumentErrors)
 				}
-				h := w.History()
+				h := mustHistory(t, w)
 				wh := h[len(h)-1].Documents[0].Withheld
 				if len(wh) != 2 || wh[0].Reason != WithheldNotMedical {
 					t.Fatalf("withheld %+v", wh)
@@ -284,7 +284,7 @@ func TestElementConsentHonoured(t *testing.T) {
 	if len(resp.Documents) != 0 || resp.Status != mdoc.DeviceResponseOK || resp.DocumentErrors[0][mdoc.DocTypeMNC] != mdoc.ErrorDataNotReturned {
 		t.Fatalf("all denied: %v", resp)
 	}
-	h := w2.History()
+	h := mustHistory(t, w2)
 	if last := h[len(h)-1]; last.Outcome != "nothing_released" || len(last.Documents[0].Withheld) != 4 {
 		t.Fatalf("history %+v", last)
 	}
@@ -316,14 +316,14 @@ func TestUserVerificationFailureReleasesNothing(t *testing.T) {
 	if len(resp.Documents) != 0 {
 		t.Fatal("released without user verification")
 	}
-	h := w.History()
+	h := mustHistory(t, w)
 	if last := h[len(h)-1]; last.Outcome != "refused" || last.Code != string(se.CodeBiometricNoMatch) {
 		t.Fatalf("history %+v", last)
 	}
 	// Apple has no PIN fallback.
 	w.opts.Authenticator = StaticAuth{PIN: "123456"}
 	_, resp, _, _ = present(t, w, EngagementQR, Rules{ApproveAll: true}, []docReq{{docType: mdoc.DocTypeMNC, items: ageRequest, signer: p.readers["shop"]}})
-	if h := w.History(); len(resp.Documents) != 0 || h[len(h)-1].Code != string(se.CodeMethodNotAllowed) {
+	if h := mustHistory(t, w); len(resp.Documents) != 0 || h[len(h)-1].Code != string(se.CodeMethodNotAllowed) {
 		t.Fatalf("apple PIN: %d docs, %+v", len(resp.Documents), h[len(h)-1])
 	}
 }
@@ -341,7 +341,7 @@ func TestRevokedOrSuspendedCredentialNotPresented(t *testing.T) {
 		if len(resp.Documents) != 0 {
 			t.Fatalf("%s credential presented", state)
 		}
-		h := w.History()
+		h := mustHistory(t, w)
 		if got := h[len(h)-1].Documents[0].Error; got != "credential_"+state {
 			t.Fatalf("%s: history error %q", state, got)
 		}
@@ -390,7 +390,7 @@ func TestReplayedAndReorderedMessagesRejected(t *testing.T) {
 			if !errors.Is(s.err, ErrSessionEncryption) {
 				t.Fatalf("serve: %v", s.err)
 			}
-			h := w.History()
+			h := mustHistory(t, w)
 			if len(h) == 0 || h[len(h)-1].Code != string(CodeSessionEncryption) {
 				t.Fatalf("history %+v", h[len(h)-1])
 			}

@@ -114,6 +114,18 @@ func (w *Wallet) respond(ctx context.Context, req *mdoc.DeviceRequest, p present
 		}
 		h.Documents = append(h.Documents, dh)
 	}
+	if len(docs) > 0 {
+		// One data-file write per presentation, whatever the number of
+		// documents: the usage counters (markUsed) and queued use reports
+		// are durable before the response leaves, so that a crash never
+		// lets a batch credential be shown twice. The history entry is
+		// appended to the log by the caller once the outcome is known.
+		w.mu.Lock()
+		if err := w.save(); err != nil {
+			w.log.ErrorContext(ctx, "save wallet", "err", err)
+		}
+		w.mu.Unlock()
+	}
 	switch {
 	case len(docs) > 0:
 		h.Outcome = "released"
@@ -303,7 +315,8 @@ func uniq(s []string) []string {
 	return slices.Compact(c)
 }
 
-// markUsed records that credential id was presented.
+// markUsed counts a presentation of credential id, in memory: respond
+// saves once for all the documents it releases.
 func (w *Wallet) markUsed(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -315,9 +328,6 @@ func (w *Wallet) markUsed(id string) {
 				w.log.Warn("credential shown again: no unused credential of this document is left; refresh for a new batch", "credential", c.ID, "doctype", c.DocType)
 			}
 		}
-	}
-	if err := w.save(); err != nil {
-		w.log.Error("save wallet", "err", err)
 	}
 }
 

@@ -57,7 +57,8 @@ func (w *Wallet) anyUseReports() bool {
 }
 
 // queueUse keeps a report of a presentation when the holder chose to
-// report this document.
+// report this document, in memory: respond saves it with the usage
+// counters.
 func (w *Wallet) queueUse(u oid4vci.UseReport) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -67,9 +68,6 @@ func (w *Wallet) queueUse(u oid4vci.UseReport) {
 	w.d.PendingUses = append(w.d.PendingUses, u)
 	if n := len(w.d.PendingUses); n > MaxPendingUses {
 		w.d.PendingUses = w.d.PendingUses[n-MaxPendingUses:]
-	}
-	if err := w.save(); err != nil {
-		w.log.Error("save wallet", "err", err)
 	}
 }
 

@@ -26,7 +26,8 @@ import (
 // Layout of a wallet home directory.
 const (
 	ElementDir  = "se"            // the secure element
-	DataFile    = "wallet.sealed" // profile, credentials, history (sealed)
+	DataFile    = "wallet.sealed" // profile and credentials (sealed)
+	HistoryLog  = "history.log"   // history, one sealed line per entry (historylog.go)
 	dataPurpose = "wallet-data"
 	dataVersion = 1
 	// MaxHistory bounds the history kept; the oldest entries are dropped.
@@ -100,12 +101,15 @@ type data struct {
 	AppAttestCounter uint32   `json:"app_attest_counter,omitempty"`
 	// DeviceKeyID is the enrolled device key, which signs lifecycle
 	// requests; with batches the credentials are bound to other keys.
-	DeviceKeyID se.KeyID       `json:"device_key_id,omitempty"`
-	Credentials []*Credential  `json:"credentials"`
-	JPKI        *JPKIInfo      `json:"jpki,omitempty"`
-	ReaderRoots [][]byte       `json:"reader_roots,omitempty"`
-	IACARoots   [][]byte       `json:"iaca_roots,omitempty"`
-	History     []HistoryEntry `json:"history"`
+	DeviceKeyID se.KeyID      `json:"device_key_id,omitempty"`
+	Credentials []*Credential `json:"credentials"`
+	JPKI        *JPKIInfo     `json:"jpki,omitempty"`
+	ReaderRoots [][]byte      `json:"reader_roots,omitempty"`
+	IACARoots   [][]byte      `json:"iaca_roots,omitempty"`
+	// History is only in data files written before the history log
+	// existed (same version: an older wallet opens as it was); load moves
+	// it to Wallet.hl.legacy and the next write moves it into the log.
+	History []HistoryEntry `json:"history,omitempty"`
 	// RemoteDeletedAt is set when the wallet processed a remote delete
 	// (device change, revocation elsewhere): keys and mdocs are gone.
 	RemoteDeletedAt time.Time `json:"remote_deleted_at,omitzero"`
@@ -159,6 +163,8 @@ type Wallet struct {
 	// pendingAppAttest is the App Attest key made for an enrolment in
 	// progress.
 	pendingAppAttest se.KeyID
+	// hl is the history log (historylog.go).
+	hl historyLog
 }
 
 // Init creates a wallet in home for profile p. pin is the device PIN for
@@ -179,7 +185,12 @@ func Init(home string, p Profile, pin string, o Options) (*Wallet, error) {
 		return nil, &Error{Op: op, Code: CodeUnsupportedProfile, Detail: "secure element", Err: err}
 	}
 	w := newWallet(home, o, el)
-	w.d = data{Version: dataVersion, Profile: p, CreatedAt: w.now().UTC(), Credentials: []*Credential{}, History: []HistoryEntry{}}
+	// A log left by a wallet whose data file was removed is sealed under
+	// another element's key: it is not this wallet's history.
+	if err := os.Remove(w.hl.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("walletsim: init: %w", err)
+	}
+	w.d = data{Version: dataVersion, Profile: p, CreatedAt: w.now().UTC(), Credentials: []*Credential{}}
 	if err := w.save(); err != nil {
 		return nil, err
 	}
@@ -195,7 +206,7 @@ func newWallet(home string, o Options, el *se.Element) *Wallet {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Wallet{home: home, opts: o, el: el, log: log}
+	return &Wallet{home: home, opts: o, el: el, log: log, hl: historyLog{path: filepath.Join(home, HistoryLog)}}
 }
 
 // Open opens the wallet in home.
@@ -238,14 +249,25 @@ func (w *Wallet) load() error {
 		d.Credentials = []*Credential{}
 	}
 	w.d = d
+	w.openHistory()
+	if len(w.d.History) > 0 {
+		if w.hl.lines > 0 || w.hl.corrupt != nil {
+			// The log is written whole before the data file drops its
+			// history (migrateHistory): a crash in between leaves both.
+			w.log.Warn("wallet data still holds history already moved to the log; ignored", "entries", len(w.d.History))
+		} else {
+			w.hl.legacy = w.d.History[max(0, len(w.d.History)-MaxHistory):]
+		}
+	}
+	w.d.History = nil
 	return nil
 }
 
 // save seals and writes the data atomically. Callers hold w.mu (or own w
 // exclusively).
 func (w *Wallet) save() error {
-	if len(w.d.History) > MaxHistory {
-		w.d.History = append([]HistoryEntry(nil), w.d.History[len(w.d.History)-MaxHistory:]...)
+	if err := w.migrateHistory(); err != nil {
+		return err
 	}
 	w.d.Seq++
 	b, err := json.Marshal(&w.d)
@@ -509,38 +531,53 @@ func (w *Wallet) RemoteDelete(ctx context.Context, reason string) error {
 	w.d.JPKI = nil
 	w.d.RemoteDeletedAt = w.now().UTC()
 	w.d.RemoteDeleteWhy = reason
-	w.d.History = append(w.d.History, HistoryEntry{
-		Time: w.now().UTC(), Kind: "remote_delete", Outcome: "deleted",
-		Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
-	})
 	// Persist the erasure of the mdocs before touching the keys, so a crash
 	// in between never leaves mdocs without their keys' deletion noted.
 	if err := w.save(); err != nil {
 		return err
 	}
+	if err := w.appendHistory(HistoryEntry{
+		Time: w.now().UTC(), Kind: "remote_delete", Outcome: "deleted",
+		Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
+	}); err != nil {
+		return err
+	}
+	// The history is read while the old device key still opens it.
+	sc, herr := w.scanHistory(MaxHistory)
+	if herr != nil {
+		w.log.WarnContext(ctx, "remote delete: history log damaged; only the entries before the damage are kept", "err", herr)
+	}
 	if err := w.el.Wipe(); err != nil {
 		return fmt.Errorf("walletsim: remote delete: wipe secure element: %w", err)
 	}
-	// The element's device key changed: reseal the remaining data under it.
+	// The element's device key changed: reseal the remaining data under it,
+	// and the history log too (a crash before the log is rewritten leaves
+	// it unreadable, reported by History, and the wallet usable).
 	if err := w.save(); err != nil {
+		return err
+	}
+	if err := w.rewriteHistory(sc.last(MaxHistory), sc.seq); err != nil {
 		return err
 	}
 	w.log.InfoContext(ctx, "remote delete processed", "credentials", n, "reason", reason)
 	return nil
 }
 
-// History returns the presentation and lifecycle history, oldest first.
-func (w *Wallet) History() []HistoryEntry {
+// History returns the presentation and lifecycle history, at most
+// MaxHistory entries, oldest first. A damaged log gives the entries before
+// the damage and an *Error with CodeHistoryCorrupt.
+func (w *Wallet) History() ([]HistoryEntry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]HistoryEntry(nil), w.d.History...)
+	return w.readHistory()
 }
 
+// record appends e to the history. A failure is logged, not returned: the
+// presentation or lifecycle step it records has happened.
 func (w *Wallet) record(e HistoryEntry) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.d.History = append(w.d.History, e)
-	if err := w.save(); err != nil {
+	if err := w.appendHistory(e); err != nil {
 		w.log.Error("history not saved", "err", err)
 	}
 }

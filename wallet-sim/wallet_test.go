@@ -120,7 +120,7 @@ func TestRemoteDeleteWipesKeysAndMdocs(t *testing.T) {
 	if st.Element.Keys != 0 || st.RemoteDeletedAt.IsZero() || st.RemoteDeleteWhy != "device change" {
 		t.Fatalf("status %+v", st)
 	}
-	h := w2.History()
+	h := mustHistory(t, w2)
 	if h[len(h)-1].Kind != "remote_delete" {
 		t.Fatalf("history %+v", h[len(h)-1])
 	}

@@ -952,7 +952,10 @@ func newHistoryCmd(c *cmd) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		h := w.History()
+		h, err := w.History()
+		if err != nil {
+			return err
+		}
 		var b strings.Builder
 		for _, e := range h {
 			b.WriteString(describe(e))

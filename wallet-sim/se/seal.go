@@ -17,7 +17,7 @@ const (
 	sealMagic = "MNCSE1\x00"
 	// MaxSealedSize bounds any sealed file read back: the element state
 	// holds a few keys and one JPKI applet; wallet data holds a few mdocs
-	// and a bounded history.
+	// (and, in wallets written before the history log, a bounded history).
 	MaxSealedSize = 16 << 20
 	deviceKeySize = 32
 )

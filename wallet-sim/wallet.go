@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,6 +167,10 @@ type Wallet struct {
 	pendingAppAttest se.KeyID
 	// hl is the history log (historylog.go).
 	hl historyLog
+	// readerTS is the reader trust store built from readerTSRoots; kept
+	// while the roots stay the same (see readerTrust).
+	readerTS      *mdoc.TrustStore
+	readerTSRoots [sha256.Size]byte
 }
 
 // Init creates a wallet in home for profile p. pin is the device PIN for
@@ -399,9 +405,24 @@ func parseRoots(ders [][]byte) []*x509.Certificate {
 	return out
 }
 
-// readerTrust returns the reader roots as an mdoc trust store.
+// readerTrust returns the reader roots as an mdoc trust store. Callers
+// hold w.mu. The store is kept for as long as the roots are the same, so
+// its cache of verified reader chains spares a relying party's chain check
+// on each of its presentations, as a phone's wallet keeps its trust
+// decisions in memory; any change of the roots builds a new one.
 func (w *Wallet) readerTrust() *mdoc.TrustStore {
-	return mdoc.NewTrustStore(mdoc.PurposeReaderAuth, false, parseRoots(w.d.ReaderRoots)...)
+	h := sha256.New()
+	for _, r := range w.d.ReaderRoots {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(r))))
+		h.Write(r)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	if w.readerTS == nil || key != w.readerTSRoots {
+		w.readerTS = mdoc.NewTrustStore(mdoc.PurposeReaderAuth, false, parseRoots(w.d.ReaderRoots)...)
+		w.readerTSRoots = key
+	}
+	return w.readerTS
 }
 
 // NewDeviceKey makes a device key for a new credential in the secure

@@ -3,6 +3,7 @@ package walletsim
 import (
 	"bytes"
 	"context"
+	"crypto/x509/pkix"
 	"errors"
 	"os"
 	"path/filepath"
@@ -131,5 +132,50 @@ func TestRemoteDeleteWipesKeysAndMdocs(t *testing.T) {
 	}
 	if _, err := w2.PresentOnline(context.Background(), "openid4vp://?request_uri=http://127.0.0.1:1/x", OnlineOptions{Consent: Rules{ApproveAll: true}}); CodeOf(err) != string(CodeRemoteDeleted) {
 		t.Fatalf("present online after remote delete: %v", err)
+	}
+}
+
+// TestReaderTrustKeptUntilRootsChange: the reader trust store (and its
+// cache of verified reader chains) is kept across presentations, and a
+// change of the trusted roots replaces it, so a chain refused before a
+// root was added verifies after, and nothing verified under the old roots
+// is served from a stale cache.
+func TestReaderTrustKeptUntilRootsChange(t *testing.T) {
+	w := newTestWallet(t, PlatformAndroid)
+	caKey := genKey()
+	nb := time.Now().Add(-time.Hour)
+	ca, err := mdoc.NewIACACertificate(caKey, mdoc.CertificateOptions{
+		Subject: pkix.Name{CommonName: "Later Reader CA", Country: []string{"JP"}}, NotBefore: nb, NotAfter: nb.Add(24 * time.Hour),
+		IssuerAltNameURI: "https://later.example.jp", CRLDistributionPoint: "https://later.example.jp/ca.crl",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := mdoc.NewReaderCertificate(genKey().Public(), ca, caKey, mdoc.CertificateOptions{
+		Subject: pkix.Name{CommonName: "Later reader", Country: []string{"JP"}}, NotBefore: nb, NotAfter: nb.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := func() *mdoc.TrustStore {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.readerTrust()
+	}
+	before := trust()
+	if trust() != before {
+		t.Fatal("reader trust store rebuilt although the roots did not change")
+	}
+	if _, err := before.VerifyChain([][]byte{reader.Raw}, time.Now()); err == nil {
+		t.Fatal("reader of an untrusted CA verified")
+	}
+	if err := w.TrustReaderRoots(ca); err != nil {
+		t.Fatal(err)
+	}
+	after := trust()
+	if after == before {
+		t.Fatal("reader trust store kept after the roots changed")
+	}
+	if _, err := after.VerifyChain([][]byte{reader.Raw}, time.Now()); err != nil {
+		t.Fatalf("reader of a newly trusted CA: %v", err)
 	}
 }

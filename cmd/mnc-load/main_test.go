@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -28,7 +29,7 @@ func TestShortRun(t *testing.T) {
 		t.Fatalf("report is not a JSON object: %v\n%s", err, out.String())
 	}
 	raw := map[string]map[string]any{}
-	for _, obj := range []string{"verify", "issue", "floor"} {
+	for _, obj := range []string{"verify", "issue", "floor", "machine"} {
 		var m map[string]any
 		if err := json.Unmarshal(top[obj], &m); err != nil {
 			t.Fatalf("%s is not an object: %v", obj, err)
@@ -36,9 +37,10 @@ func TestShortRun(t *testing.T) {
 		raw[obj] = m
 	}
 	for obj, keys := range map[string][]string{
-		"verify": {"rate", "p50_ms", "p95_ms", "p99_ms", "cost_x_floor", "ops", "errors"},
-		"issue":  {"rate", "p99_ms", "cost_x_sign", "credentials"},
-		"floor":  {"p256_verify_us", "p256_sign_us"},
+		"verify":  {"rate", "p50_ms", "p95_ms", "p99_ms", "cost_x_floor", "ops", "errors"},
+		"issue":   {"rate", "p99_ms", "cost_x_sign", "credentials"},
+		"floor":   {"p256_verify_us", "p256_sign_us"},
+		"machine": {"cores", "verifier_cores", "issuer_cores", "saturated"},
 	} {
 		for _, k := range keys {
 			if _, ok := raw[obj][k]; !ok {
@@ -63,6 +65,11 @@ func TestShortRun(t *testing.T) {
 			Verify float64 `json:"p256_verify_us"`
 			Sign   float64 `json:"p256_sign_us"`
 		}
+		Machine struct {
+			Cores    int     `json:"cores"`
+			Verifier float64 `json:"verifier_cores"`
+			LoadTool float64 `json:"load_tool_cores"`
+		}
 	}
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
@@ -80,6 +87,11 @@ func TestShortRun(t *testing.T) {
 	// verifications; a cost below 1 would mean the CPU was not read.
 	if rep.Verify.Cost < 1 {
 		t.Errorf("presentation cost %.2f× the floor: CPU time not measured", rep.Verify.Cost)
+	}
+	// Every party did work in the window, and none used more than the
+	// machine has (a unit error would show as thousands of cores).
+	if m := rep.Machine; m.Cores < 1 || m.Verifier <= 0 || m.Verifier > float64(m.Cores) || (runtime.GOOS == "linux" && (m.LoadTool <= 0 || m.LoadTool > float64(m.Cores))) {
+		t.Errorf("machine figures %+v", rep.Machine)
 	}
 	if rep.Issue.Credentials > 0 && rep.Issue.Cost < 1 {
 		t.Errorf("issuance cost %.2f× a sign: CPU time not measured", rep.Issue.Cost)

@@ -45,7 +45,9 @@ then for --duration (or until --max-requests operations) drives online presentat
 --rate operations per second, or as fast as --workers allow. It prints throughput,
 p50/p95/p99 latency, and each server's CPU time per operation (from its /metrics,
 process_cpu_seconds_total) as a multiple of the raw P-256 cost measured in the same
-run: two verifications per presentation, one signature per credential.
+run: two verifications per presentation, one signature per credential; and how many
+cores the verifier, the issuer and the load tool itself used, saying when together they
+saturated the machine (then throughput and latency measure the machine, not the servers).
 
 With no URLs it builds mdoc-issuer and mdoc-verifier with the go tool (run it from the
 repository) and starts them as child processes on loopback, on embedded defaults and
@@ -118,7 +120,12 @@ func printReport(w io.Writer, r *loadgen.Report) {
 		r.Verify.Ops, r.Verify.Errors, r.Verify.Rate, r.Verify.P50ms, r.Verify.P95ms, r.Verify.P99ms, r.Verify.CPUMillisPerOp, r.Verify.CostXFloor)
 	fmt.Fprintf(tw, "issuance\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f ms/credential = %.1f× one P-256 sign (%d credentials)\n",
 		r.Issue.Ops, r.Issue.Errors, r.Issue.Rate, r.Issue.P50ms, r.Issue.P95ms, r.Issue.P99ms, r.Issue.CPUMillisPerCredential, r.Issue.CostXSign, r.Issue.Credentials)
+	m := r.Machine
+	fmt.Fprintf(tw, "machine\t%d cores, %.0f%% busy; cores used: verifier %.2f, issuer %.2f, load tool %.2f\n", m.Cores, 100*m.Busy, m.VerifierCores, m.IssuerCores, m.LoadToolCores)
 	tw.Flush()
+	if m.Saturated {
+		fmt.Fprintln(w, "the machine was saturated: throughput and latency measure this machine, not the servers; the servers' CPU per operation is the figure to scale from")
+	}
 	for _, e := range []string{r.Verify.FirstError, r.Issue.FirstError} {
 		if e != "" {
 			fmt.Fprintf(w, "first error: %s\n", e)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -77,6 +78,8 @@ type Report struct {
 	Verify VerifyReport `json:"verify"`
 	Issue  IssueReport  `json:"issue"`
 	Floor  Floor        `json:"floor"`
+	// Machine is how busy this machine was during the window.
+	Machine Machine `json:"machine"`
 	// DurationS is the measured window in seconds.
 	DurationS float64 `json:"duration_s"`
 	Wallets   int     `json:"wallets"`
@@ -88,6 +91,34 @@ type Report struct {
 	// Started says whether the tool started the servers itself.
 	Started bool `json:"started_servers"`
 }
+
+// Machine says how much CPU each party used during the window, in cores
+// (CPU seconds per second), so that a reader can tell whether the figures
+// measure the servers or the machine they share with the load tool. It
+// means most when everything runs here: the default, or loopback targets.
+type Machine struct {
+	// Cores is the number of CPUs this process may use.
+	Cores         int     `json:"cores"`
+	VerifierCores float64 `json:"verifier_cores"`
+	IssuerCores   float64 `json:"issuer_cores"`
+	// LoadToolCores is this process: the wallets' work (decrypting,
+	// checking reader authentication, signing, sealing and saving their
+	// state) and the HTTP clients. Absent where it cannot be read.
+	LoadToolCores float64 `json:"load_tool_cores,omitempty"`
+	// Busy is the share of all CPU time of the machine that was not idle
+	// (anyone's: a database on the same machine, other jobs, time stolen
+	// by the hypervisor), from /proc/stat; absent where it cannot be read.
+	Busy float64 `json:"busy,omitempty"`
+	// Saturated is set when the three parties together used at least
+	// SaturatedShare of Cores, or the machine was that busy: throughput
+	// and latency then measure this machine, and the servers' CPU per
+	// operation is the figure to scale from.
+	Saturated bool `json:"saturated"`
+}
+
+// SaturatedShare is the share of the machine's cores beyond which a run
+// reports the machine as saturated.
+const SaturatedShare = 0.9
 
 // VerifyReport is the online presentations' figures. Latency is the whole
 // flow a relying party sees: create the transaction, the wallet fetches
@@ -194,7 +225,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	say("driving load for %s (rate %s, %d workers, %.0f%% issuance)", o.Duration, rateText(o.Rate), o.Workers, 100*o.IssueShare)
+	self0, selfOK := processCPU()
+	busy0, total0, ticksOK := machineTicks()
 	res, window := drive(ctx, o, ws, hc)
+	self1, _ := processCPU()
+	busy1, total1, _ := machineTicks()
 	cpuV1, err := serverCPU(ctx, hc, o.VerifierURL)
 	if err != nil {
 		return nil, err
@@ -210,6 +245,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Floor = Floor{VerifyMicros: (floorBefore.VerifyMicros + floorAfter.VerifyMicros) / 2,
 		SignMicros: (floorBefore.SignMicros + floorAfter.SignMicros) / 2, Clock: floorBefore.Clock}
 	rep.DurationS = window.Seconds()
+	rep.Machine = Machine{Cores: runtime.GOMAXPROCS(0),
+		VerifierCores: (cpuV1 - cpuV0).Seconds() / window.Seconds(),
+		IssuerCores:   (cpuI1 - cpuI0).Seconds() / window.Seconds()}
+	if selfOK {
+		rep.Machine.LoadToolCores = (self1 - self0).Seconds() / window.Seconds()
+	}
+	used := rep.Machine.VerifierCores + rep.Machine.IssuerCores + rep.Machine.LoadToolCores
+	if ticksOK && total1 > total0 {
+		rep.Machine.Busy = float64(busy1-busy0) / float64(total1-total0)
+	}
+	rep.Machine.Saturated = used >= SaturatedShare*float64(rep.Machine.Cores) || rep.Machine.Busy >= SaturatedShare
 
 	rep.Verify.OpReport = res.verify.report(window)
 	rep.Issue.OpReport = res.issue.report(window)

@@ -53,3 +53,23 @@ func TestMeasureFloor(t *testing.T) {
 		t.Fatalf("floor %+v", f)
 	}
 }
+
+func TestParseStatCPU(t *testing.T) {
+	for _, tc := range []struct {
+		line        string
+		busy, total uint64
+		ok          bool
+	}{
+		// user nice system idle iowait irq softirq steal guest guest_nice
+		{"cpu  406 0 185 104 58 0 33 10 0 0", 634, 796, true},
+		{"cpu 1 2 3 4 5 6 7 8", 27, 36, true},
+		{"cpu0 1 2 3 4 5 6 7 8 9 10", 0, 0, false},
+		{"cpu 1 2 3", 0, 0, false},
+		{"cpu 1 2 x 4 5 6 7 8", 0, 0, false},
+	} {
+		busy, total, ok := parseStatCPU(tc.line)
+		if busy != tc.busy || total != tc.total || ok != tc.ok {
+			t.Errorf("%q: %d/%d %v, want %d/%d %v", tc.line, busy, total, ok, tc.busy, tc.total, tc.ok)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,4 +39,27 @@ func summarise(r *OpReport, lat []time.Duration, window time.Duration) {
 	if window > 0 {
 		r.Rate = float64(len(lat)) / window.Seconds()
 	}
+}
+
+// parseStatCPU parses the aggregate "cpu" line of /proc/stat (user nice
+// system idle iowait irq softirq steal …, in ticks) into busy and total
+// ticks; guest time is already inside user and nice, so it is not added.
+func parseStatCPU(line string) (busy, total uint64, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	var v [8]uint64
+	for i := range v {
+		n, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		v[i] = n
+	}
+	for _, n := range v {
+		total += n
+	}
+	idle := v[3] + v[4]
+	return total - idle, total, true
 }

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,19 @@ func TestParseStatCPU(t *testing.T) {
 		if busy != tc.busy || total != tc.total || ok != tc.ok {
 			t.Errorf("%q: %d/%d %v, want %d/%d %v", tc.line, busy, total, ok, tc.busy, tc.total, tc.ok)
 		}
+	}
+}
+
+func TestSampleFloor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*sampleEvery/2)
+	defer cancel()
+	f, n := sampleFloor(ctx)
+	if n < 1 || f.VerifyMicros <= 0 || f.SignMicros <= 0 {
+		t.Fatalf("%d samples: %+v", n, f)
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if _, n := sampleFloor(done); n != 0 {
+		t.Fatalf("cancelled sampler took %d samples", n)
 	}
 }

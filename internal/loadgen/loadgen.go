@@ -132,7 +132,24 @@ type VerifyReport struct {
 	// machine (see Floor).
 	CostXFloor      float64 `json:"cost_x_floor"`
 	CostXQuietFloor float64 `json:"cost_x_quiet_floor"`
+	// ServerP99ms is the 99th percentile of the verifier's own time for
+	// the verification step (the wallet's response POST), from its
+	// latency histogram over the window (linear within buckets, as
+	// Prometheus's histogram_quantile): the servers' latency, without the
+	// wallet's work and the client's queueing that the flow's p50–p99
+	// include.
+	ServerP99ms float64 `json:"server_p99_ms"`
+	// ServerMillisPerOp is the verifier's time in its handlers per
+	// presentation, all four requests together (mean).
+	ServerMillisPerOp float64 `json:"server_ms_per_op"`
 }
+
+// The routes whose server-side latency the report gives (internal/obs
+// labels: method and route pattern).
+const (
+	routeVerify     = "POST /oid4vp/response/:id"
+	routeCredential = "POST /credential"
+)
 
 // IssueReport is the issuance figures: an operation is a wallet's refresh,
 // which issues a batch of credentials.
@@ -146,6 +163,9 @@ type IssueReport struct {
 	// during the window; CostXQuietSign over one on the quiet machine.
 	CostXSign      float64 `json:"cost_x_sign"`
 	CostXQuietSign float64 `json:"cost_x_quiet_sign"`
+	// ServerP99ms is the 99th percentile of the issuer's own time for a
+	// credential request (the batch), from its latency histogram.
+	ServerP99ms float64 `json:"server_p99_ms"`
 }
 
 // ErrNoOperations is returned when the window ended with no successful
@@ -221,11 +241,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	floorBefore := measureFloor()
-	cpuV0, err := serverCPU(ctx, hc, o.VerifierURL)
+	v0, err := scrapeServer(ctx, hc, o.VerifierURL)
 	if err != nil {
 		return nil, err
 	}
-	cpuI0, err := serverCPU(ctx, hc, o.IssuerURL)
+	i0, err := scrapeServer(ctx, hc, o.IssuerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -244,14 +264,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	loaded := <-sampled
 	self1, _ := processCPU()
 	busy1, total1, _ := machineTicks()
-	cpuV1, err := serverCPU(ctx, hc, o.VerifierURL)
+	v1, err := scrapeServer(ctx, hc, o.VerifierURL)
 	if err != nil {
 		return nil, err
 	}
-	cpuI1, err := serverCPU(ctx, hc, o.IssuerURL)
+	i1, err := scrapeServer(ctx, hc, o.IssuerURL)
 	if err != nil {
 		return nil, err
 	}
+	cpuV0, cpuV1, cpuI0, cpuI1 := v0.cpu, v1.cpu, i0.cpu, i1.cpu
 	floorAfter := measureFloor()
 	// The floor is what P-256 cost during the window (see Floor); the
 	// quiet floor is the mean of a measurement before and after it.
@@ -278,11 +299,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Issue.OpReport = res.issue.report(window)
 	rep.Issue.Credentials = res.credentials
 	if n := len(res.verify.lat); n > 0 {
+		var inServer float64
+		for route, h := range v1.latency {
+			inServer += h.since(v0.latency[route]).sum
+		}
+		rep.Verify.ServerMillisPerOp = 1e3 * inServer / float64(n)
+		rep.Verify.ServerP99ms = 1e3 * v1.latency[routeVerify].since(v0.latency[routeVerify]).quantile(0.99)
 		rep.Verify.CPUMillisPerOp = ms(cpuV1-cpuV0) / float64(n)
 		rep.Verify.CostXFloor = rep.Verify.CPUMillisPerOp * 1e3 / (2 * rep.Floor.VerifyMicros)
 		rep.Verify.CostXQuietFloor = rep.Verify.CPUMillisPerOp * 1e3 / (2 * rep.Floor.QuietVerifyMicros)
 	}
 	if res.credentials > 0 {
+		rep.Issue.ServerP99ms = 1e3 * i1.latency[routeCredential].since(i0.latency[routeCredential]).quantile(0.99)
 		rep.Issue.CPUMillisPerCredential = ms(cpuI1-cpuI0) / float64(res.credentials)
 		rep.Issue.CostXSign = rep.Issue.CPUMillisPerCredential * 1e3 / rep.Floor.SignMicros
 		rep.Issue.CostXQuietSign = rep.Issue.CPUMillisPerCredential * 1e3 / rep.Floor.QuietSignMicros

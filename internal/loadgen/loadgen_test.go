@@ -2,20 +2,53 @@ package loadgen
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestParseCPU(t *testing.T) {
-	text := "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n" +
-		"# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 12.34\ngo_goroutines 7\n"
-	d, err := parseCPU(strings.NewReader(text))
-	if err != nil || d != 12340*time.Millisecond {
-		t.Fatalf("parseCPU = %v, %v", d, err)
+func TestParseMetrics(t *testing.T) {
+	text := `# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 12.34
+# TYPE mnc_http_request_duration_seconds histogram
+mnc_http_request_duration_seconds_bucket{method="POST",route="/credential",status="200",le="0.001"} 10
+mnc_http_request_duration_seconds_bucket{method="POST",route="/credential",status="200",le="0.01"} 90
+mnc_http_request_duration_seconds_bucket{method="POST",route="/credential",status="200",le="+Inf"} 100
+mnc_http_request_duration_seconds_sum{method="POST",route="/credential",status="200"} 0.5
+mnc_http_request_duration_seconds_count{method="POST",route="/credential",status="200"} 100
+mnc_http_request_duration_seconds_bucket{method="POST",route="/credential",status="400",le="0.001"} 7
+mnc_http_request_duration_seconds_bucket{method="POST",route="/credential",status="400",le="0.01"} 7
+mnc_http_request_duration_seconds_bucket{method="POST",route="/credential",status="400",le="+Inf"} 7
+mnc_http_request_duration_seconds_sum{method="POST",route="/credential",status="400"} 0.001
+mnc_http_request_duration_seconds_count{method="POST",route="/credential",status="400"} 7
+go_goroutines 7
+`
+	sc, err := parseMetrics(strings.NewReader(text))
+	if err != nil || sc.cpu != 12340*time.Millisecond {
+		t.Fatalf("parseMetrics: cpu %v, %v", sc, err)
 	}
-	if _, err := parseCPU(strings.NewReader("go_goroutines 7\n")); err == nil {
+	h := sc.latency["POST /credential"]
+	if h == nil || h.count != 100 || h.sum != 0.5 || len(sc.latency) != 1 {
+		t.Fatalf("latency %+v (the 400s must not count)", sc.latency)
+	}
+	// 10 in (0, 1 ms], 80 in (1, 10 ms], 10 above: the median is the
+	// 40th of 80 in the second bucket, the 95th above the last bound.
+	for q, want := range map[float64]float64{0.05: 0.0005, 0.5: 0.001 + 0.009*40/80, 0.95: 0.01} {
+		if got := h.quantile(q); math.Abs(got-want) > 1e-12 {
+			t.Errorf("quantile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	d := h.since(&histogram{bounds: h.bounds, counts: []uint64{10, 10, 10}, count: 10, sum: 0.01})
+	if d.count != 90 || d.counts[1] != 80 || d.quantile(0.5) != 0.001+0.009*45/80 {
+		t.Errorf("since: %+v, median %v", d, d.quantile(0.5))
+	}
+	if _, err := parseMetrics(strings.NewReader("go_goroutines 7\n")); err == nil {
 		t.Fatal("no CPU metric: no error")
+	}
+	if _, err := parseMetrics(strings.NewReader("process_cpu_seconds_total{ 1\n")); err == nil {
+		t.Fatal("malformed exposition: no error")
 	}
 }
 

@@ -7,16 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Bounds of starting and probing the servers.
@@ -29,6 +33,8 @@ const (
 	// metricCPU is the Prometheus process collector's CPU counter, which
 	// both servers export.
 	metricCPU = "process_cpu_seconds_total"
+	// metricLatency is the servers' request latency histogram (internal/obs).
+	metricLatency = "mnc_http_request_duration_seconds"
 )
 
 // modulePath is where the server commands live.
@@ -192,45 +198,128 @@ func urlAfter(line, prefix string) (string, error) {
 	return u, nil
 }
 
-// serverCPU reads a server's own CPU time from its /metrics.
-func serverCPU(ctx context.Context, hc *http.Client, base string) (time.Duration, error) {
+// scrape is what the load tool reads from a server's /metrics: its CPU
+// time and its request latency histograms.
+type scrape struct {
+	cpu time.Duration
+	// latency is mnc_http_request_duration_seconds by "METHOD route",
+	// successful (2xx) requests only, statuses merged.
+	latency map[string]*histogram
+}
+
+// histogram is a cumulative Prometheus histogram: counts[i] requests took
+// at most bounds[i] seconds.
+type histogram struct {
+	bounds []float64
+	counts []uint64
+	count  uint64
+	sum    float64
+}
+
+// scrapeServer reads a server's /metrics.
+func scrapeServer(ctx context.Context, hc *http.Client, base string) (*scrape, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("scrape %s: %w", base, err)
+		return nil, fmt.Errorf("scrape %s: %w", base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("scrape %s: HTTP %d", base, resp.StatusCode)
+		return nil, fmt.Errorf("scrape %s: HTTP %d", base, resp.StatusCode)
 	}
-	return parseCPU(io.LimitReader(resp.Body, maxMetricsBody))
+	sc, err := parseMetrics(io.LimitReader(resp.Body, maxMetricsBody))
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", base, err)
+	}
+	return sc, nil
 }
 
-// parseCPU finds process_cpu_seconds_total in a Prometheus text
-// exposition.
-func parseCPU(r io.Reader) (time.Duration, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, metricCPU) {
+// parseMetrics reads a Prometheus text exposition (expfmt, the format's
+// reference parser).
+func parseMetrics(r io.Reader) (*scrape, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, err
+	}
+	cpu, ok := fams[metricCPU]
+	if !ok || len(cpu.GetMetric()) == 0 || cpu.GetMetric()[0].GetCounter() == nil {
+		return nil, errors.New("no " + metricCPU + " in /metrics (is it an mnc server of this version?)")
+	}
+	sc := &scrape{cpu: time.Duration(cpu.GetMetric()[0].GetCounter().GetValue() * float64(time.Second)), latency: map[string]*histogram{}}
+	for _, m := range fams[metricLatency].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		h := m.GetHistogram()
+		if h == nil || !strings.HasPrefix(labels["status"], "2") {
 			continue
 		}
-		rest := strings.TrimPrefix(line, metricCPU)
-		if strings.HasPrefix(rest, "{") {
-			_, rest, _ = strings.Cut(rest, "}")
+		key := labels["method"] + " " + labels["route"]
+		acc := sc.latency[key]
+		if acc == nil {
+			acc = &histogram{}
+			for _, b := range h.GetBucket() {
+				acc.bounds = append(acc.bounds, b.GetUpperBound())
+			}
+			acc.counts = make([]uint64, len(acc.bounds))
+			sc.latency[key] = acc
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", metricCPU, err)
+		if len(h.GetBucket()) != len(acc.bounds) {
+			return nil, fmt.Errorf("%s %s: buckets differ between statuses", metricLatency, key)
 		}
-		return time.Duration(f * float64(time.Second)), nil
+		for i, b := range h.GetBucket() {
+			acc.counts[i] += b.GetCumulativeCount()
+		}
+		acc.count += h.GetSampleCount()
+		acc.sum += h.GetSampleSum()
 	}
-	if err := sc.Err(); err != nil {
-		return 0, err
+	return sc, nil
+}
+
+// since returns the histogram of the requests between an earlier scrape's
+// h0 (nil: none) and h.
+func (h *histogram) since(h0 *histogram) *histogram {
+	if h == nil {
+		return &histogram{}
 	}
-	return 0, errors.New("no " + metricCPU + " in /metrics (is it an mnc server of this version?)")
+	d := &histogram{bounds: h.bounds, counts: slices.Clone(h.counts), count: h.count, sum: h.sum}
+	if h0 != nil && len(h0.counts) == len(d.counts) {
+		for i := range d.counts {
+			d.counts[i] -= h0.counts[i]
+		}
+		d.count -= h0.count
+		d.sum -= h0.sum
+	}
+	return d
+}
+
+// quantile estimates the q-quantile (0 < q < 1) in seconds as Prometheus's
+// histogram_quantile does: linear within the bucket that holds it, the
+// lower bound of the first bucket taken as 0. Above the last finite bound
+// it returns that bound (the true value is only known to be larger).
+func (h *histogram) quantile(q float64) float64 {
+	if h == nil || h.count == 0 {
+		return 0
+	}
+	rank := q * float64(h.count)
+	lower, below := 0.0, uint64(0)
+	for i, ub := range h.bounds {
+		if math.IsInf(ub, 1) {
+			break
+		}
+		if float64(h.counts[i]) >= rank {
+			in := h.counts[i] - below
+			if in == 0 {
+				return ub
+			}
+			return lower + (ub-lower)*(rank-float64(below))/float64(in)
+		}
+		lower, below = ub, h.counts[i]
+	}
+	return lower
 }

@@ -284,12 +284,14 @@ func (s *Service) Notify(ctx context.Context, accessToken string, n *oid4vci.Not
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	creds, err := s.creds.Credentials(ctx, g.DeviceID)
-	if err != nil {
-		return fmt.Errorf("read credentials of %s: %w", g.DeviceID, err)
-	}
-	if !slices.ContainsFunc(creds, func(c store.Credential) bool { return c.ID == n.NotificationID }) {
+	// One lookup by id, not the device's whole credential history, which
+	// grows with every refresh.
+	c, err := s.creds.Credential(ctx, n.NotificationID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.DeviceID != g.DeviceID) {
 		return oid4vci.NewError(oid4vci.CodeInvalidNotificationID, "", "notification_id is not one this access token's issuance returned")
+	}
+	if err != nil {
+		return fmt.Errorf("read credential %s: %w", n.NotificationID, err)
 	}
 	dev, err := s.devices.Device(ctx, g.DeviceID)
 	if err != nil {

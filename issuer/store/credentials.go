@@ -75,6 +75,9 @@ type Credentials interface {
 	// but no credential carries it, so it tells a verifier nothing.
 	IssueCredentials(ctx context.Context, b IssueBatch) ([]Credential, error)
 	Credentials(ctx context.Context, deviceID string) ([]Credential, error)
+	// Credential finds one credential by id (a lookup by primary key, where
+	// Credentials reads a device's whole history); ErrNotFound when none.
+	Credential(ctx context.Context, id string) (*Credential, error)
 	// CredentialByStatus finds the credential at a status-list entry (what
 	// a verifier sees in the MSO); ErrNotFound when none.
 	CredentialByStatus(ctx context.Context, listID string, idx uint64) (*Credential, error)

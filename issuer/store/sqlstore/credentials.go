@@ -299,6 +299,21 @@ func (s *Store) Credentials(ctx context.Context, deviceID string) ([]store.Crede
 	return out, rows.Err()
 }
 
+func (s *Store) Credential(ctx context.Context, id string) (*store.Credential, error) {
+	var c store.Credential
+	var i, ia, vf, vu int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until FROM credentials WHERE id = ?`),
+		id).Scan(&c.ID, &c.DeviceID, &c.DocType, &c.ListID, &i, &c.State, &ia, &vf, &vu)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: credential %s: %w", id, err)
+	}
+	c.Idx, c.IssuedAt, c.ValidFrom, c.ValidUntil = uint64(i), fromMS(ia), fromMS(vf), fromMS(vu)
+	return &c, nil
+}
+
 func (s *Store) CredentialByStatus(ctx context.Context, listID string, idx uint64) (*store.Credential, error) {
 	var c store.Credential
 	var i, ia, vf, vu int64

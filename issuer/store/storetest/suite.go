@@ -500,6 +500,13 @@ func testCredentialByStatus(t *testing.T, s store.Store) {
 	if _, err := s.CredentialByStatus(ctx, c.ListID, c.Idx+1); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("empty entry: %v", err)
 	}
+	if got, err := s.Credential(ctx, c.ID); err != nil || got.ID != c.ID || got.DeviceID != "duse" || got.ListID != c.ListID || got.Idx != c.Idx ||
+		got.DocType != c.DocType || got.State != c.State || !got.ValidUntil.Equal(c.ValidUntil) || !got.IssuedAt.Equal(c.IssuedAt) {
+		t.Fatalf("by id %+v %v, want %+v", got, err, c)
+	}
+	if _, err := s.Credential(ctx, c.ID+"x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
 }
 
 func testAppAttest(t *testing.T, st store.Store) {

@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -412,6 +413,33 @@ func TestRefusals(t *testing.T) {
 	t.Run("request too large", func(t *testing.T) {
 		_, err := e.client.Enrol(ctx, strings.Repeat("a", DefaultMaxBody))
 		wantCode(t, err, oid4vci.CodeRequestTooLarge, "")
+	})
+	// A JSON body is read one way only: what a proxy or a WAF in front of
+	// the issuer sees is what the issuer acts on. The token is bogus, so a
+	// body that got past decoding would be answered invalid_token (401).
+	t.Run("request body read one way", func(t *testing.T) {
+		for name, body := range map[string]string{
+			"empty":            "",
+			"duplicate member": `{"notification_id":"a","notification_id":"b","event":"credential_accepted"}`,
+			"trailing data":    `{"notification_id":"a","event":"credential_accepted"} {}`,
+			"not JSON":         `notification_id=a`,
+		} {
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+oid4vci.PathNotification, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer bogus")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct {
+				Error string `json:"error"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || out.Error != oid4vci.CodeInvalidRequest {
+				t.Errorf("%s: HTTP %d %q, want 400 %s", name, resp.StatusCode, out.Error, oid4vci.CodeInvalidRequest)
+			}
+		}
 	})
 }
 

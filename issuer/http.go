@@ -1,8 +1,8 @@
 package issuer
 
 import (
+	"bytes"
 	"crypto/subtle"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/gin-gonic/gin"
 
@@ -406,9 +408,20 @@ func AuditViews(a []storeAudit) []AuditView {
 }
 
 // decode reads a JSON body, answering the error itself.
+// decode reads a JSON request body into v with json/v2 semantics
+// (go-json-experiment/json): one reading only — no duplicate members, no
+// member names in another case, nothing after the value — and several
+// times faster than encoding/json on the proofs and attestations of a
+// credential request. The body is bounded by the server's MaxBytesReader.
 func (s *Service) decode(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(c.Request.Body)
-	if err := dec.Decode(v); err != nil {
+	b, err := io.ReadAll(c.Request.Body)
+	if err == nil && len(bytes.TrimSpace(b)) == 0 {
+		err = io.EOF
+	}
+	if err == nil {
+		err = jsonv2.Unmarshal(b, v)
+	}
+	if err != nil {
 		s.fail(c, bodyError(err))
 		return false
 	}

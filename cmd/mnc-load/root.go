@@ -43,11 +43,14 @@ func newRootCmd() *cobra.Command {
 then for --duration (or until --max-requests operations) drives online presentations
 (OpenID4VP age checks) and issuance (a wallet's refresh: a batch of credentials) at
 --rate operations per second, or as fast as --workers allow. It prints throughput,
-p50/p95/p99 latency, and each server's CPU time per operation (from its /metrics,
-process_cpu_seconds_total) as a multiple of the raw P-256 cost measured in the same
-run: two verifications per presentation, one signature per credential; and how many
-cores the verifier, the issuer and the load tool itself used, saying when together they
-saturated the machine (then throughput and latency measure the machine, not the servers).
+p50/p95/p99 latency of the whole flow, the servers' own p99 (the verifier's
+verification step, the issuer's credential request, from their latency histograms),
+and each server's CPU time per operation (process_cpu_seconds_total) as a multiple of
+the raw P-256 cost: two verifications per presentation, one signature per credential,
+timed during the window on the machine as loaded as the servers (and, beside it, on the
+quiet machine before and after). It also prints how many cores the verifier, the issuer
+and the load tool itself used and how busy the machine was, and says when the machine
+rather than the servers was the limit.
 
 With no URLs it builds mdoc-issuer and mdoc-verifier with the go tool (run it from the
 repository) and starts them as child processes on loopback, on embedded defaults and

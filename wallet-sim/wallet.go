@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,10 +165,9 @@ type Wallet struct {
 	pendingAppAttest se.KeyID
 	// hl is the history log (historylog.go).
 	hl historyLog
-	// readerTS is the reader trust store built from readerTSRoots; kept
-	// while the roots stay the same (see readerTrust).
-	readerTS      *mdoc.TrustStore
-	readerTSRoots [sha256.Size]byte
+	// readerTS is the reader trust store built from d.ReaderRoots; nil
+	// until first needed and after the roots change (see readerTrust).
+	readerTS *mdoc.TrustStore
 }
 
 // Init creates a wallet in home for profile p. pin is the device PIN for
@@ -364,6 +361,7 @@ func (w *Wallet) TrustReaderRoots(certs ...*x509.Certificate) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.d.ReaderRoots = addRoots(w.d.ReaderRoots, certs)
+	w.readerTS = nil
 	if len(w.d.ReaderRoots) > MaxTrustedRoots {
 		return newErr("trust", CodeRequestInvalid, "at most %d reader roots", MaxTrustedRoots)
 	}
@@ -406,21 +404,13 @@ func parseRoots(ders [][]byte) []*x509.Certificate {
 }
 
 // readerTrust returns the reader roots as an mdoc trust store. Callers
-// hold w.mu. The store is kept for as long as the roots are the same, so
-// its cache of verified reader chains spares a relying party's chain check
-// on each of its presentations, as a phone's wallet keeps its trust
-// decisions in memory; any change of the roots builds a new one.
+// hold w.mu. The store is kept until the roots change (TrustReaderRoots
+// drops it), so its cache of verified reader chains spares a relying
+// party's chain check on each of its presentations, as a phone's wallet
+// keeps its trust decisions in memory.
 func (w *Wallet) readerTrust() *mdoc.TrustStore {
-	h := sha256.New()
-	for _, r := range w.d.ReaderRoots {
-		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(r))))
-		h.Write(r)
-	}
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	if w.readerTS == nil || key != w.readerTSRoots {
+	if w.readerTS == nil {
 		w.readerTS = mdoc.NewTrustStore(mdoc.PurposeReaderAuth, false, parseRoots(w.d.ReaderRoots)...)
-		w.readerTSRoots = key
 	}
 	return w.readerTS
 }

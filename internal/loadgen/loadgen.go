@@ -272,7 +272,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpuV0, cpuV1, cpuI0, cpuI1 := v0.cpu, v1.cpu, i0.cpu, i1.cpu
+	// The servers' CPU time during the window.
+	cpuV, cpuI := v1.cpu-v0.cpu, i1.cpu-i0.cpu
 	floorAfter := measureFloor()
 	// The floor is what P-256 cost during the window (see Floor); the
 	// quiet floor is the mean of a measurement before and after it.
@@ -284,8 +285,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.DurationS = window.Seconds()
 	rep.Machine = Machine{Cores: runtime.GOMAXPROCS(0),
-		VerifierCores: (cpuV1 - cpuV0).Seconds() / window.Seconds(),
-		IssuerCores:   (cpuI1 - cpuI0).Seconds() / window.Seconds()}
+		VerifierCores: cpuV.Seconds() / window.Seconds(),
+		IssuerCores:   cpuI.Seconds() / window.Seconds()}
 	if selfOK {
 		rep.Machine.LoadToolCores = (self1 - self0).Seconds() / window.Seconds()
 	}
@@ -305,13 +306,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Verify.ServerMillisPerOp = 1e3 * inServer / float64(n)
 		rep.Verify.ServerP99ms = 1e3 * v1.latency[routeVerify].since(v0.latency[routeVerify]).quantile(0.99)
-		rep.Verify.CPUMillisPerOp = ms(cpuV1-cpuV0) / float64(n)
+		rep.Verify.CPUMillisPerOp = ms(cpuV) / float64(n)
 		rep.Verify.CostXFloor = rep.Verify.CPUMillisPerOp * 1e3 / (2 * rep.Floor.VerifyMicros)
 		rep.Verify.CostXQuietFloor = rep.Verify.CPUMillisPerOp * 1e3 / (2 * rep.Floor.QuietVerifyMicros)
 	}
 	if res.credentials > 0 {
 		rep.Issue.ServerP99ms = 1e3 * i1.latency[routeCredential].since(i0.latency[routeCredential]).quantile(0.99)
-		rep.Issue.CPUMillisPerCredential = ms(cpuI1-cpuI0) / float64(res.credentials)
+		rep.Issue.CPUMillisPerCredential = ms(cpuI) / float64(res.credentials)
 		rep.Issue.CostXSign = rep.Issue.CPUMillisPerCredential * 1e3 / rep.Floor.SignMicros
 		rep.Issue.CostXQuietSign = rep.Issue.CPUMillisPerCredential * 1e3 / rep.Floor.QuietSignMicros
 	}

@@ -407,10 +407,10 @@ func AuditViews(a []storeAudit) []AuditView {
 	return out
 }
 
-// decode reads a JSON body, answering the error itself.
-// decode reads a JSON request body into v with json/v2 semantics
-// (go-json-experiment/json): one reading only — no duplicate members, no
-// member names in another case, nothing after the value — and several
+// decode reads a JSON request body into v, answering the error itself,
+// with json/v2 semantics (go-json-experiment/json): one reading only — no
+// duplicate members, nothing after the value, a member name in another
+// case taken for an unknown member rather than the member — and several
 // times faster than encoding/json on the proofs and attestations of a
 // credential request. The body is bounded by the server's MaxBytesReader.
 func (s *Service) decode(c *gin.Context, v any) bool {

@@ -295,10 +295,11 @@ type IssuedCredential struct {
 
 func decodeJSON(b []byte, v any) error {
 	// Unknown members are ignored (extensions are allowed everywhere in
-	// OpenID4VCI); trailing data, duplicate member names and names that
-	// differ only in case are not: json/v2 semantics (go-json-experiment/
-	// json) read a message one way only, and decode proofs and key
-	// attestations several times faster than encoding/json.
+	// OpenID4VCI), and so is a member name in another case: it is not
+	// taken for the member, as encoding/json would. Trailing data and
+	// duplicate member names are refused. These json/v2 semantics
+	// (go-json-experiment/json) read a message one way only, and decode
+	// proofs and key attestations several times faster than encoding/json.
 	return jsonv2.Unmarshal(b, v)
 }
 

@@ -187,8 +187,15 @@ func (s *Store) createList(ctx context.Context, tx *sql.Tx, size uint64, now tim
 	rand.Read(b[:])
 	m := int64(binary.BigEndian.Uint64(b[:8])%size) | 1
 	a := int64(binary.BigEndian.Uint64(b[8:]) % size)
+	// Lists are never deleted, so the count plus one is a fresh id unless
+	// another transaction takes it first (then ON CONFLICT skips this one
+	// and the caller reads that list). A failed count must not fall back
+	// to id "1": the insert would be skipped and allocation would report
+	// the lists exhausted instead of the database error.
 	var n int
-	tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_lists`).Scan(&n)
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_lists`).Scan(&n); err != nil {
+		return fmt.Errorf("store: count status lists: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO status_lists (id, size, next_seq, mul, add_, version, created_at) VALUES (?, ?, 0, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING`),
 		fmt.Sprintf("%d", n+1), int64(size), m, a, ms(now)); err != nil {
 		return fmt.Errorf("store: create status list: %w", err)

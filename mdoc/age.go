@@ -2,9 +2,8 @@ package mdoc
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
-	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,17 +38,19 @@ func AgeAt(birth FullDate, at time.Time) int {
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
-var ageOverRE = regexp.MustCompile(`^age_over_([0-9]{2})$`)
-
-// ParseAgeOver returns NN for an identifier age_over_NN.
+// ParseAgeOver returns NN for an identifier age_over_NN: exactly two ASCII
+// digits (§7.2.5), so "age_over_7", "age_over_020" and "age_over_+2" are
+// not age attestations. It runs on every disclosed element of every
+// presentation, hence no regular expression.
 func ParseAgeOver(id string) (int, bool) {
-	m := ageOverRE.FindStringSubmatch(id)
-	if m == nil {
+	nn, ok := strings.CutPrefix(id, "age_over_")
+	if !ok || len(nn) != 2 || !isDigit(nn[0]) || !isDigit(nn[1]) {
 		return 0, false
 	}
-	n, _ := strconv.Atoi(m[1])
-	return n, true
+	return int(nn[0]-'0')*10 + int(nn[1]-'0'), true
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // AgeOverID returns the identifier age_over_NN.
 func AgeOverID(nn int) string { return fmt.Sprintf("age_over_%02d", nn) }

@@ -1,6 +1,8 @@
 package mdoc
 
 import (
+	"fmt"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -78,4 +80,88 @@ func TestNearestAgeOver(t *testing.T) {
 	if _, ok := ParseAgeOver("age_over_2"); ok {
 		t.Error("ParseAgeOver accepted one digit")
 	}
+}
+
+// TestParseAgeOverForms pins the accepted form to the regular expression
+// ^age_over_([0-9]{2})$ that ParseAgeOver replaced, and FuzzParseAgeOver
+// keeps the two in step on arbitrary input.
+func TestParseAgeOverForms(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want int
+		ok   bool
+	}{
+		{"age_over_00", 0, true},
+		{"age_over_18", 18, true},
+		{"age_over_99", 99, true},
+		{"age_over_1", 0, false},
+		{"age_over_020", 0, false},
+		{"age_over_+2", 0, false},
+		{"age_over_-1", 0, false},
+		{"age_over_２０", 0, false}, // fullwidth digits
+		{"Age_over_20", 0, false},
+		{"age_over_20\n", 0, false},
+		{" age_over_20", 0, false},
+		{"age_over_", 0, false},
+		{"", 0, false},
+	} {
+		n, ok := ParseAgeOver(tc.id)
+		if ok != tc.ok || n != tc.want {
+			t.Errorf("ParseAgeOver(%q) = %d, %v; want %d, %v", tc.id, n, ok, tc.want, tc.ok)
+		}
+		if ok != ageOverRE.MatchString(tc.id) {
+			t.Errorf("ParseAgeOver(%q) and the regular expression disagree", tc.id)
+		}
+	}
+}
+
+var ageOverRE = regexp.MustCompile(`^age_over_([0-9]{2})$`)
+
+func FuzzParseAgeOver(f *testing.F) {
+	for _, s := range []string{"age_over_20", "age_over_2", "age_over_x9", "age_over_200"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		n, ok := ParseAgeOver(id)
+		m := ageOverRE.FindStringSubmatch(id)
+		if ok != (m != nil) {
+			t.Fatalf("ParseAgeOver(%q) ok=%v, regexp match=%v", id, ok, m != nil)
+		}
+		if ok && fmt.Sprintf("%02d", n) != m[1] {
+			t.Fatalf("ParseAgeOver(%q) = %d, regexp says %s", id, n, m[1])
+		}
+	})
+}
+
+var strictTDateRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+
+func TestIsStrictTDate(t *testing.T) {
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{
+		{"2026-12-05T09:00:00Z", true},
+		{"2026-12-05T09:00:00.5Z", false},
+		{"2026-12-05T09:00:00+09:00", false},
+		{"2026-12-05T09:00:00z", false},
+		{"2026-12-05t09:00:00Z", false},
+		{"2026-12-05 09:00:00Z", false},
+		{"20261-2-05T09:00:00Z", false},
+		{"2026-12-05T09:00:0Z", false},
+		{"", false},
+	} {
+		if got := isStrictTDate(tc.s); got != tc.ok || got != strictTDateRE.MatchString(tc.s) {
+			t.Errorf("isStrictTDate(%q) = %v; want %v", tc.s, got, tc.ok)
+		}
+	}
+}
+
+func FuzzIsStrictTDate(f *testing.F) {
+	f.Add("2026-12-05T09:00:00Z")
+	f.Add("2026-12-05T09:00:00.123Z")
+	f.Fuzz(func(t *testing.T, s string) {
+		if isStrictTDate(s) != strictTDateRE.MatchString(s) {
+			t.Fatalf("isStrictTDate(%q) disagrees with the regular expression", s)
+		}
+	})
 }

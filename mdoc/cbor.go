@@ -136,19 +136,29 @@ func (t TDate) MarshalCBOR() ([]byte, error) {
 // any RFC 3339 time (with offset or fraction) so that lenient issuers still
 // parse; the value is normalised to UTC.
 func (t *TDate) UnmarshalCBOR(data []byte) error {
+	v, _, err := parseTDate(data)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// parseTDate decodes a tdate and also returns its text as received, which
+// the MSO's profile check needs (§9.1.2.4 asks for whole seconds in UTC).
+func parseTDate(data []byte) (TDate, string, error) {
 	if len(data) < 2 || data[0] != 0xc0 {
-		return fmt.Errorf("tdate: want tag 0")
+		return TDate{}, "", fmt.Errorf("tdate: want tag 0")
 	}
 	var s string
 	if err := decMode.Unmarshal(data[1:], &s); err != nil {
-		return fmt.Errorf("tdate: %w", err)
+		return TDate{}, "", fmt.Errorf("tdate: %w", err)
 	}
 	v, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return fmt.Errorf("tdate: %w", err)
+		return TDate{}, "", fmt.Errorf("tdate: %w", err)
 	}
-	*t = TDate(v.UTC())
-	return nil
+	return TDate(v.UTC()), s, nil
 }
 
 // FullDate is a full-date (#6.1004(tstr), "YYYY-MM-DD", RFC 8943) as used for

@@ -1,7 +1,6 @@
 package mdoc
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -36,8 +35,25 @@ const (
 	DeviationTDateForm Code = "tdate_form"
 )
 
-// strictTDate is the §9.1.2.4 profile of a tdate: UTC, whole seconds.
-var strictTDate = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+// isStrictTDate reports whether s has the §9.1.2.4 profile of a tdate,
+// "YYYY-MM-DDThh:mm:ssZ": UTC, whole seconds. It checks the form only;
+// the value was parsed as RFC 3339 already.
+func isStrictTDate(s string) bool {
+	const form = "dddd-dd-ddTdd:dd:ddZ"
+	if len(s) != len(form) {
+		return false
+	}
+	for i := 0; i < len(form); i++ {
+		if form[i] == 'd' {
+			if !isDigit(s[i]) {
+				return false
+			}
+		} else if s[i] != form[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // msoDeviations lists the tolerated deviations of a parsed MSO.
 func msoDeviations(mso *MobileSecurityObject) []Deviation {

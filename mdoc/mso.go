@@ -94,11 +94,12 @@ func (v *ValidityInfo) UnmarshalCBOR(data []byte) error {
 			out.ExpectedUpdate = new(TDate)
 			dst = out.ExpectedUpdate
 		}
-		if err := dst.UnmarshalCBOR(r); err != nil {
+		t, s, err := parseTDate(r)
+		if err != nil {
 			return fmt.Errorf("validityInfo.%s: %w", f.name, err)
 		}
-		var s string
-		if decMode.Unmarshal(r[1:], &s) == nil && !strictTDate.MatchString(s) {
+		*dst = t
+		if !isStrictTDate(s) {
 			out.offProfile = append(out.offProfile, f.name+"="+s)
 		}
 	}

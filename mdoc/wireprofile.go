@@ -81,7 +81,7 @@ var (
 // and it returns an error instead of reading past the end if it is not.
 func checkTags(data []byte, p *tagProfile) error {
 	w := tagWalker{data: data, p: p}
-	if err := w.item(nil, false); err != nil {
+	if err := w.item(w.stack[:0], false); err != nil {
 		return err
 	}
 	return nil
@@ -92,6 +92,75 @@ type tagWalker struct {
 	off   int
 	p     *tagProfile
 	depth int
+	// stack backs the path: a walk goes depth first, so a sibling's
+	// segment overwrites the previous sibling's in place and the path
+	// never allocates within the nesting bound.
+	stack [MaxNestingDepth + 1]seg
+}
+
+// seg is one path segment: a map key found in data, by position, so that
+// the walk makes no strings. Text keys compare by their bytes, integer keys
+// by their decimal form, other keys match only "*".
+type seg struct {
+	kind byte // segText, segUint, segNint or segOther
+	off  int  // segText: where the key's text starts in data
+	n    uint64
+}
+
+const (
+	segText = iota
+	segUint
+	segNint // n is the CBOR argument: the key is -1-n
+	segOther
+	segIndex // an array index: matches only "*"
+)
+
+// is reports whether the segment matches pattern segment want.
+func (w *tagWalker) is(s seg, want string) bool {
+	if want == "*" {
+		return true
+	}
+	switch s.kind {
+	case segText:
+		return uint64(len(want)) == s.n && want == string(w.data[s.off:s.off+int(s.n)])
+	case segUint, segNint:
+		var buf [24]byte
+		return want == string(w.appendKey(buf[:0], s))
+	}
+	return false
+}
+
+// appendKey appends the segment's text form (for patterns and messages).
+func (w *tagWalker) appendKey(b []byte, s seg) []byte {
+	switch s.kind {
+	case segText:
+		return append(b, w.data[s.off:s.off+int(s.n)]...)
+	case segUint:
+		return strconv.AppendUint(b, s.n, 10)
+	case segNint:
+		if s.n == ^uint64(0) {
+			return append(b, "-18446744073709551616"...)
+		}
+		return strconv.AppendUint(append(b, '-'), s.n+1, 10)
+	case segIndex:
+		return append(b, '*')
+	}
+	return append(b, "\x00"...)
+}
+
+// where names a path for an error message.
+func (w *tagWalker) where(path []seg) string {
+	if len(path) == 0 {
+		return "the top level"
+	}
+	var b []byte
+	for i, s := range path {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = w.appendKey(b, s)
+	}
+	return string(b)
 }
 
 func (w *tagWalker) errorf(format string, args ...any) error {
@@ -134,14 +203,14 @@ func (w *tagWalker) head() (major byte, arg uint64, err error) {
 
 // item walks one item at path; tagged is true when the item is the content
 // of a tag that was allowed at this path (a second tag is never allowed).
-func (w *tagWalker) item(path []string, tagged bool) error {
+func (w *tagWalker) item(path []seg, tagged bool) error {
 	// The decoder has bounded nesting already; the walker bounds it again
 	// so that it is safe on input that was never decoded.
 	if w.depth++; w.depth > MaxNestingDepth {
 		return newError(CodeLimitExceeded, "%s: nested deeper than %d", w.p.name, MaxNestingDepth)
 	}
 	defer func() { w.depth-- }()
-	if w.p.isOpaque(path) {
+	if w.isOpaque(path) {
 		return w.skip()
 	}
 	major, arg, err := w.head()
@@ -159,7 +228,7 @@ func (w *tagWalker) item(path []string, tagged bool) error {
 		return nil
 	case 4:
 		for i := uint64(0); i < arg; i++ {
-			if err := w.item(append(path, "*"), false); err != nil {
+			if err := w.item(append(path, seg{kind: segIndex}), false); err != nil {
 				return err
 			}
 		}
@@ -176,53 +245,47 @@ func (w *tagWalker) item(path []string, tagged bool) error {
 		}
 		return nil
 	case 6:
-		want, ok := w.p.allowed(path)
+		want, ok := w.allowed(path)
 		if tagged || !ok || want != arg {
-			where := strings.Join(path, "/")
-			if where == "" {
-				where = "the top level"
-			}
-			return w.errorf("unexpected tag %d at %s", arg, where)
+			return w.errorf("unexpected tag %d at %s", arg, w.where(path))
 		}
 		return w.item(path, true)
 	}
 	return w.errorf("unknown major type %d", major)
 }
 
-// key reads a map key and returns its path segment: a text key as is, an
-// integer key in decimal. Keys of other types (never in the profiled
-// structures) and tagged keys are refused.
-func (w *tagWalker) key() (string, error) {
+// key reads a map key and returns its path segment. Tagged keys are
+// refused; keys other than text and integers (never in the profiled
+// structures) are walked, since they may not hide tags either, and match
+// only "*".
+func (w *tagWalker) key() (seg, error) {
 	start := w.off
 	major, arg, err := w.head()
 	if err != nil {
-		return "", err
+		return seg{}, err
 	}
 	switch major {
 	case 0:
-		return strconv.FormatUint(arg, 10), nil
+		return seg{kind: segUint, n: arg}, nil
 	case 1:
-		if arg == ^uint64(0) {
-			return "-18446744073709551616", nil
-		}
-		return "-" + strconv.FormatUint(arg+1, 10), nil
+		return seg{kind: segNint, n: arg}, nil
 	case 3:
 		if arg > uint64(len(w.data)-w.off) {
-			return "", w.errorf("truncated key")
+			return seg{}, w.errorf("truncated key")
 		}
-		s := string(w.data[w.off : w.off+int(arg)])
+		s := seg{kind: segText, off: w.off, n: arg}
 		w.off += int(arg)
 		return s, nil
 	case 6:
-		return "", w.errorf("unexpected tag %d on a map key", arg)
+		return seg{}, w.errorf("unexpected tag %d on a map key", arg)
 	}
-	// Other key types: walk them (they may not hide tags either) and use a
-	// segment that matches only "*".
+	// The key is walked as a path of its own, which no profile allows a
+	// tag in or leaves opaque.
 	w.off = start
-	if err := w.item([]string{"\x00key"}, false); err != nil {
-		return "", err
+	if err := w.item([]seg{{kind: segOther}}, false); err != nil {
+		return seg{}, err
 	}
-	return "\x00", nil
+	return seg{kind: segOther}, nil
 }
 
 // skip passes over one item without checking its tags.
@@ -259,35 +322,35 @@ func (w *tagWalker) skip() error {
 	return nil
 }
 
-func (p *tagProfile) allowed(path []string) (uint64, bool) {
-	for _, r := range p.allowSegs {
-		if matchSegs(r.segs, path) {
+func (w *tagWalker) allowed(path []seg) (uint64, bool) {
+	for _, r := range w.p.allowSegs {
+		if w.match(r.segs, path) {
 			return r.tag, true
 		}
 	}
 	return 0, false
 }
 
-func (p *tagProfile) isOpaque(path []string) bool {
-	if len(path) == 0 || len(path) > p.maxOpaque {
+func (w *tagWalker) isOpaque(path []seg) bool {
+	if len(path) == 0 || len(path) > w.p.maxOpaque {
 		return false
 	}
-	for _, segs := range p.opaqueSegs {
-		if matchSegs(segs, path) {
+	for _, segs := range w.p.opaqueSegs {
+		if w.match(segs, path) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchSegs reports whether path matches the pattern segment by segment,
+// match reports whether path matches the pattern segment by segment,
 // "*" matching any one segment.
-func matchSegs(pattern, path []string) bool {
+func (w *tagWalker) match(pattern []string, path []seg) bool {
 	if len(pattern) != len(path) {
 		return false
 	}
 	for i, want := range pattern {
-		if want != "*" && want != path[i] {
+		if !w.is(path[i], want) {
 			return false
 		}
 	}

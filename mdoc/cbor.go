@@ -150,10 +150,14 @@ func parseTDate(data []byte) (TDate, string, error) {
 	if len(data) < 2 || data[0] != 0xc0 {
 		return TDate{}, "", fmt.Errorf("tdate: want tag 0")
 	}
-	var s string
-	if err := decMode.Unmarshal(data[1:], &s); err != nil {
-		return TDate{}, "", fmt.Errorf("tdate: %w", err)
+	// The text is read by hand: a tstr of definite length filling the
+	// rest. Its content need not be checked for UTF-8 here: RFC 3339 is
+	// ASCII and time.Parse refuses anything else.
+	major, n, next, ok := readHead(data, 1)
+	if !ok || major != 3 || n != uint64(len(data)-next) {
+		return TDate{}, "", fmt.Errorf("tdate: tag 0 without a text string")
 	}
+	s := string(data[next:])
 	v, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return TDate{}, "", fmt.Errorf("tdate: %w", err)

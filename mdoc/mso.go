@@ -1,8 +1,10 @@
 package mdoc
 
 import (
+	"bytes"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -15,13 +17,13 @@ const MSOVersion = "1.0"
 // (ISO/IEC 18013-5:2021 §9.1.2.4), with the optional status reference of
 // draft-ietf-oauth-status-list (§ "Referenced Token" in CBOR).
 type MobileSecurityObject struct {
-	Version         string                       `cbor:"version"`
-	DigestAlgorithm string                       `cbor:"digestAlgorithm"`
-	ValueDigests    map[string]map[uint64][]byte `cbor:"valueDigests"`
-	DeviceKeyInfo   DeviceKeyInfo                `cbor:"deviceKeyInfo"`
-	DocType         string                       `cbor:"docType"`
-	ValidityInfo    ValidityInfo                 `cbor:"validityInfo"`
-	Status          *StatusReference             `cbor:"status,omitempty"`
+	Version         string           `cbor:"version"`
+	DigestAlgorithm string           `cbor:"digestAlgorithm"`
+	ValueDigests    ValueDigests     `cbor:"valueDigests"`
+	DeviceKeyInfo   DeviceKeyInfo    `cbor:"deviceKeyInfo"`
+	DocType         string           `cbor:"docType"`
+	ValidityInfo    ValidityInfo     `cbor:"validityInfo"`
+	Status          *StatusReference `cbor:"status,omitempty"`
 }
 
 // DeviceKeyInfo carries the device (holder) key bound to the document
@@ -141,5 +143,90 @@ func (m *MobileSecurityObject) check() error {
 	if m.Status != nil && m.Status.StatusList != nil && m.Status.StatusList.URI == "" {
 		return newError(CodeMalformed, "MSO status_list without uri")
 	}
+	return nil
+}
+
+// ValueDigests maps each namespace to its digests by digest ID (§9.1.2.4:
+// ValueDigests = {+ NameSpace => DigestIDs}, DigestIDs = {+ DigestID =>
+// Digest}).
+type ValueDigests map[string]map[uint64][]byte
+
+// UnmarshalCBOR decodes valueDigests without reflection: it is the largest
+// part of every MSO and every presentation parses one. It accepts exactly
+// what the CDDL allows and what decoding into map[string]map[uint64][]byte
+// with this package's options accepts (definite lengths, valid UTF-8, no
+// duplicate keys, the map bounds), and is stricter in one way: a simple
+// value (null, undefined, …), a float, a tag or an array where the CDDL has
+// a map, a tstr, a uint or a bstr is an error here, where reflection would
+// have read an empty map or slice, a simple value as an integer, an array
+// of small integers as bytes, or dropped the tag for the wire profile to
+// refuse (FuzzValueDigests holds the two to this).
+func (v *ValueDigests) UnmarshalCBOR(data []byte) error {
+	// One copy backs every digest: the caller's buffer is not ours to keep.
+	data = bytes.Clone(data)
+	off := 0
+	// mapHead reads a map's head; ns names the namespace whose digests it
+	// is, or is nil for valueDigests itself.
+	mapHead := func(ns *string) (int, error) {
+		major, n, next, ok := readHead(data, off)
+		if !ok || major != 5 || n > MaxMapPairs {
+			what := "valueDigests"
+			if ns != nil {
+				what = fmt.Sprintf("valueDigests: the digests of %q", *ns)
+			}
+			if ok && major == 5 {
+				return 0, newError(CodeLimitExceeded, "%s has %d entries", what, n)
+			}
+			return 0, fmt.Errorf("%s is not a map", what)
+		}
+		off = next
+		return int(n), nil
+	}
+	nns, err := mapHead(nil)
+	if err != nil {
+		return err
+	}
+	out := make(ValueDigests, nns)
+	for range nns {
+		major, n, next, ok := readHead(data, off)
+		if !ok || major != 3 || n > uint64(len(data)-next) {
+			return fmt.Errorf("valueDigests: a namespace is not a text string")
+		}
+		nsb := data[next : next+int(n)]
+		if !utf8.Valid(nsb) {
+			return fmt.Errorf("valueDigests: namespace is not valid UTF-8")
+		}
+		ns := string(nsb)
+		if _, dup := out[ns]; dup {
+			return fmt.Errorf("valueDigests: namespace %q twice", ns)
+		}
+		off = next + int(n)
+		nids, err := mapHead(&ns)
+		if err != nil {
+			return err
+		}
+		ids := make(map[uint64][]byte, nids)
+		for range nids {
+			major, id, next, ok := readHead(data, off)
+			if !ok || major != 0 {
+				return fmt.Errorf("valueDigests: a digest ID of %q is not an unsigned integer", ns)
+			}
+			if _, dup := ids[id]; dup {
+				return fmt.Errorf("valueDigests: digest ID %d of %q twice", id, ns)
+			}
+			major, n, next, ok = readHead(data, next)
+			if !ok || major != 2 || n > uint64(len(data)-next) {
+				return fmt.Errorf("valueDigests: digest %d of %q is not a byte string", id, ns)
+			}
+			end := next + int(n)
+			ids[id] = data[next:end:end]
+			off = next + int(n)
+		}
+		out[ns] = ids
+	}
+	if off != len(data) {
+		return fmt.Errorf("valueDigests: %d bytes after the map", len(data)-off)
+	}
+	*v = out
 	return nil
 }

@@ -1,7 +1,6 @@
 package mdoc
 
 import (
-	"encoding/binary"
 	"strconv"
 	"strings"
 )
@@ -169,16 +168,32 @@ func (w *tagWalker) errorf(format string, args ...any) error {
 
 // head reads one initial byte and argument.
 func (w *tagWalker) head() (major byte, arg uint64, err error) {
-	if w.off >= len(w.data) {
-		return 0, 0, w.errorf("truncated item")
+	major, arg, next, ok := readHead(w.data, w.off)
+	if !ok {
+		// Indefinite lengths are refused by the decoder already; reserved
+		// values never reach here from a successful decode.
+		return 0, 0, w.errorf("truncated or indefinite-length item at offset %d", w.off)
 	}
-	ib := w.data[w.off]
-	w.off++
+	w.off = next
+	return major, arg, nil
+}
+
+// readHead reads the initial byte and argument of the item at data[off]
+// (RFC 8949 §3): its major type, its argument, and where its content
+// starts. ok is false when data ends within the head or the additional
+// information is 28–31 (reserved, or an indefinite length, which this
+// package's decoding refuses).
+func readHead(data []byte, off int) (major byte, arg uint64, next int, ok bool) {
+	if off < 0 || off >= len(data) {
+		return 0, 0, off, false
+	}
+	ib := data[off]
+	off++
 	major, ai := ib>>5, ib&0x1f
 	var n int
 	switch {
 	case ai < 24:
-		return major, uint64(ai), nil
+		return major, uint64(ai), off, true
 	case ai == 24:
 		n = 1
 	case ai == 25:
@@ -188,17 +203,15 @@ func (w *tagWalker) head() (major byte, arg uint64, err error) {
 	case ai == 27:
 		n = 8
 	default:
-		// Indefinite lengths are refused by the decoder already; reserved
-		// values never reach here from a successful decode.
-		return 0, 0, w.errorf("unexpected additional information %d", ai)
+		return 0, 0, off, false
 	}
-	if w.off+n > len(w.data) {
-		return 0, 0, w.errorf("truncated head")
+	if n > len(data)-off {
+		return 0, 0, off, false
 	}
-	var buf [8]byte
-	copy(buf[8-n:], w.data[w.off:w.off+n])
-	w.off += n
-	return major, binary.BigEndian.Uint64(buf[:]), nil
+	for _, b := range data[off : off+n] {
+		arg = arg<<8 | uint64(b)
+	}
+	return major, arg, off + n, true
 }
 
 // item walks one item at path; tagged is true when the item is the content

@@ -3,6 +3,7 @@ package walletsim
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/mynumber-mdoc/mnc/internal/fsx"
 )
@@ -41,19 +44,20 @@ import (
 // ("behind the wallet data: N line(s) missing", "does not continue"). A
 // log ahead of the anchor is sound: appends since the last save, or a
 // crash between an append and the save after it. While the log is known
-// damaged, saves keep the anchor they found: it is the evidence. A data
-// file written before the anchor has none: any log is accepted until the
-// next save writes one.
+// damaged, saves keep the anchor they found: it is the evidence, and
+// ResetHistory is the way out. A data file written before the anchor has
+// none: any log is accepted until the next save writes one.
 //
-// A log rewritten whole (compaction, the reseal after a remote delete)
-// hashes differently line by line, so the anchor on disk names none of
-// its lines. Its first line names that anchor instead (logRecord.Replaces):
-// the wallet seals it only after checking that the log it replaces
-// extends that anchor, or on purpose (the reseal), so a log naming the
-// data file's anchor is consistent with it however its lines hash. The
-// data file need not be written in the same step: a crash before the
-// rewrite leaves the old log, after it the new one, each consistent with
-// the anchor, and the next save anchors the new log.
+// A log rewritten whole (compaction, the reseal after a remote delete, a
+// reset) hashes differently line by line, so the anchor on disk names none
+// of its lines. Its first line names that anchor instead
+// (logRecord.Replaces): the wallet seals it only after checking that the
+// log it replaces extends that anchor, or on purpose (the reseal, a
+// reset), so a log naming the data file's anchor is consistent with it
+// however its lines hash. The data file need not be written in the same
+// step: a crash before the rewrite leaves the old log, after it the new
+// one, each consistent with the anchor, and the next save anchors the new
+// log.
 //
 // What is still not detected: entries appended after the last save and
 // then cut off (the anchor lags the log by the appends since the last
@@ -70,6 +74,11 @@ import (
 // the next append; it never blocks opening the wallet. A torn line the
 // anchor covers is a line missing: it was synced before that save. Any
 // other damage is CodeHistoryCorrupt from History, and presenting goes on.
+//
+// ResetHistory is the holder's way out of a damaged log: the old log is
+// kept beside the new one under a timestamped name (a hard link, then the
+// new log written atomically over the old name), and the new log starts
+// with an entry recording the reset and the damage found.
 //
 // When the log holds more than 2×MaxHistory lines it is compacted: the last
 // MaxHistory entries, with their sequence numbers, are re-chained into a
@@ -89,8 +98,8 @@ type logRecord struct {
 	Seq  uint64 `json:"seq"`
 	Prev []byte `json:"prev,omitempty"`
 	// Replaces is set on the first line of a log rewritten whole
-	// (compaction, reseal): the anchor the data file held when it was
-	// written, which this log succeeds although its lines hash
+	// (compaction, reseal, reset): the anchor the data file held when it
+	// was written, which this log succeeds although its lines hash
 	// differently (see checkAnchor).
 	Replaces *historyHead `json:"replaces,omitempty"`
 	Entry    HistoryEntry `json:"entry"`
@@ -143,7 +152,7 @@ type historyLog struct {
 // head is the anchor a save records. While the log is known damaged the
 // anchor on disk is kept: it is the evidence of the damage (a tail cut,
 // say), and recording the damaged log's head instead would make the next
-// open find a sound log.
+// open find a sound log. ResetHistory moves it on.
 func (hl *historyLog) head() *historyHead {
 	if hl.corrupt != nil {
 		return hl.anchor
@@ -259,9 +268,9 @@ func (sc *logScan) checkAnchor(anchor *historyHead) error {
 		return nil
 	case anchor.equal(sc.replaces):
 		// Rewritten whole since that save (compaction, the reseal after a
-		// remote delete): its lines hash differently, and its first line
-		// names the anchor it succeeds. Only the wallet could seal that
-		// line, and only while that anchor was on disk.
+		// remote delete, a reset): its lines hash differently, and its
+		// first line names the anchor it succeeds. Only the wallet could
+		// seal that line, and only while that anchor was on disk.
 		return nil
 	case sc.seq < anchor.Seq:
 		return corruptHistory("history log is behind the wallet data: %d line(s) missing from its end (it ends at entry %d, the data was saved after entry %d): lines were cut off, or an older copy of the log was put back", anchor.Seq-sc.seq, sc.seq, anchor.Seq)
@@ -491,4 +500,112 @@ func (w *Wallet) readHistory() ([]HistoryEntry, error) {
 	}
 	sc, err := w.scanHistory(MaxHistory)
 	return append([]HistoryEntry(nil), sc.last(MaxHistory)...), err
+}
+
+// HistoryReset is what ResetHistory did.
+type HistoryReset struct {
+	// KeptAs is the path the previous log is kept at, beside the new one;
+	// "" when there was no log file.
+	KeptAs string `json:"kept_as,omitempty"`
+	// Reason is the damage found, or that a sound log was reset by force.
+	Reason string `json:"reason"`
+	// Entry is the new log's first entry, which records the reset.
+	Entry HistoryEntry `json:"entry"`
+}
+
+// ResetHistory starts a new history log in place of a damaged one: the way
+// out of CodeHistoryCorrupt, which otherwise stays reported for good (the
+// data file keeps the anchor as evidence). Nothing is deleted: the old log
+// keeps its bytes under HistoryLog+".reset-"+UTC time in the home, to be
+// examined or restored by hand. The new log's first entry (Kind
+// history_reset) records the reset and the damage found, and the data file
+// is anchored to it, so putting the old log back is reported as damage. A
+// sound log is refused with CodeHistorySound unless force.
+func (w *Wallet) ResetHistory(ctx context.Context, force bool) (*HistoryReset, error) {
+	const op = "reset history"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hl.legacy != nil {
+		// History still in a data file from before the log moves into the
+		// log first, so that a forced reset keeps it aside with the rest.
+		if err := w.save(); err != nil {
+			return nil, err
+		}
+	}
+	sc, damage := w.scanHistory(0)
+	reason := "reset by the holder; the log was sound"
+	if damage == nil {
+		if !force {
+			return nil, newErr(op, CodeHistorySound, "the history log is sound (%d entries): nothing to reset (force starts a new log anyway)", sc.lines)
+		}
+	} else {
+		reason = damage.Error()
+		// Until the new log is in place, saves keep the anchor, as after
+		// damage found at open (it may have been found only now).
+		w.hl.corrupt = damage
+	}
+	kept, err := keepAside(w.hl.path, w.now())
+	if err != nil {
+		return nil, fmt.Errorf("walletsim: %s: keep the old log: %w", op, err)
+	}
+	where := "there was no log file"
+	if kept != "" {
+		where = "the previous log is kept as " + filepath.Base(kept)
+	}
+	e := HistoryEntry{Time: w.now().UTC(), Kind: "history_reset", Outcome: "reset", Detail: where + ": " + reason}
+	// Numbering goes on past every entry the old log or the anchor knew,
+	// so that no sequence number names two entries of this wallet.
+	last := max(w.hl.seq, sc.seq)
+	if w.hl.anchor != nil {
+		last = max(last, w.hl.anchor.Seq)
+	}
+	// The new log names the anchor on disk, so it is consistent with the
+	// data file at once (a crash before the save below is safe); the save
+	// then anchors the new log, after which the old one reads as an older
+	// copy.
+	if err := w.rewriteHistory([]HistoryEntry{e}, last+1, w.hl.anchor); err != nil {
+		return nil, err
+	}
+	if err := w.save(); err != nil {
+		return nil, err
+	}
+	w.log.WarnContext(ctx, "wallet history log reset", "kept_as", kept, "reason", reason)
+	return &HistoryReset{KeptAs: kept, Reason: reason, Entry: e}, nil
+}
+
+// keepAside gives the file at path a second name beside it, path+".reset-"
+// and t in UTC (then -1, -2 … if taken), and returns that name; "" when
+// there is no file. A hard link, not a rename: the old log stays in place
+// until the new one replaces it atomically, so a crash in between leaves
+// the wallet as it was plus a copy, never without a log (which would read
+// as every line missing). On a file system without hard links, a rename.
+func keepAside(path string, t time.Time) (string, error) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	base := path + ".reset-" + t.UTC().Format("20060102T150405Z")
+	for i := range 1000 {
+		aside := base
+		if i > 0 {
+			aside = fmt.Sprintf("%s-%d", base, i)
+		}
+		if _, err := os.Lstat(aside); err == nil {
+			continue
+		}
+		err := os.Link(path, aside)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			// One process per home (see Wallet): aside is still free,
+			// so the rename replaces nothing.
+			if err := os.Rename(path, aside); err != nil {
+				return "", err
+			}
+		}
+		return aside, nil
+	}
+	return "", fmt.Errorf("no free name beside %s", base)
 }

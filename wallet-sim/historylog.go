@@ -569,7 +569,7 @@ func (w *Wallet) ResetHistory(ctx context.Context, force bool) (*HistoryReset, e
 	if err := w.save(); err != nil {
 		return nil, err
 	}
-	w.log.WarnContext(ctx, "wallet history log reset", "kept_as", kept, "reason", reason)
+	w.log.InfoContext(ctx, "wallet history log reset", "kept_as", kept, "reason", reason)
 	return &HistoryReset{KeptAs: kept, Reason: reason, Entry: e}, nil
 }
 

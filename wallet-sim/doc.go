@@ -9,8 +9,9 @@
 // key: the profile and credentials in one file (DataFile), rewritten
 // atomically on every change, and the presentation history in an
 // append-only log (HistoryLog), one sealed line per entry chained to the
-// previous one, so that a presentation appends a line rather than
-// rewriting the whole bounded history (see historylog.go for the format).
+// previous one and anchored in the data file at each save, so that a
+// presentation appends a line rather than rewriting the whole bounded
+// history (see historylog.go for the format and what it detects).
 //
 // Presentation follows DESIGN.md §5. In proximity (ISO/IEC 18013-5) the
 // wallet shows a DeviceEngagement as a QR code ("mdoc:" URI) or an NFC

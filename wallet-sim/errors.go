@@ -35,6 +35,7 @@ const (
 	CodeRemoteDeleted       Code = "remote_deleted"      // the wallet processed a remote delete
 	CodeWalletBusy          Code = "wallet_busy"         // another process holds the wallet's home (LockHome)
 	CodeHistoryCorrupt      Code = "history_corrupt"     // the history log is damaged: lines missing, reordered, foreign or modified
+	CodeHistorySound        Code = "history_sound"       // ResetHistory refused: the log is not damaged (force resets it anyway)
 )
 
 // Error is a failed wallet operation.
@@ -67,6 +68,7 @@ var (
 	ErrUserVerification    = &Error{Code: CodeUserVerification}
 	ErrNotEnrolled         = &Error{Code: CodeNotEnrolled}
 	ErrHistoryCorrupt      = &Error{Code: CodeHistoryCorrupt}
+	ErrHistorySound        = &Error{Code: CodeHistorySound}
 )
 
 func newErr(op string, code Code, format string, args ...any) *Error {

@@ -6,8 +6,9 @@ import "time"
 // (what was asked, what was released, to whom) and every lifecycle step.
 type HistoryEntry struct {
 	Time time.Time `json:"time"`
-	// Kind is presentation, enrolment, refresh, revocation, remote_delete
-	// or jpki.
+	// Kind is presentation, enrolment, refresh, revocation, remote_delete,
+	// jpki, insurance, or history_reset (a new log replaced a damaged one;
+	// Detail says what was found).
 	Kind string `json:"kind"`
 	// Transport is qr, nfc, oid4vp or annexc for presentations.
 	Transport string `json:"transport,omitempty"`

@@ -3,6 +3,7 @@ package walletsim
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,12 +32,13 @@ const fuzzKeep = 3
 // FuzzHistoryLog feeds arbitrary bytes to the log decoder. Whatever it is
 // given it must not panic; it reports damage only as CodeHistoryCorrupt;
 // the good prefix it reports decodes alone to the same chain; a sound,
-// untorn log is read to its end; and re-encoding what it read decodes
-// to the same entries.
+// untorn log is read to its end; re-encoding what it read decodes to the
+// same entries; and a sound log is consistent with an anchor at its own
+// head (or the one its first line replaces) and with no anchor past it.
 func FuzzHistoryLog(f *testing.F) {
 	f.Add([]byte("d2FsbGV0LWhpc3Rvcnk6e30=\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		sc, err := decodeHistoryLog(bytes.NewReader(in), plainSealer{}, fuzzKeep)
+		sc, err := decodeHistoryLog(bytes.NewReader(in), plainSealer{}, fuzzKeep, nil)
 		if err != nil && !errors.Is(err, ErrHistoryCorrupt) {
 			t.Fatalf("error without CodeHistoryCorrupt: %v", err)
 		}
@@ -49,15 +51,18 @@ func FuzzHistoryLog(f *testing.F) {
 		if (sc.lines == 0) != (sc.prev == nil) {
 			t.Fatalf("%d lines, prev %x", sc.lines, sc.prev)
 		}
-		pre, perr := decodeHistoryLog(bytes.NewReader(in[:sc.size]), plainSealer{}, fuzzKeep)
+		pre, perr := decodeHistoryLog(bytes.NewReader(in[:sc.size]), plainSealer{}, fuzzKeep, nil)
 		if perr != nil || pre.torn || pre.lines != sc.lines || pre.seq != sc.seq || !bytes.Equal(pre.prev, sc.prev) {
 			t.Fatalf("good prefix decodes to %d lines seq %d (%v), want %d lines seq %d", pre.lines, pre.seq, perr, sc.lines, sc.seq)
+		}
+		if err == nil {
+			checkAnchors(t, in, sc)
 		}
 		var re bytes.Buffer
 		var prev []byte
 		kept := sc.last(fuzzKeep)
 		for i, e := range kept {
-			line, err := encodeHistoryLine(plainSealer{}, uint64(i+1), prev, e)
+			line, err := encodeHistoryLine(plainSealer{}, logRecord{Seq: uint64(i + 1), Prev: prev, Entry: e})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,11 +70,51 @@ func FuzzHistoryLog(f *testing.F) {
 			re.WriteByte('\n')
 			prev = lineHash(line)
 		}
-		back, err := decodeHistoryLog(&re, plainSealer{}, fuzzKeep)
+		back, err := decodeHistoryLog(&re, plainSealer{}, fuzzKeep, nil)
 		if err != nil || back.lines != len(kept) || details(back.entries) != details(kept) {
 			t.Fatalf("re-encoded entries decode to %d (%v), want %d", back.lines, err, len(kept))
 		}
 	})
+}
+
+// checkAnchors decodes the sound log in again against anchors derived from
+// its first decoding sc.
+func checkAnchors(t *testing.T, in []byte, sc *logScan) {
+	t.Helper()
+	decode := func(a *historyHead) error {
+		again, err := decodeHistoryLog(bytes.NewReader(in), plainSealer{}, fuzzKeep, a)
+		if again.lines != sc.lines || again.seq != sc.seq || again.size != sc.size {
+			t.Fatalf("anchor %+v changed what was read: %d lines, want %d", a, again.lines, sc.lines)
+		}
+		if err != nil && !errors.Is(err, ErrHistoryCorrupt) {
+			t.Fatalf("anchor %+v: error without CodeHistoryCorrupt: %v", a, err)
+		}
+		return err
+	}
+	if err := decode(&historyHead{Seq: sc.seq, Hash: sc.prev}); err != nil {
+		t.Fatalf("a log against its own head: %v", err)
+	}
+	if sc.replaces != nil {
+		if err := decode(sc.replaces); err != nil {
+			t.Fatalf("a log against the anchor it replaces: %v", err)
+		}
+	}
+	if sc.lines == 0 || sc.seq == math.MaxUint64 {
+		return
+	}
+	for _, a := range []*historyHead{
+		{Seq: sc.seq + 1, Hash: sc.prev},                                 // one line cut off
+		{Seq: sc.seq, Hash: append([]byte{^sc.prev[0]}, sc.prev[1:]...)}, // another line at the head
+	} {
+		if a.Seq == 0 || a.equal(sc.replaces) {
+			// Anchor 0 is an empty log, which every log extends (the
+			// wallet numbers lines from 1; a fuzzed line may say 0).
+			continue
+		}
+		if err := decode(a); err == nil {
+			t.Fatalf("a log of %d lines ending at entry %d is consistent with anchor %+v", sc.lines, sc.seq, a)
+		}
+	}
 }
 
 // The seed corpus is named for what each seed is; the decoder's verdict on
@@ -93,10 +138,11 @@ func TestHistoryLogSeeds(t *testing.T) {
 		{"bad_json", 2, false, true},
 		{"late_start", 3, false, false},
 		{"crlf", 1, false, true}, // base64 skips the \r; the chain hash does not
+		{"replaces", 2, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := readCorpus(t, filepath.Join("testdata", "fuzz", "FuzzHistoryLog", tc.name))
-			sc, err := decodeHistoryLog(bytes.NewReader(in), plainSealer{}, fuzzKeep)
+			sc, err := decodeHistoryLog(bytes.NewReader(in), plainSealer{}, fuzzKeep, nil)
 			if sc.lines != tc.lines || sc.torn != tc.torn || (err != nil) != tc.corrupt {
 				t.Fatalf("%d lines, torn %v, err %v", sc.lines, sc.torn, err)
 			}

@@ -120,7 +120,7 @@ func TestHistoryBoundAndCompaction(t *testing.T) {
 	for i := range 2 * MaxHistory {
 		es = append(es, entry(i))
 	}
-	if err := w.rewriteHistory(es, uint64(len(es))); err != nil {
+	if err := w.rewriteHistory(es, uint64(len(es)), w.hl.anchor); err != nil {
 		t.Fatal(err)
 	}
 	h := mustHistory(t, w)

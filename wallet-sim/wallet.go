@@ -1,6 +1,7 @@
 package walletsim
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -110,6 +111,11 @@ type data struct {
 	// existed (same version: an older wallet opens as it was); load moves
 	// it to Wallet.hl.legacy and the next write moves it into the log.
 	History []HistoryEntry `json:"history,omitempty"`
+	// HistoryHead anchors the history log: its head (last line's sequence
+	// number and hash) when this file was saved, so that a log cut back
+	// or put back from an older copy is found (historylog.go). Absent in
+	// data files written before it existed: no check until the next save.
+	HistoryHead *historyHead `json:"history_head,omitempty"`
 	// RemoteDeletedAt is set when the wallet processed a remote delete
 	// (device change, revocation elsewhere): keys and mdocs are gone.
 	RemoteDeletedAt time.Time `json:"remote_deleted_at,omitzero"`
@@ -252,6 +258,7 @@ func (w *Wallet) load() error {
 		d.Credentials = []*Credential{}
 	}
 	w.d = d
+	w.hl.anchor = d.HistoryHead
 	w.openHistory()
 	if len(w.d.History) > 0 {
 		if w.hl.lines > 0 || w.hl.corrupt != nil {
@@ -273,6 +280,8 @@ func (w *Wallet) save() error {
 		return err
 	}
 	w.d.Seq++
+	head := w.hl.head()
+	w.d.HistoryHead = head
 	b, err := json.Marshal(&w.d)
 	if err != nil {
 		return fmt.Errorf("walletsim: encode wallet data: %w", err)
@@ -284,6 +293,7 @@ func (w *Wallet) save() error {
 	if err := fsx.WriteFile(filepath.Join(w.home, DataFile), sealed, 0o600); err != nil {
 		return fmt.Errorf("walletsim: save wallet data: %w", err)
 	}
+	w.hl.anchor = head
 	return nil
 }
 
@@ -547,27 +557,48 @@ func (w *Wallet) RemoteDelete(ctx context.Context, reason string) error {
 	if err := w.save(); err != nil {
 		return err
 	}
-	if err := w.appendHistory(HistoryEntry{
+	deleted := HistoryEntry{
 		Time: w.now().UTC(), Kind: "remote_delete", Outcome: "deleted",
 		Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
-	}); err != nil {
+	}
+	if err := w.appendHistory(deleted); err != nil {
 		return err
 	}
 	// The history is read while the old device key still opens it.
 	sc, herr := w.scanHistory(MaxHistory)
+	entries, last := sc.last(MaxHistory), sc.seq
 	if herr != nil {
 		w.log.WarnContext(ctx, "remote delete: history log damaged; only the entries before the damage are kept", "err", herr)
+		// After the wipe nothing can read the damaged log, so keeping it
+		// would keep nothing: the new log says what was lost instead, and
+		// keeps the deletion (appended after damage that stops the scan,
+		// it is not among the entries read).
+		w.hl.corrupt = herr // the next save keeps the anchor until the log is rewritten
+		if sc.lines > 0 && sc.seq == w.hl.seq && bytes.Equal(sc.prev, w.hl.prev) {
+			// The scan read the whole chain, deletion included (the log
+			// is behind its anchor, or does not continue it): the note
+			// goes before the deletion.
+			entries, last = entries[:len(entries)-1], last-1
+		}
+		kept := entries[max(0, len(entries)-(MaxHistory-2)):]
+		entries = append(kept[:len(kept):len(kept)], HistoryEntry{
+			Time: w.now().UTC(), Kind: "history_reset", Outcome: "reset",
+			Detail: fmt.Sprintf("the history log was damaged when the device key was rotated; the %d entries that could be read were kept: %v", len(kept), herr),
+		}, deleted)
+		last += 2
 	}
 	if err := w.el.Wipe(); err != nil {
 		return fmt.Errorf("walletsim: remote delete: wipe secure element: %w", err)
 	}
 	// The element's device key changed: reseal the remaining data under it,
 	// and the history log too (a crash before the log is rewritten leaves
-	// it unreadable, reported by History, and the wallet usable).
+	// it unreadable, reported by History, and the wallet usable). The new
+	// log names the anchor this save records, so it is consistent with the
+	// data file at once.
 	if err := w.save(); err != nil {
 		return err
 	}
-	if err := w.rewriteHistory(sc.last(MaxHistory), sc.seq); err != nil {
+	if err := w.rewriteHistory(entries, last, w.hl.anchor); err != nil {
 		return err
 	}
 	w.log.InfoContext(ctx, "remote delete processed", "credentials", n, "reason", reason)

@@ -254,6 +254,8 @@ var hints = map[string]string{
 	string(walletsim.CodeRemoteDeleted):       "the issuer deleted this phone's credentials (device change or revocation); enrol again with the card to use this phone",
 	string(walletsim.CodeReaderAuthInvalid):   "the reader could not prove who it is; nothing was shared",
 	string(walletsim.CodeUnsupportedProfile):  "use --profile apple or android, and give --model",
+	string(walletsim.CodeHistoryCorrupt):      "the history log is damaged (lines cut off, an older copy put back, or modified); 'wallet-sim history reset' keeps it aside and starts a new one",
+	string(walletsim.CodeHistorySound):        "the history log is not damaged; 'wallet-sim history reset --force' starts a new one anyway (the old one is kept aside)",
 }
 
 type stringList []string
@@ -941,12 +943,15 @@ func newSyncCmd(c *cmd) *cobra.Command {
 
 func newHistoryCmd(c *cmd) *cobra.Command {
 	cc := &cobra.Command{
-		Use:     "history",
-		Short:   "Show what was presented to whom",
-		Long:    `History lists every enrolment and presentation: reader, transport, released and withheld elements.`,
+		Use:   "history",
+		Short: "Show what was presented to whom",
+		Long: `History lists every enrolment and presentation: reader, transport, released and withheld elements.
+A damaged history log (lines cut off, replaced or modified) fails with history_corrupt;
+'history reset' keeps it aside and starts a new one.`,
 		Example: `  wallet-sim history --home phone`,
 		Args:    cobra.NoArgs,
 	}
+	cc.AddCommand(newHistoryResetCmd(c))
 	cc.RunE = c.runE("history", func(ctx context.Context, args []string) error {
 		w, err := c.open()
 		if err != nil {
@@ -964,6 +969,38 @@ func newHistoryCmd(c *cmd) *cobra.Command {
 			b.WriteString("no history\n")
 		}
 		c.out(h, b.String())
+		return nil
+	})
+	return cc
+}
+
+func newHistoryResetCmd(c *cmd) *cobra.Command {
+	cc := &cobra.Command{
+		Use:   "reset [--force]",
+		Short: "Start a new history log when the current one is damaged",
+		Long: `Reset is the way out of history_corrupt. The damaged log is not deleted: it is kept in
+--home as history.log.reset-<UTC time>. A new log starts whose first entry records the
+reset and the damage found, and the wallet data is anchored to it. A sound log is refused
+(history_sound) unless --force.`,
+		Example: `  wallet-sim history reset --home phone
+  wallet-sim history reset --home phone --force --json`,
+		Args: cobra.NoArgs,
+	}
+	force := cc.Flags().Bool("force", false, "reset even a sound log (it is kept aside too)")
+	cc.RunE = c.runE("history reset", func(ctx context.Context, args []string) error {
+		w, err := c.open()
+		if err != nil {
+			return err
+		}
+		r, err := w.ResetHistory(ctx, *force)
+		if err != nil {
+			return err
+		}
+		kept := "there was no log file to keep"
+		if r.KeptAs != "" {
+			kept = "the previous log is kept as " + r.KeptAs
+		}
+		c.out(r, fmt.Sprintf("history log reset; %s\n  reason: %s\n", kept, r.Reason))
 		return nil
 	})
 	return cc

@@ -36,6 +36,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"list", "--home", home}, 0, "no credentials"},
 		{[]string{"show", "--home", home}, 0, "PIN: 5 of 5 tries left"},
 		{[]string{"history", "--home", home}, 0, "no history"},
+		{[]string{"history", "reset", "--home", home}, 1, "history_sound"},
+		{[]string{"history", "bogus", "--home", home}, 2, "unknown command"},
 		{[]string{"present", "--home", home}, 2, "exactly one of"},
 		{[]string{"present", "--home", home, "--request", "https://example.com", "--approve-all"}, 1, "request_invalid"},
 		// No terminal: the questions a prompt would ask fail, naming the flag.
@@ -117,6 +119,9 @@ func TestConcurrentProcessesOnOneHome(t *testing.T) {
 	if _, err := walletsim.LockHome(home, walletsim.LockExclusive); walletsim.CodeOf(err) != "wallet_busy" {
 		t.Errorf("writer beside a reader: %v", err)
 	}
+	if code, out, _ := run(t, "history", "reset", "--force", "--json", "--home", home); code != 1 || !strings.Contains(out, "wallet_busy") {
+		t.Errorf("history reset beside a reader: exit %d %q", code, out)
+	}
 	r.Unlock()
 	if code, out, errs := run(t, "show", "--home", home); code != 0 || !strings.Contains(out, "PIN: 5 of 5") {
 		t.Errorf("after unlock: exit %d %q %q", code, out, errs)
@@ -134,5 +139,39 @@ func TestConcurrentProcessesOnOneHome(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("missing home was created: %v", err)
+	}
+}
+
+// TestHistoryReset: a damaged log fails history with history_corrupt and a
+// hint naming the way out; history reset keeps the log aside and history
+// works again, showing why.
+func TestHistoryReset(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "w")
+	if code, _, errs := run(t, "init", "--home", home, "--profile", "apple", "--model", "iPhone17,1"); code != 0 {
+		t.Fatal(errs)
+	}
+	// A forced reset of the empty, sound log leaves a log of one entry,
+	// anchored in the wallet data.
+	if code, out, errs := run(t, "history", "reset", "--force", "--home", home); code != 0 || !strings.Contains(out, "history log reset") {
+		t.Fatalf("forced reset: exit %d %q %q", code, out, errs)
+	}
+	logPath := filepath.Join(home, walletsim.HistoryLog)
+	if err := os.WriteFile(logPath, nil, 0o600); err != nil { // its one line cut off
+		t.Fatal(err)
+	}
+	code, _, errs := run(t, "history", "--home", home)
+	if code != 1 || !strings.Contains(errs, "history_corrupt") || !strings.Contains(errs, "1 line(s) missing") || !strings.Contains(errs, "'wallet-sim history reset'") {
+		t.Fatalf("history of a cut log: exit %d %q", code, errs)
+	}
+	code, out, errs := run(t, "history", "reset", "--json", "--home", home)
+	var r walletsim.HistoryReset
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !strings.Contains(r.Reason, "1 line(s) missing") {
+		t.Fatalf("reset: exit %d %q %q", code, out, errs)
+	}
+	if fi, err := os.Stat(r.KeptAs); err != nil || fi.Size() != 0 || filepath.Dir(r.KeptAs) != home {
+		t.Fatalf("kept as %q: %v", r.KeptAs, err)
+	}
+	if code, out, errs := run(t, "history", "--home", home); code != 0 || !strings.Contains(out, "history_reset") || !strings.Contains(out, "1 line(s) missing") {
+		t.Fatalf("history after the reset: exit %d %q %q", code, out, errs)
 	}
 }

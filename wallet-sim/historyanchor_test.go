@@ -328,13 +328,7 @@ func writeUnanchored(t *testing.T, w *Wallet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := w.el.SealData(dataPurpose, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fsx.WriteFile(filepath.Join(w.Home(), DataFile), sealed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeSealedData(t, w, b)
 }
 
 // The reseal after a remote delete names the anchor of the save before it;

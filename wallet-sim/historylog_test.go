@@ -379,6 +379,12 @@ func writeOldFormat(t *testing.T, w *Wallet, history []HistoryEntry) {
 	if !bytes.Contains(b, []byte(`"history":[`)) {
 		t.Fatalf("not the old format: %s", b)
 	}
+	writeSealedData(t, w, b)
+}
+
+// writeSealedData seals b as w's data file, as the wallet saves it.
+func writeSealedData(t *testing.T, w *Wallet, b []byte) {
+	t.Helper()
 	sealed, err := w.el.SealData(dataPurpose, b)
 	if err != nil {
 		t.Fatal(err)

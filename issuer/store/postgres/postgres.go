@@ -45,8 +45,9 @@ var Dialect = sqlstore.Dialect{
 // transaction. next_seq before the update is next_seq - k, since exactly k
 // are taken; PostgreSQL 15 has no RETURNING OLD.
 //
-// It commits with synchronous_commit off (set_config local to its implicit
-// transaction). A reservation only advances next_seq; were the server to
+// It commits with synchronous_commit set by $5 (set_config local to its
+// implicit transaction): 'off' when the entries are for the request at
+// hand. A reservation only advances next_seq; were the server to
 // crash before its WAL record is flushed, next_seq would go back and the
 // entries be handed out again — but nothing carries them yet: the
 // credentials signed for them are recorded by a later, synchronous commit,
@@ -54,8 +55,12 @@ var Dialect = sqlstore.Dialect{
 // one (WAL is flushed in order). Either the reservation is durable by the
 // time a credential using it is, or neither survived and no credential
 // was handed out. Not waiting for the flush saves an fsync per request.
+// Entries the store holds ahead for later requests are reserved with 'on':
+// the process keeps them across a server crash that could lose an
+// unflushed reservation, and would then hand out entries that the
+// restarted server hands out again.
 const reserve = `WITH dev AS (
-	SELECT state, set_config('synchronous_commit', 'off', true) FROM devices WHERE id = $1
+	SELECT state, set_config('synchronous_commit', $5, true) FROM devices WHERE id = $1
 ), u AS (
 	UPDATE status_lists SET next_seq = next_seq + $3
 	WHERE id = (SELECT id FROM status_lists WHERE next_seq < size AND size = $2 ORDER BY created_at DESC, id DESC LIMIT 1)

@@ -32,3 +32,17 @@ func TestEventHookBatch(t *testing.T) {
 	defer s.Close()
 	storetest.EventHookBatch(t, s, s.SetEventHook)
 }
+
+// TestEntriesAhead runs two stores (two replicas) on one database.
+func TestEntriesAhead(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	open := func() store.Store {
+		s, err := Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	storetest.EntriesAhead(t, open(), open())
+}

@@ -37,3 +37,18 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEntriesAhead runs two stores on one database file, as two processes
+// would (the CLI beside the server, or replicas on a shared volume).
+func TestEntriesAhead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issuer.db")
+	open := func() store.Store {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	storetest.EntriesAhead(t, open(), open())
+}

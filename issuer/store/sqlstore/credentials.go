@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ import (
 //
 // A failure or crash between 1 and 3 leaves the reserved entries unused;
 // next_seq never goes back, so they are never handed out again.
+//
+// Step 1 usually costs no transaction: a reservation takes a block of
+// entries ahead (see entries), which later calls of this store hand out
+// from memory.
 func (s *Store) IssueCredentials(ctx context.Context, b store.IssueBatch) ([]store.Credential, error) {
 	if b.Count < 1 || b.Count > store.MaxIssueBatch {
 		return nil, fmt.Errorf("store: issue %d credentials: want 1 to %d", b.Count, store.MaxIssueBatch)
@@ -37,7 +42,7 @@ func (s *Store) IssueCredentials(ctx context.Context, b store.IssueBatch) ([]sto
 	if b.ListSize == 0 || b.ListSize&(b.ListSize-1) != 0 {
 		return nil, fmt.Errorf("store: status list size %d is not a power of two", b.ListSize)
 	}
-	refs, err := s.reserve(ctx, b.DeviceID, b.Count, b.ListSize, b.Now)
+	refs, err := s.entries(ctx, b.DeviceID, b.Count, b.ListSize, b.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +62,67 @@ func (s *Store) IssueCredentials(ctx context.Context, b store.IssueBatch) ([]sto
 	return creds, nil
 }
 
+// maxAhead bounds the status entries a store reserves ahead of need.
+// Entries held ahead are lost when the process ends (next_seq never goes
+// back): at most maxAhead per process and list size, a few hundred
+// thousandths of a default list. Lists smaller than 4096·maxAhead get
+// proportionally fewer, and lists under 4096 entries none.
+const maxAhead = 32
+
+// aheadFor is how many entries to reserve ahead in lists of size entries.
+func aheadFor(size uint64) int { return int(min(maxAhead, size>>12)) }
+
+// entries returns n status entries of lists of the given size for a
+// credential of deviceID: from those this store reserved ahead when it
+// holds enough, else reserved now (checking that the device is active)
+// together with a block for the calls to come. A reservation is one
+// transaction, the cost of issuing a credential that is not signing; taken
+// in blocks it is paid once per aheadFor(size) credentials. Entries handed
+// out from memory skip the device check of a reservation: the caller
+// checked the device before, and the recording transaction checks it
+// again under lock.
+func (s *Store) entries(ctx context.Context, deviceID string, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
+	ahead := aheadFor(size)
+	if ahead == 0 {
+		return s.reserve(ctx, deviceID, n, size, now, false)
+	}
+	s.aheadMu.Lock()
+	held := s.ahead[size]
+	if len(held) >= n {
+		refs := slices.Clone(held[:n])
+		s.ahead[size] = held[n:]
+		s.aheadMu.Unlock()
+		return refs, nil
+	}
+	s.aheadMu.Unlock()
+	// Not enough held: reserve this call's entries and a block ahead
+	// together. The held ones stay for the next call; concurrent calls
+	// may each reserve a block, and each keeps its rest.
+	refs, err := s.reserve(ctx, deviceID, n+ahead, size, now, true)
+	if err != nil {
+		return nil, err
+	}
+	s.aheadMu.Lock()
+	if s.ahead == nil {
+		s.ahead = map[uint64][]store.StatusRef{}
+	}
+	s.ahead[size] = append(s.ahead[size], refs[n:]...)
+	s.aheadMu.Unlock()
+	return refs[:n:n], nil
+}
+
 // reserve hands out n entries of lists of the given size to an active
 // device, in steps that each lock at most one list row: a batch that
 // reaches the end of a list takes the rest in the next step (from a new
 // list), so two reservations never hold two list locks each and never
 // deadlock. Each step re-checks the device.
-func (s *Store) reserve(ctx context.Context, deviceID string, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
+//
+// durable asks for a reservation that is on disk when it returns, for
+// entries that are held ahead: the dialect's Reserve statement may
+// otherwise commit without waiting for the flush (see the postgres
+// package), which is safe only while the entries are used by the same
+// request, whose recording flushes the reservation with it.
+func (s *Store) reserve(ctx context.Context, deviceID string, n int, size uint64, now time.Time, durable bool) ([]store.StatusRef, error) {
 	refs := make([]store.StatusRef, 0, n)
 	for attempt := 0; len(refs) < n; attempt++ {
 		// Each list holds size ≥ 1 entries, and a missing or full list
@@ -74,7 +134,7 @@ func (s *Store) reserve(ctx context.Context, deviceID string, n int, size uint64
 		var got []store.StatusRef
 		var err error
 		if s.d.Reserve != "" {
-			got, err = s.reserveStatement(ctx, deviceID, n-len(refs), size, now)
+			got, err = s.reserveStatement(ctx, deviceID, n-len(refs), size, now, durable)
 		} else {
 			err = s.tx(ctx, func(tx *sql.Tx) error {
 				if err := s.checkDevice(ctx, tx, deviceID, ""); err != nil {
@@ -97,12 +157,16 @@ func (s *Store) reserve(ctx context.Context, deviceID string, n int, size uint64
 // newest open list has fewer, it takes what is left there; when there is
 // no open list, it creates one and returns no entries, and the next step
 // takes from it.
-func (s *Store) reserveStatement(ctx context.Context, deviceID string, n int, size uint64, now time.Time) ([]store.StatusRef, error) {
+func (s *Store) reserveStatement(ctx context.Context, deviceID string, n int, size uint64, now time.Time, durable bool) ([]store.StatusRef, error) {
+	commit := "off"
+	if durable {
+		commit = "on"
+	}
 	for k := int64(n); ; {
 		var state string
 		var id sql.NullString
 		var first, next, mul, add, lsize sql.NullInt64
-		err := s.db.QueryRowContext(ctx, s.d.Reserve, deviceID, int64(size), k, store.DeviceActive).Scan(&state, &id, &first, &next, &mul, &add, &lsize)
+		err := s.db.QueryRowContext(ctx, s.d.Reserve, deviceID, int64(size), k, store.DeviceActive, commit).Scan(&state, &id, &first, &next, &mul, &add, &lsize)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -309,7 +373,7 @@ func (s *Store) Credentials(ctx context.Context, deviceID string) ([]store.Crede
 func (s *Store) Credential(ctx context.Context, id string) (*store.Credential, error) {
 	var c store.Credential
 	var i, ia, vf, vu int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until FROM credentials WHERE id = ?`),
+	err := s.queryRow(ctx, nil, `SELECT id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until FROM credentials WHERE id = ?`,
 		id).Scan(&c.ID, &c.DeviceID, &c.DocType, &c.ListID, &i, &c.State, &ia, &vf, &vu)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -324,7 +388,7 @@ func (s *Store) Credential(ctx context.Context, id string) (*store.Credential, e
 func (s *Store) CredentialByStatus(ctx context.Context, listID string, idx uint64) (*store.Credential, error) {
 	var c store.Credential
 	var i, ia, vf, vu int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until FROM credentials WHERE list_id = ? AND idx = ?`),
+	err := s.queryRow(ctx, nil, `SELECT id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until FROM credentials WHERE list_id = ? AND idx = ?`,
 		listID, int64(idx)).Scan(&c.ID, &c.DeviceID, &c.DocType, &c.ListID, &i, &c.State, &ia, &vf, &vu)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

@@ -31,9 +31,12 @@ type Dialect struct {
 	// returns no row when the device is unknown, else one row of the
 	// device's state and, when that is active and the newest open list of
 	// the size has k entries free, takes them and adds that list's id, its
-	// next_seq before and after, mul, add_ and size (NULL otherwise). When
-	// empty, a reservation step is a transaction of separate statements
-	// (SQLite, where a statement costs no round trip).
+	// next_seq before and after, mul, add_ and size (NULL otherwise). A
+	// fifth parameter, 'on' or 'off', says whether the statement must wait
+	// for its commit to be flushed ('on' for entries held ahead, which
+	// outlive the request). When empty, a reservation step is a
+	// transaction of separate statements (SQLite, where a statement costs
+	// no round trip).
 	Reserve string
 	// Record, when set, is one statement recording the credentials of one
 	// device and one batch, provided the device is active (see

@@ -29,6 +29,11 @@ type Store struct {
 	onEvents func(actions []string)
 	pending  sync.Map // *sql.Tx → *[]string
 
+	// ahead holds status entries reserved before they were needed, by
+	// list size (see entries).
+	aheadMu sync.Mutex
+	ahead   map[uint64][]store.StatusRef
+
 	// stmts holds the statements of the request paths prepared once per
 	// store (see prepared): query text → *sql.Stmt.
 	stmts sync.Map

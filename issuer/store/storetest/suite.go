@@ -769,3 +769,67 @@ func EventHookBatch(t *testing.T, s store.Store, setHook func(func(actions []str
 		t.Fatalf("hook heard %v: %d issued, want 3", heard, n)
 	}
 }
+
+// EntriesAhead checks status-entry allocation across two stores on one
+// database (two replicas, a and b), in lists large enough that a store may
+// reserve entries ahead of need and hand them out from memory later: no
+// entry is handed out twice, whichever store hands it out and in whatever
+// order the stores alternate, every entry lies inside its list, and a
+// device that is no longer active gets no credential even when entries
+// are held for it.
+func EntriesAhead(t *testing.T, a, b store.Store) {
+	ctx := context.Background()
+	const size = 1 << 17
+	enrol(t, a, "ahead-p1", "ahead-d1", "ahead-c1")
+	enrol(t, b, "ahead-p2", "ahead-d2", "ahead-c2")
+	used := map[store.StatusRef]string{}
+	take := func(s store.Store, name, device string, n int) {
+		t.Helper()
+		creds, err := issueBatch(s, device, n, size)
+		if err != nil {
+			t.Fatalf("store %s, %d for %s: %v", name, n, device, err)
+		}
+		for _, c := range creds {
+			ref := store.StatusRef{ListID: c.ListID, Idx: c.Idx}
+			if prev, ok := used[ref]; ok {
+				t.Fatalf("entry %+v handed out by store %s and again by store %s", ref, prev, name)
+			}
+			if c.Idx >= size {
+				t.Fatalf("idx %d outside a list of %d", c.Idx, size)
+			}
+			used[ref] = name
+		}
+	}
+	// Alternate single credentials and batches over more than one block
+	// of entries held ahead by each store.
+	for i := 0; i < 45; i++ {
+		take(a, "a", "ahead-d1", 1)
+		take(b, "b", "ahead-d2", 1+i%5)
+		if i%7 == 0 {
+			take(b, "b", "ahead-d1", 1) // a device's credentials from either replica
+		}
+	}
+	// Revoked while the stores hold entries: refused, nothing recorded.
+	before, err := a.Credentials(ctx, "ahead-d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ChangeDevices(ctx, store.ChangeParams{DeviceIDs: []string{"ahead-d1"}, From: []string{store.DeviceActive}, To: store.DeviceRevoked, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]store.Store{"a": a, "b": b} {
+		if _, err := issueBatch(s, "ahead-d1", 2, size); !errors.Is(err, store.ErrDeviceState) {
+			t.Fatalf("store %s issued to a revoked device: %v, want ErrDeviceState", name, err)
+		}
+	}
+	after, err := a.Credentials(ctx, "ahead-d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("revoked device has %d credentials, had %d", len(after), len(before))
+	}
+	// The stores go on handing out fresh entries after the refusals.
+	take(a, "a", "ahead-d2", 3)
+	take(b, "b", "ahead-d2", 3)
+}

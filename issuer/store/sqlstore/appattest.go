@@ -12,7 +12,7 @@ import (
 var _ store.AppAttestKeys = (*Store)(nil)
 
 func (s *Store) PutAppAttestKey(ctx context.Context, k store.AppAttestKey) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO app_attest_keys (key_id, device_id, public_key, counter, created_at) VALUES (?, ?, ?, ?, ?)`),
+	if _, err := s.exec(ctx, nil, `INSERT INTO app_attest_keys (key_id, device_id, public_key, counter, created_at) VALUES (?, ?, ?, ?, ?)`,
 		k.KeyID, k.DeviceID, k.PublicKey, int64(k.Counter), ms(k.CreatedAt)); err != nil {
 		return fmt.Errorf("store: app attest key: %w", err)
 	}
@@ -22,7 +22,7 @@ func (s *Store) PutAppAttestKey(ctx context.Context, k store.AppAttestKey) error
 func (s *Store) AppAttestKey(ctx context.Context, deviceID string) (*store.AppAttestKey, error) {
 	var k store.AppAttestKey
 	var c, at int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT key_id, device_id, public_key, counter, created_at FROM app_attest_keys WHERE device_id = ? ORDER BY created_at DESC, key_id LIMIT 1`), deviceID).
+	err := s.queryRow(ctx, nil, `SELECT key_id, device_id, public_key, counter, created_at FROM app_attest_keys WHERE device_id = ? ORDER BY created_at DESC, key_id LIMIT 1`, deviceID).
 		Scan(&k.KeyID, &k.DeviceID, &k.PublicKey, &c, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -37,7 +37,7 @@ func (s *Store) AppAttestKey(ctx context.Context, deviceID string) (*store.AppAt
 func (s *Store) AdvanceAppAttestCounter(ctx context.Context, keyID string, counter uint32) error {
 	// One conditional UPDATE: two requests with the same counter cannot
 	// both pass.
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE app_attest_keys SET counter = ? WHERE key_id = ? AND counter < ?`), int64(counter), keyID, int64(counter))
+	res, err := s.exec(ctx, nil, `UPDATE app_attest_keys SET counter = ? WHERE key_id = ? AND counter < ?`, int64(counter), keyID, int64(counter))
 	if err != nil {
 		return fmt.Errorf("store: advance app attest counter: %w", err)
 	}
@@ -45,7 +45,7 @@ func (s *Store) AdvanceAppAttestCounter(ctx context.Context, keyID string, count
 		return nil
 	}
 	var one int
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM app_attest_keys WHERE key_id = ?`), keyID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+	if err := s.queryRow(ctx, nil, `SELECT 1 FROM app_attest_keys WHERE key_id = ?`, keyID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
 	return store.ErrConflict

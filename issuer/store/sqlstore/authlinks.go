@@ -17,10 +17,10 @@ var _ store.AuthLinks = (*Store)(nil)
 // change names the person anew).
 func (s *Store) LinkAuthCertificate(ctx context.Context, l store.AuthLink, ev store.Event, now time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM auth_links WHERE cert_id = ?`), l.CertID); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM auth_links WHERE cert_id = ?`, l.CertID); err != nil {
 			return fmt.Errorf("store: replace auth link: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO auth_links (cert_id, person_key, source, created_at) VALUES (?, ?, ?, ?)`),
+		if _, err := s.exec(ctx, tx, `INSERT INTO auth_links (cert_id, person_key, source, created_at) VALUES (?, ?, ?, ?)`,
 			l.CertID, l.PersonKey, l.Source, ms(now)); err != nil {
 			return fmt.Errorf("store: auth link: %w", err)
 		}
@@ -32,7 +32,7 @@ func (s *Store) LinkAuthCertificate(ctx context.Context, l store.AuthLink, ev st
 func (s *Store) AuthLink(ctx context.Context, certID string) (*store.AuthLink, error) {
 	var l store.AuthLink
 	var at int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT cert_id, person_key, source, created_at FROM auth_links WHERE cert_id = ?`), certID).Scan(&l.CertID, &l.PersonKey, &l.Source, &at)
+	err := s.queryRow(ctx, nil, `SELECT cert_id, person_key, source, created_at FROM auth_links WHERE cert_id = ?`, certID).Scan(&l.CertID, &l.PersonKey, &l.Source, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}

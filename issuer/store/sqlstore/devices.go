@@ -21,15 +21,15 @@ func (s *Store) Enrol(ctx context.Context, p store.EnrolParams) (*store.EnrolRes
 		now := p.Now
 		// Upsert the person, then lock its row: concurrent enrolments of one
 		// person queue here, and the partial unique index is the backstop.
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO persons (id, person_key, created_at) VALUES (?, ?, ?) ON CONFLICT (person_key) DO NOTHING`),
+		if _, err := s.exec(ctx, tx, `INSERT INTO persons (id, person_key, created_at) VALUES (?, ?, ?) ON CONFLICT (person_key) DO NOTHING`,
 			newID("per_"), p.PersonKey, ms(now)); err != nil {
 			return fmt.Errorf("store: upsert person: %w", err)
 		}
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM persons WHERE person_key = ?`+s.d.LockRow), p.PersonKey).Scan(&r.PersonID); err != nil {
+		if err := s.queryRow(ctx, tx, `SELECT id FROM persons WHERE person_key = ?`+s.d.LockRow, p.PersonKey).Scan(&r.PersonID); err != nil {
 			return fmt.Errorf("store: lock person: %w", err)
 		}
 		c := p.Card
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO card_certs (id, person_id, serial, issuer, not_after, der) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		if _, err := s.exec(ctx, tx, `INSERT INTO card_certs (id, person_id, serial, issuer, not_after, der) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			c.ID, r.PersonID, c.Serial, c.Issuer, ms(c.NotAfter), c.DER); err != nil {
 			return fmt.Errorf("store: upsert card certificate: %w", err)
 		}
@@ -52,9 +52,9 @@ func (s *Store) Enrol(ctx context.Context, p store.EnrolParams) (*store.EnrolRes
 			}
 		}
 		d := p.Device
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO devices (id, person_id, card_cert_id, device_key, key_thumbprint, model, os_version, wallet_profile,
+		if _, err := s.exec(ctx, tx, `INSERT INTO devices (id, person_id, card_cert_id, device_key, key_thumbprint, model, os_version, wallet_profile,
 			platform_device_id, contact_email, jpki_sign_serial, jpki_auth_serial, state, state_reason, created_at, updated_at, valid_until, notify_use)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, r.PersonID, c.ID, d.DeviceKey, d.KeyThumbprint, d.Model, d.OSVersion, d.WalletProfile, d.PlatformDeviceID, d.ContactEmail,
 			d.JPKISignSerial, d.JPKIAuthSerial, store.DeviceActive, "", ms(now), ms(now), ms(d.ValidUntil), boolInt(d.NotifyUse)); err != nil {
 			return fmt.Errorf("store: insert device: %w", err)
@@ -76,7 +76,7 @@ func (s *Store) Enrol(ctx context.Context, p store.EnrolParams) (*store.EnrolRes
 		// The code goes to the outbox only, never to the audit log.
 		payload, _ := json.Marshal(map[string]any{"event": store.EventTxCode, "device_id": d.ID, "tx_code": p.TxCode,
 			"expires_at": p.OfferExpires.UTC().Format(time.RFC3339), "at": now.UTC().Format(time.RFC3339)})
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		if _, err := s.exec(ctx, tx, `INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			store.EventTxCode, r.PersonID, d.ID, ev.Email, string(payload), ms(now), ms(now)); err != nil {
 			return fmt.Errorf("store: outbox tx_code: %w", err)
 		}
@@ -109,7 +109,7 @@ func (s *Store) liveDevices(ctx context.Context, tx *sql.Tx, where string, args 
 // credential state, bumping the versions of the touched status lists. It
 // returns the number of credentials changed.
 func (s *Store) setDevice(ctx context.Context, tx *sql.Tx, id, state, reason string, queueDelete bool, now time.Time) (int, error) {
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?`), state, reason, ms(now), id); err != nil {
+	if _, err := s.exec(ctx, tx, `UPDATE devices SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?`, state, reason, ms(now), id); err != nil {
 		return 0, fmt.Errorf("store: update device %s: %w", id, err)
 	}
 	var credFrom []string
@@ -134,7 +134,7 @@ func (s *Store) setDevice(ctx context.Context, tx *sql.Tx, id, state, reason str
 	}
 	n, _ := res.RowsAffected()
 	if queueDelete {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO remote_commands (id, device_id, action, reason, created_at) VALUES (?, ?, ?, ?, ?)`),
+		if _, err := s.exec(ctx, tx, `INSERT INTO remote_commands (id, device_id, action, reason, created_at) VALUES (?, ?, ?, ?, ?)`,
 			newID("cmd_"), id, "delete", reason, ms(now)); err != nil {
 			return 0, fmt.Errorf("store: queue remote delete: %w", err)
 		}
@@ -359,7 +359,7 @@ func (s *Store) AckCommand(ctx context.Context, deviceID, commandID string, now 
 	var changed bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var acked int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT acked_at FROM remote_commands WHERE id = ? AND device_id = ?`), commandID, deviceID).Scan(&acked)
+		err := s.queryRow(ctx, tx, `SELECT acked_at FROM remote_commands WHERE id = ? AND device_id = ?`, commandID, deviceID).Scan(&acked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -369,7 +369,7 @@ func (s *Store) AckCommand(ctx context.Context, deviceID, commandID string, now 
 		if acked != 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE remote_commands SET acked_at = ? WHERE id = ?`), ms(now), commandID); err != nil {
+		if _, err := s.exec(ctx, tx, `UPDATE remote_commands SET acked_at = ? WHERE id = ?`, ms(now), commandID); err != nil {
 			return fmt.Errorf("store: ack command: %w", err)
 		}
 		changed = true

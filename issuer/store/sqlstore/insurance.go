@@ -33,8 +33,8 @@ func (s *Store) PutInsurance(ctx context.Context, rows []store.Insurance, ev sto
 
 func (s *Store) Insurance(ctx context.Context, personKey string) (*store.Insurance, error) {
 	var r store.Insurance
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT person_key, insurer_number, card_symbol, insured_number, branch_number, relationship, valid_from, valid_until, copayment_percent
-		FROM insurance WHERE person_key = ?`), personKey).Scan(&r.PersonKey, &r.InsurerNumber, &r.InsuredCardSymbol, &r.InsuredNumber,
+	err := s.queryRow(ctx, nil, `SELECT person_key, insurer_number, card_symbol, insured_number, branch_number, relationship, valid_from, valid_until, copayment_percent
+		FROM insurance WHERE person_key = ?`, personKey).Scan(&r.PersonKey, &r.InsurerNumber, &r.InsuredCardSymbol, &r.InsuredNumber,
 		&r.InsuredBranchNumber, &r.InsuredRelationship, &r.QualificationFrom, &r.QualificationUntil, &r.CopaymentRatioPercent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

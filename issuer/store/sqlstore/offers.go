@@ -14,7 +14,7 @@ import (
 )
 
 func (s *Store) PutNonce(ctx context.Context, nonce string, expires time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)`), nonce, ms(expires))
+	_, err := s.exec(ctx, nil, `INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)`, nonce, ms(expires))
 	if err != nil {
 		return fmt.Errorf("store: put nonce: %w", err)
 	}
@@ -58,7 +58,7 @@ func (s *Store) CreateOffer(ctx context.Context, deviceID, codeHash, txHash stri
 
 func (s *Store) insertOffer(ctx context.Context, tx *sql.Tx, deviceID, codeHash, txHash string, configs []string, expires time.Time) error {
 	cfg, _ := json.Marshal(configs)
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO offers (code_hash, device_id, tx_hash, configs, expires_at) VALUES (?, ?, ?, ?, ?)`),
+	if _, err := s.exec(ctx, tx, `INSERT INTO offers (code_hash, device_id, tx_hash, configs, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		codeHash, deviceID, txHash, string(cfg), ms(expires)); err != nil {
 		return fmt.Errorf("store: insert offer: %w", err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) RedeemOffer(ctx context.Context, codeHash, txHash, tokenHash str
 	wrongTx := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var cfg, wantTx string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT device_id, configs, tx_hash FROM offers WHERE code_hash = ? AND used = 0 AND expires_at > ?`), codeHash, ms(now)).
+		err := s.queryRow(ctx, tx, `SELECT device_id, configs, tx_hash FROM offers WHERE code_hash = ? AND used = 0 AND expires_at > ?`, codeHash, ms(now)).
 			Scan(&g.DeviceID, &cfg, &wantTx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrUsed
@@ -82,20 +82,20 @@ func (s *Store) RedeemOffer(ctx context.Context, codeHash, txHash, tokenHash str
 			// Count the wrong code and burn the offer at the limit, so a
 			// 6-digit code cannot be guessed; committed, then reported.
 			wrongTx = true
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE offers SET tx_failures = tx_failures + 1,
-				used = CASE WHEN tx_failures + 1 >= ? THEN 1 ELSE used END WHERE code_hash = ?`), store.MaxTxCodeAttempts, codeHash); err != nil {
+			if _, err := s.exec(ctx, tx, `UPDATE offers SET tx_failures = tx_failures + 1,
+				used = CASE WHEN tx_failures + 1 >= ? THEN 1 ELSE used END WHERE code_hash = ?`, store.MaxTxCodeAttempts, codeHash); err != nil {
 				return fmt.Errorf("store: count tx_code failure: %w", err)
 			}
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE offers SET used = 1 WHERE code_hash = ? AND used = 0`), codeHash)
+		res, err := s.exec(ctx, tx, `UPDATE offers SET used = 1 WHERE code_hash = ? AND used = 0`, codeHash)
 		if err != nil {
 			return fmt.Errorf("store: use offer: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return store.ErrUsed
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tokens (token_hash, device_id, configs, expires_at) VALUES (?, ?, ?, ?)`), tokenHash, g.DeviceID, cfg, ms(tokenExpires)); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO tokens (token_hash, device_id, configs, expires_at) VALUES (?, ?, ?, ?)`, tokenHash, g.DeviceID, cfg, ms(tokenExpires)); err != nil {
 			return fmt.Errorf("store: insert token: %w", err)
 		}
 		g.ExpiresAt = tokenExpires

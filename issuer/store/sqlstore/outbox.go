@@ -45,8 +45,8 @@ func (s *Store) MarkNotification(ctx context.Context, id int64, delivered bool, 
 	if delivered || strings.HasPrefix(lastErr, "abandoned") {
 		scrub = 1
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = ?, next_attempt = ?,
-		payload = CASE WHEN event = ? AND ? = 1 THEN '{}' ELSE payload END WHERE id = ?`), d, lastErr, ms(next), store.EventTxCode, scrub, id)
+	_, err := s.exec(ctx, nil, `UPDATE outbox SET delivered = ?, attempts = attempts + 1, last_error = ?, next_attempt = ?,
+		payload = CASE WHEN event = ? AND ? = 1 THEN '{}' ELSE payload END WHERE id = ?`, d, lastErr, ms(next), store.EventTxCode, scrub, id)
 	if err != nil {
 		return fmt.Errorf("store: mark notification: %w", err)
 	}

@@ -15,7 +15,7 @@ func (s *Store) StatusEntries(ctx context.Context, listID string) (int64, map[ui
 	var version int64
 	entries := map[uint64]string{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT version FROM status_lists WHERE id = ?`), listID).Scan(&version); err != nil {
+		if err := s.queryRow(ctx, tx, `SELECT version FROM status_lists WHERE id = ?`, listID).Scan(&version); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return store.ErrNotFound
 			}
@@ -41,7 +41,7 @@ func (s *Store) StatusEntries(ctx context.Context, listID string) (int64, map[ui
 
 func (s *Store) StatusListVersion(ctx context.Context, listID string) (int64, error) {
 	var v int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT version FROM status_lists WHERE id = ?`), listID).Scan(&v)
+	err := s.queryRow(ctx, nil, `SELECT version FROM status_lists WHERE id = ?`, listID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, store.ErrNotFound
 	}

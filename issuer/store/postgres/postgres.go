@@ -27,6 +27,13 @@ var Dialect = sqlstore.Dialect{
 	ShareRow:  " FOR SHARE",
 	Reserve:   reserve,
 	Record:    record,
+	// Nonces commit with synchronous_commit off: set_config, local to the
+	// statement's implicit transaction, runs before a row is written (a
+	// statement that writes none commits nothing to flush).
+	PutNonce: `WITH nf AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
+		INSERT INTO nonces (nonce, expires_at) SELECT ?::text, ?::bigint FROM nf`,
+	ConsumeNonce: `WITH nf AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
+		DELETE FROM nonces WHERE nonce = ? AND expires_at > ? AND EXISTS (SELECT v FROM nf)`,
 	// pgx prepares and caches every statement text per connection, and
 	// the pool has a connection limit prepared statements must not meet
 	// inside a transaction (sqlstore's prepared).

@@ -14,7 +14,11 @@ import (
 )
 
 func (s *Store) PutNonce(ctx context.Context, nonce string, expires time.Time) error {
-	_, err := s.exec(ctx, nil, `INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)`, nonce, ms(expires))
+	q := `INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)`
+	if s.d.PutNonce != "" {
+		q = s.d.PutNonce
+	}
+	_, err := s.exec(ctx, nil, q, nonce, ms(expires))
 	if err != nil {
 		return fmt.Errorf("store: put nonce: %w", err)
 	}
@@ -22,7 +26,11 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expires time.Time) e
 }
 
 func (s *Store) ConsumeNonce(ctx context.Context, nonce string, now time.Time) error {
-	res, err := s.exec(ctx, nil, `DELETE FROM nonces WHERE nonce = ? AND expires_at > ?`, nonce, ms(now))
+	q := `DELETE FROM nonces WHERE nonce = ? AND expires_at > ?`
+	if s.d.ConsumeNonce != "" {
+		q = s.d.ConsumeNonce
+	}
+	res, err := s.exec(ctx, nil, q, nonce, ms(now))
 	if err != nil {
 		return fmt.Errorf("store: consume nonce: %w", err)
 	}

@@ -50,6 +50,15 @@ type Dialect struct {
 	// the device row as ShareRow does, and returns the number of
 	// credentials inserted: 0 when the device is not active.
 	Record string
+	// PutNonce and ConsumeNonce, when set, replace the store's statements
+	// for nonces (parameters: the nonce, then expiry or now, in ms) with
+	// ones that commit without waiting for the flush to disk, where the
+	// database can (PostgreSQL's synchronous_commit). A nonce is safe to
+	// lose in a crash: a lost insertion makes the wallet ask again, and a
+	// lost deletion is undone only if no later synchronous commit — the
+	// credentials issued against that nonce, recorded after it — flushed
+	// it, that is when nothing was issued with it.
+	PutNonce, ConsumeNonce string
 	// CachesStatements is set when the driver prepares each statement text
 	// once per connection by itself (pgx does), so the store need not.
 	CachesStatements bool

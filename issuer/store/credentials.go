@@ -68,10 +68,15 @@ type Credentials interface {
 	// transaction, then records the credentials and the event in one
 	// transaction that re-checks the device (ErrDeviceState, nothing
 	// recorded, when it was suspended, revoked or replaced meanwhile).
+	// A store may reserve entries ahead and hand them out to later calls
+	// without a reservation; such a call may then sign for a device that
+	// is no longer active before the recording refuses it, so callers
+	// check the device first (the issuer does).
 	//
 	// Entries reserved by a call that then fails — a signer error, a device
 	// change, a crash — stay unused: the index sequence has a gap that is
-	// never handed out again. An unused entry reads 0 (valid) in the list
+	// never handed out again; so do entries reserved ahead that a process
+	// still held when it ended. An unused entry reads 0 (valid) in the list
 	// but no credential carries it, so it tells a verifier nothing.
 	IssueCredentials(ctx context.Context, b IssueBatch) ([]Credential, error)
 	Credentials(ctx context.Context, deviceID string) ([]Credential, error)

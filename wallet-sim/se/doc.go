@@ -20,6 +20,11 @@
 //   - Wipe is crypto-erase: a new device key replaces the old one and an
 //     empty state is sealed under it, so neither the keys nor any data sealed
 //     before (SealData) can be recovered, even from a backup of the old file.
+//     It runs in two stages, PrepareWipe and CommitWipe, with the state
+//     write as the commit point, so that a crash anywhere leaves an element
+//     that opens (wiped or not: Open finishes or forgets the wipe), and the
+//     caller can seal what it keeps under the new key (SealDataStaged)
+//     before the old one is gone.
 //   - The JPKI smartphone applet (token JPKIAPGPSETOKEN) runs inside, on the
 //     jpki/applet emulation: its RSA keys are generated here, its reference
 //     data and retry counters persist in the sealed state.

@@ -28,6 +28,9 @@ import (
 const (
 	DeviceKeyFile = "device.key"   // 32 random bytes: stands in for the hardware-bound key
 	StateFile     = "state.sealed" // AES-256-GCM sealed JSON state
+	// DeviceKeyNextFile is the device key a wipe in progress will rotate
+	// to (PrepareWipe); CommitWipe renames it over DeviceKeyFile.
+	DeviceKeyNextFile = DeviceKeyFile + ".next"
 )
 
 // Defaults and bounds.
@@ -182,6 +185,14 @@ type Element struct {
 	dkey   []byte
 	st     state
 	keys   map[KeyID]*ecdsa.PrivateKey
+	// next is the device key PrepareWipe staged, nil when no wipe is in
+	// progress.
+	next []byte
+	// crashAt is a test seam: consulted between the writes of a wipe, an
+	// error stops it there as a crash would (every write is an atomic file
+	// replacement, so the files left equal a real crash's). nil outside
+	// tests.
+	crashAt func(step string) error
 }
 
 // Create makes a new element in dir (created 0700 if needed).
@@ -259,17 +270,28 @@ func Exists(dir string) bool {
 }
 
 // Open opens the element in dir, unsealing its state with the device key.
+//
+// It also finishes or forgets a wipe a crash interrupted (see PrepareWipe
+// and CommitWipe). The staged key file DeviceKeyNextFile is present from
+// PrepareWipe until CommitWipe renames it over DeviceKeyFile, and the state
+// file is the commit point: CommitWipe replaces it atomically, sealed under
+// the staged key, before the rename. So with a staged key on disk:
+//
+//   - the state unseals under the current key: the wipe was not committed
+//     (keys and JPKI are all there). The staged key is removed and the
+//     element opens as it was; the caller redoes the wipe from its own
+//     record of it, with a new staged key.
+//   - it unseals only under the staged key: the wipe was committed and
+//     the crash came before the rename, which is done now.
+//   - neither: the usual CodeSealedState.
 func Open(dir string, o OpenOptions) (*Element, error) {
 	const op = "open"
-	dkey, err := fsx.ReadFile(filepath.Join(dir, DeviceKeyFile), deviceKeySize)
+	dkey, err := readDeviceKey(filepath.Join(dir, DeviceKeyFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, newErr(op, CodeNotInitialised, "no secure element in %s", dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("se: read device key: %w", err)
-	}
-	if len(dkey) != deviceKeySize {
-		return nil, newErr(op, CodeSealedState, "device key file has %d bytes, want %d", len(dkey), deviceKeySize)
+		return nil, err
 	}
 	sealed, err := fsx.ReadFile(filepath.Join(dir, StateFile), MaxSealedSize)
 	if errors.Is(err, os.ErrNotExist) {
@@ -278,14 +300,58 @@ func Open(dir string, o OpenOptions) (*Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("se: read state: %w", err)
 	}
+	nextPath := filepath.Join(dir, DeviceKeyNextFile)
+	next, nerr := readDeviceKey(nextPath)
+	if nerr != nil && !errors.Is(nerr, os.ErrNotExist) {
+		return nil, nerr
+	}
 	e := &Element{dir: dir, opts: o, keys: map[KeyID]*ecdsa.PrivateKey{}}
 	if err := e.setDeviceKey(dkey); err != nil {
 		return nil, err
 	}
-	if err := e.unseal(sealed); err != nil {
-		return nil, err
+	uerr := e.unseal(sealed)
+	switch {
+	case uerr == nil && next != nil:
+		// Not committed. Removing the staged key is tidiness, not safety:
+		// nothing is sealed under it but staged copies the caller throws
+		// away, and the next PrepareWipe replaces it. So a failure is not
+		// worth refusing to open over.
+		if err := os.Remove(nextPath); err == nil {
+			syncDir(dir)
+		}
+	case uerr != nil && next != nil:
+		e2 := &Element{dir: dir, opts: o, keys: map[KeyID]*ecdsa.PrivateKey{}}
+		if err := e2.setDeviceKey(next); err != nil {
+			return nil, err
+		}
+		if e2.unseal(sealed) != nil {
+			return nil, uerr
+		}
+		// Committed: the old key opens nothing of value any more.
+		if err := renameDurable(nextPath, filepath.Join(dir, DeviceKeyFile)); err != nil {
+			return nil, fmt.Errorf("se: finish interrupted wipe: %w", err)
+		}
+		return e2, nil
+	}
+	if uerr != nil {
+		return nil, uerr
 	}
 	return e, nil
+}
+
+// readDeviceKey reads a device key file, checking its size.
+func readDeviceKey(path string) ([]byte, error) {
+	k, err := fsx.ReadFile(path, deviceKeySize)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("se: read device key: %w", err)
+	}
+	if len(k) != deviceKeySize {
+		return nil, newErr("open", CodeSealedState, "device key file %s has %d bytes, want %d", filepath.Base(path), len(k), deviceKeySize)
+	}
+	return k, nil
 }
 
 func (e *Element) setDeviceKey(dkey []byte) error {
@@ -740,12 +806,17 @@ func (e *Element) OpenData(purpose string, sealed []byte) ([]byte, error) {
 }
 
 func (e *Element) dataSealer(purpose string) (*sealer, error) {
-	if purpose == purposeState {
-		return nil, errors.New("se: reserved purpose")
-	}
 	e.mu.Lock()
 	dkey := e.dkey
 	e.mu.Unlock()
+	return dataSealer(dkey, purpose)
+}
+
+// dataSealer is the sealer for SealData's purpose under device key dkey.
+func dataSealer(dkey []byte, purpose string) (*sealer, error) {
+	if purpose == purposeState {
+		return nil, errors.New("se: reserved purpose")
+	}
 	k, err := deriveKey(dkey, "data "+purpose)
 	if err != nil {
 		return nil, err
@@ -757,23 +828,120 @@ func (e *Element) dataSealer(purpose string) (*sealer, error) {
 // the JPKI applet are destroyed, a new device key replaces the old one and
 // the remaining state (policy, PIN and counters: the phone's screen lock is
 // not the credential's) is sealed under it. Data sealed before with
-// SealData can no longer be opened.
+// SealData can no longer be opened. It is PrepareWipe then CommitWipe, for
+// callers with nothing of their own to reseal.
 func (e *Element) Wipe() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	dkey := make([]byte, deviceKeySize)
-	rand.Read(dkey)
-	e.st.Keys = map[KeyID]*keyRecord{}
-	e.st.JPKI = nil
-	clear(e.keys)
-	if err := e.setDeviceKey(dkey); err != nil {
+	if err := e.PrepareWipe(); err != nil {
 		return err
 	}
-	// The device key is replaced first: a crash between the two writes
-	// leaves the old state sealed under a key that no longer exists, so the
-	// keys are gone either way, which is what a wipe promises.
-	if err := fsx.WriteFile(filepath.Join(e.dir, DeviceKeyFile), dkey, 0o600); err != nil {
-		return fmt.Errorf("se: wipe: %w", err)
+	return e.CommitWipe()
+}
+
+// PrepareWipe starts a wipe: it makes the device key the wipe will rotate
+// to and writes it to DeviceKeyNextFile, atomically. Nothing else changes,
+// so a crash from here until CommitWipe leaves the element as it was
+// (Open removes the staged key). Between the two, SealDataStaged seals the
+// caller's data under the new key, so that it can write its files for
+// after the wipe before the old key is destroyed. Calling it again
+// replaces the staged key.
+func (e *Element) PrepareWipe() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	next := make([]byte, deviceKeySize)
+	rand.Read(next)
+	if err := fsx.WriteFile(filepath.Join(e.dir, DeviceKeyNextFile), next, 0o600); err != nil {
+		return fmt.Errorf("se: prepare wipe: %w", err)
 	}
-	return e.save()
+	e.next = next
+	return nil
+}
+
+// SealDataStaged is SealData under the device key PrepareWipe staged: what
+// it seals opens with OpenData once CommitWipe has rotated the key, and
+// never before.
+func (e *Element) SealDataStaged(purpose string, data []byte) ([]byte, error) {
+	e.mu.Lock()
+	next := e.next
+	e.mu.Unlock()
+	if next == nil {
+		return nil, errors.New("se: seal for after the wipe: no wipe prepared")
+	}
+	s, err := dataSealer(next, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return s.seal(purpose, data)
+}
+
+// CommitWipe finishes the wipe PrepareWipe started: the keys and the JPKI
+// applet are dropped from the state, which is sealed under the staged key
+// and written (the commit point: from then on only the staged key opens the
+// state, and Open finishes the rest), then the staged key file is renamed
+// over the device key and the directory synced. The old key is gone after
+// the rename; a copy of the old state or of data sealed under it stays
+// unreadable whatever happens next.
+func (e *Element) CommitWipe() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.next == nil {
+		return errors.New("se: commit wipe: no wipe prepared")
+	}
+	st := e.st
+	st.Keys = map[KeyID]*keyRecord{}
+	st.JPKI = nil
+	k, err := deriveKey(e.next, purposeState)
+	if err != nil {
+		return err
+	}
+	s, err := newSealer(k)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(&st)
+	if err != nil {
+		return fmt.Errorf("se: commit wipe: encode state: %w", err)
+	}
+	sealed, err := s.seal(purposeState, b)
+	if err != nil {
+		return fmt.Errorf("se: commit wipe: seal state: %w", err)
+	}
+	if err := fsx.WriteFile(filepath.Join(e.dir, StateFile), sealed, 0o600); err != nil {
+		return fmt.Errorf("se: commit wipe: %w", err)
+	}
+	// Committed: the state on disk opens under the staged key only, so the
+	// element in memory follows it whether the rename below works or not
+	// (if it does not, Open renames).
+	e.st = st
+	clear(e.keys)
+	e.dkey, e.sealer, e.next = e.next, s, nil
+	if e.crashAt != nil {
+		if err := e.crashAt("state sealed"); err != nil {
+			return err
+		}
+	}
+	if err := renameDurable(filepath.Join(e.dir, DeviceKeyNextFile), filepath.Join(e.dir, DeviceKeyFile)); err != nil {
+		return fmt.Errorf("se: commit wipe: %w", err)
+	}
+	return nil
+}
+
+// renameDurable renames from over to and syncs the directory, so that the
+// rename survives a crash once it returns (as fsx.WriteFile does for its
+// own rename). Both are in the same directory.
+func renameDurable(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(to))
+	return nil
+}
+
+// syncDir makes the directory's entries durable. A failure leaves the new
+// entries in place, only perhaps not yet on disk, so it is not reported
+// (as in fsx.WriteFile).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }

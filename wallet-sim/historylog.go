@@ -83,9 +83,10 @@ import (
 // When the log holds more than 2×MaxHistory lines it is compacted: the last
 // MaxHistory entries, with their sequence numbers, are re-chained into a
 // new file written atomically (fsx.WriteFile), so the cost is amortised
-// over MaxHistory appends. The same rewrite reseals the log after a remote
-// delete rotated the element's device key, and moves the history of a
-// data file written before the log existed.
+// over MaxHistory appends. The same rewrite moves the history of a data
+// file written before the log existed, and the same encoding reseals the
+// log under the new device key of a remote delete, staged beside the log
+// before the key is rotated and renamed over it after (finishRemoteDelete).
 const (
 	historyPurpose = "wallet-history"
 	// maxHistoryLine bounds one line read back or written; an entry that
@@ -450,6 +451,27 @@ func (w *Wallet) appendLine(line []byte) error {
 // none), so that the log is consistent with the data file before the next
 // save records its new head, and after a crash that comes first.
 func (w *Wallet) rewriteHistory(entries []HistoryEntry, lastSeq uint64, replaces *historyHead) error {
+	b, head, err := encodeHistoryLog(w.el, entries, lastSeq, replaces)
+	if err != nil {
+		return err
+	}
+	if err := fsx.WriteFile(w.hl.path, b, 0o600); err != nil {
+		return fmt.Errorf("walletsim: rewrite history: %w", err)
+	}
+	w.hl.setLog(head, len(entries), len(b))
+	return nil
+}
+
+// setLog makes hl describe a log just written whole: lines good lines of
+// size bytes in all, ending at head.
+func (hl *historyLog) setLog(head historyHead, lines, size int) {
+	hl.seq, hl.prev, hl.lines, hl.size = head.Seq, head.Hash, lines, int64(size)
+	hl.torn, hl.corrupt = false, nil
+}
+
+// encodeHistoryLog seals entries as a whole log for rewriteHistory (see
+// there) with s, and returns it with its head.
+func encodeHistoryLog(s sealer, entries []HistoryEntry, lastSeq uint64, replaces *historyHead) ([]byte, historyHead, error) {
 	var buf bytes.Buffer
 	var prev []byte
 	seq := lastSeq - uint64(len(entries))
@@ -459,20 +481,40 @@ func (w *Wallet) rewriteHistory(entries []HistoryEntry, lastSeq uint64, replaces
 		if i == 0 && replaces != nil && replaces.Seq > 0 {
 			rec.Replaces = replaces
 		}
-		line, err := encodeHistoryLine(w.el, rec)
+		line, err := encodeHistoryLine(s, rec)
 		if err != nil {
-			return err
+			return nil, historyHead{}, err
 		}
 		buf.Write(line)
 		buf.WriteByte('\n')
 		prev = lineHash(line)
 	}
-	if err := fsx.WriteFile(w.hl.path, buf.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("walletsim: rewrite history: %w", err)
+	return buf.Bytes(), historyHead{Seq: seq, Hash: prev}, nil
+}
+
+// firstLineOpens reports whether the log at path starts with a line the
+// current device key unseals: a log resealed by a committed wipe does, one
+// from before it or staged under a key the element discarded does not. A
+// missing or empty file does not.
+func (w *Wallet) firstLineOpens(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
 	}
-	w.hl.seq, w.hl.prev, w.hl.lines, w.hl.size = seq, prev, len(entries), int64(buf.Len())
-	w.hl.torn, w.hl.corrupt = false, nil
-	return nil
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	line, err := readLine(bufio.NewReader(f))
+	if err != nil && err != io.EOF {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	sealed, err := base64.StdEncoding.DecodeString(string(bytes.TrimSuffix(line, []byte("\n"))))
+	if err != nil || len(sealed) == 0 {
+		return false, nil
+	}
+	_, err = w.el.OpenData(historyPurpose, sealed)
+	return err == nil, nil
 }
 
 // migrateHistory moves the history of a data file written before the log

@@ -1,7 +1,6 @@
 package walletsim
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -31,6 +30,10 @@ const (
 	HistoryLog  = "history.log"   // history, one sealed line per entry (historylog.go)
 	dataPurpose = "wallet-data"
 	dataVersion = 1
+	// StagedSuffix names the copy of DataFile or HistoryLog a remote delete
+	// writes under the element's next device key before it rotates the key,
+	// and renames into place after (finishRemoteDelete).
+	StagedSuffix = ".next"
 	// MaxHistory bounds the history kept; the oldest entries are dropped.
 	MaxHistory = 1000
 	// MaxCredentials bounds the credentials one wallet holds.
@@ -120,8 +123,23 @@ type data struct {
 	// (device change, revocation elsewhere): keys and mdocs are gone.
 	RemoteDeletedAt time.Time `json:"remote_deleted_at,omitzero"`
 	RemoteDeleteWhy string    `json:"remote_delete_reason,omitempty"`
+	// WipePending is the durable intent of a remote delete: saved with the
+	// erased credentials, before anything else is written, and absent from
+	// the data the finished wipe writes. Found at open, the wipe is
+	// finished (finishRemoteDelete). Absent in older data files: nothing
+	// pending.
+	WipePending *wipeIntent `json:"wipe_pending,omitempty"`
 	// Seq counts saves, so a stale copy is recognisable.
 	Seq uint64 `json:"seq"`
+}
+
+// wipeIntent is a remote delete whose credentials are erased and whose
+// crypto-erase of the secure element may not be finished.
+type wipeIntent struct {
+	// Entry is the history entry recording the deletion. It is written
+	// only with the history resealed under the new device key, so a wipe
+	// redone after a crash records it once.
+	Entry HistoryEntry `json:"entry"`
 }
 
 // Options configure an opened wallet. Zero values: Now nil means time.Now;
@@ -174,6 +192,19 @@ type Wallet struct {
 	// readerTS is the reader trust store built from d.ReaderRoots; nil
 	// until first needed and after the roots change (see readerTrust).
 	readerTS *mdoc.TrustStore
+	// crashAt is a test seam: consulted between the writes of a remote
+	// delete, an error stops the operation
+	// there as a crash would; every write is an atomic file replacement or
+	// rename, so the files left equal a real crash's. nil outside tests.
+	crashAt func(step string) error
+}
+
+// step consults the crashAt seam.
+func (w *Wallet) step(name string) error {
+	if w.crashAt != nil {
+		return w.crashAt(name)
+	}
+	return nil
 }
 
 // Init creates a wallet in home for profile p. pin is the device PIN for
@@ -236,6 +267,9 @@ func Open(home string, o Options) (*Wallet, error) {
 }
 
 func (w *Wallet) load() error {
+	if err := w.settleStaged(); err != nil {
+		return fmt.Errorf("walletsim: open: %w", err)
+	}
 	b, err := fsx.ReadFile(filepath.Join(w.home, DataFile), se.MaxSealedSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return newErr("open", CodeNotInitialised, "no wallet data in %s", w.home)
@@ -270,7 +304,102 @@ func (w *Wallet) load() error {
 		}
 	}
 	w.d.History = nil
+	if w.d.WipePending != nil {
+		// A remote delete stopped before the element committed its wipe
+		// (after the commit, settleStaged put the resealed data in place,
+		// which carries no intent), or putting that data in place failed
+		// and a later save kept the intent. The credentials are already
+		// gone; the keys may not be: finish it before anything else uses
+		// the wallet.
+		if err := w.finishRemoteDelete(context.Background()); err != nil {
+			return fmt.Errorf("walletsim: open: finish the interrupted remote delete: %w", err)
+		}
+		w.log.Warn("an interrupted remote delete was completed", "deleted_at", w.d.RemoteDeletedAt, "reason", w.d.RemoteDeleteWhy)
+	}
 	return nil
+}
+
+// settleStaged resolves the staged files (StagedSuffix) a remote delete
+// leaves when it is interrupted between writing them and renaming them into
+// place. It runs after se.Open, which has already settled the element: its
+// device key is the old one if the wipe was not committed (the staged key
+// is discarded), the new one if it was. Staged files are sealed under the
+// staged key, so:
+//
+//   - a staged file the current key does not open was written for a wipe
+//     that was never committed: removed; the intent in the data file
+//     redoes the wipe.
+//   - one it opens belongs to the committed wipe. If the file in place does
+//     not open under the current key, it is from before the wipe (sealed
+//     under the destroyed key): the staged file replaces it. If it does,
+//     it was written after the commit (the rename failed and the wallet
+//     went on), so it is the newer one and the staged file is dropped.
+func (w *Wallet) settleStaged() error {
+	dataOpens := func(path string) (bool, error) {
+		b, err := fsx.ReadFile(path, se.MaxSealedSize)
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		_, err = w.el.OpenData(dataPurpose, b)
+		return err == nil, nil
+	}
+	for _, f := range []struct {
+		path  string
+		opens func(string) (bool, error)
+	}{
+		{filepath.Join(w.home, DataFile), dataOpens},
+		{w.hl.path, w.firstLineOpens},
+	} {
+		staged := f.path + StagedSuffix
+		if _, err := os.Lstat(staged); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		ok, err := f.opens(staged)
+		if err != nil {
+			return fmt.Errorf("staged %s: %w", filepath.Base(staged), err)
+		}
+		if ok {
+			if ok, err = f.opens(f.path); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Base(f.path), err)
+			}
+			if !ok {
+				if err := renameDurable(staged, f.path); err != nil {
+					return fmt.Errorf("put the wiped %s in place: %w", filepath.Base(f.path), err)
+				}
+				w.log.Warn("remote delete interrupted after the wipe: its resealed file put in place", "file", filepath.Base(f.path))
+				continue
+			}
+		}
+		if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", filepath.Base(staged), err)
+		}
+		syncDir(w.home)
+	}
+	return nil
+}
+
+// renameDurable renames from over to and syncs the directory, so that the
+// rename survives a crash once it returns (as fsx.WriteFile does for its
+// own rename).
+func renameDurable(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(to))
+	return nil
+}
+
+// syncDir makes the directory's entries durable. A failure leaves the new
+// entries in place, only perhaps not yet on disk, so it is not reported
+// (as in fsx.WriteFile).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // save seals and writes the data atomically. Callers hold w.mu (or own w
@@ -544,65 +673,177 @@ func (w *Wallet) keyInUse(k se.KeyID) bool {
 // from the wallet data, then the secure element is crypto-erased (device
 // keys and the JPKI applet destroyed, device key rotated). The profile and
 // the history stay, with an entry recording the deletion.
+//
+// The erasure is saved first, with the intent to wipe (data.WipePending),
+// so a crash never leaves mdocs whose keys' deletion is not noted, and
+// every later step rolls forward from that intent (finishRemoteDelete).
 func (w *Wallet) RemoteDelete(ctx context.Context, reason string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := len(w.d.Credentials)
+	now := w.now().UTC()
 	w.d.Credentials = []*Credential{}
 	w.d.JPKI = nil
-	w.d.RemoteDeletedAt = w.now().UTC()
+	w.d.RemoteDeletedAt = now
 	w.d.RemoteDeleteWhy = reason
-	// Persist the erasure of the mdocs before touching the keys, so a crash
-	// in between never leaves mdocs without their keys' deletion noted.
-	if err := w.save(); err != nil {
-		return err
-	}
-	deleted := HistoryEntry{
-		Time: w.now().UTC(), Kind: "remote_delete", Outcome: "deleted",
+	w.d.WipePending = &wipeIntent{Entry: HistoryEntry{
+		Time: now, Kind: "remote_delete", Outcome: "deleted",
 		Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
-	}
-	if err := w.appendHistory(deleted); err != nil {
-		return err
-	}
-	// The history is read while the old device key still opens it.
-	sc, herr := w.scanHistory(MaxHistory)
-	entries, last := sc.last(MaxHistory), sc.seq
-	if herr != nil {
-		w.log.WarnContext(ctx, "remote delete: history log damaged; only the entries before the damage are kept", "err", herr)
-		// After the wipe nothing can read the damaged log, so keeping it
-		// would keep nothing: the new log says what was lost instead, and
-		// keeps the deletion (appended after damage that stops the scan,
-		// it is not among the entries read).
-		w.hl.corrupt = herr // the next save keeps the anchor until the log is rewritten
-		if sc.lines > 0 && sc.seq == w.hl.seq && bytes.Equal(sc.prev, w.hl.prev) {
-			// The scan read the whole chain, deletion included (the log
-			// is behind its anchor, or does not continue it): the note
-			// goes before the deletion.
-			entries, last = entries[:len(entries)-1], last-1
-		}
-		kept := entries[max(0, len(entries)-(MaxHistory-2)):]
-		entries = append(kept[:len(kept):len(kept)], HistoryEntry{
-			Time: w.now().UTC(), Kind: "history_reset", Outcome: "reset",
-			Detail: fmt.Sprintf("the history log was damaged when the device key was rotated; the %d entries that could be read were kept: %v", len(kept), herr),
-		}, deleted)
-		last += 2
-	}
-	if err := w.el.Wipe(); err != nil {
-		return fmt.Errorf("walletsim: remote delete: wipe secure element: %w", err)
-	}
-	// The element's device key changed: reseal the remaining data under it,
-	// and the history log too (a crash before the log is rewritten leaves
-	// it unreadable, reported by History, and the wallet usable). The new
-	// log names the anchor this save records, so it is consistent with the
-	// data file at once.
+	}}
 	if err := w.save(); err != nil {
 		return err
 	}
-	if err := w.rewriteHistory(entries, last, w.hl.anchor); err != nil {
+	if err := w.step("intent saved"); err != nil {
+		return err
+	}
+	if err := w.finishRemoteDelete(ctx); err != nil {
 		return err
 	}
 	w.log.InfoContext(ctx, "remote delete processed", "credentials", n, "reason", reason)
 	return nil
+}
+
+// finishRemoteDelete crypto-erases the secure element for the remote delete
+// w.d.WipePending records, and reseals the data and the history under the
+// element's new device key. RemoteDelete calls it after saving the intent;
+// load calls it when it finds the intent, after a crash. Callers hold w.mu
+// (or own w exclusively).
+//
+// Rotating the device key destroys the key everything on disk is sealed
+// under, so what must survive the wipe is written under the new key before
+// the old one is gone, to staged files, and the element's commit decides
+// which set is current. Steps, and what a crash after each leaves:
+//
+//  1. The history is read under the old key (no write).
+//  2. se PrepareWipe writes the new key beside the old one.
+//  3. The data, intent cleared and anchored to the new log, is sealed
+//     under the new key to DataFile+StagedSuffix;
+//  4. the history, with the deletion entry, to HistoryLog+StagedSuffix.
+//     After 1–4, se.Open finds the state still under the old key, so it
+//     discards the staged key; settleStaged removes the staged files (they
+//     do not open); the intent, still in the data file, redoes all this.
+//  5. se CommitWipe writes the emptied state under the new key (the commit
+//     point), then renames the new key over the old one. After the state
+//     write, se.Open finishes the rename; then the staged files open under
+//     the current key and the files in place do not, so settleStaged puts
+//     them in place: the wipe is done, and the data has no intent left.
+//  6. The staged data is renamed into place;
+//  7. the staged history too. A crash between them is settled as after 5.
+//
+// A crash during the recovery is a crash at one of these points of the
+// redone sequence; a second open after a finished one changes nothing.
+func (w *Wallet) finishRemoteDelete(ctx context.Context) error {
+	intent := w.d.WipePending
+	// Only a data file written before the history log holds history to
+	// move; the save of the intent moved it already, but the new log must
+	// not lose it if that ever changes.
+	if err := w.migrateHistory(); err != nil {
+		return err
+	}
+	entries, last := w.historyAfterDelete(ctx, intent.Entry)
+	if err := w.el.PrepareWipe(); err != nil {
+		return fmt.Errorf("walletsim: remote delete: %w", err)
+	}
+	if err := w.step("key staged"); err != nil {
+		return err
+	}
+	staged := stagedSealer{w.el}
+	// The new log names the anchor on disk as the one it replaces, as
+	// every rewrite does; the new data anchors the new log's head, so the
+	// two are consistent the moment both are in place.
+	logBytes, head, err := encodeHistoryLog(staged, entries, last, w.hl.anchor)
+	if err != nil {
+		return err
+	}
+	d := w.d
+	d.WipePending = nil
+	d.Seq++
+	d.HistoryHead = &head
+	b, err := json.Marshal(&d)
+	if err != nil {
+		return fmt.Errorf("walletsim: encode wallet data: %w", err)
+	}
+	sealed, err := staged.SealData(dataPurpose, b)
+	if err != nil {
+		return fmt.Errorf("walletsim: seal wallet data: %w", err)
+	}
+	dataPath := filepath.Join(w.home, DataFile)
+	if err := fsx.WriteFile(dataPath+StagedSuffix, sealed, 0o600); err != nil {
+		return fmt.Errorf("walletsim: remote delete: stage wallet data: %w", err)
+	}
+	if err := w.step("data staged"); err != nil {
+		return err
+	}
+	if err := fsx.WriteFile(w.hl.path+StagedSuffix, logBytes, 0o600); err != nil {
+		return fmt.Errorf("walletsim: remote delete: stage history: %w", err)
+	}
+	if err := w.step("history staged"); err != nil {
+		return err
+	}
+	if err := w.el.CommitWipe(); err != nil {
+		return fmt.Errorf("walletsim: remote delete: wipe secure element: %w", err)
+	}
+	if err := w.step("committed"); err != nil {
+		return err
+	}
+	// If a rename below fails, the wallet in memory keeps the intent: a
+	// later save records it under the new key, and the next open settles
+	// the staged files and finishes the delete again.
+	if err := renameDurable(dataPath+StagedSuffix, dataPath); err != nil {
+		return fmt.Errorf("walletsim: remote delete: put the resealed wallet data in place: %w", err)
+	}
+	w.d = d
+	w.hl.anchor = &head
+	if err := w.step("data renamed"); err != nil {
+		return err
+	}
+	if err := renameDurable(w.hl.path+StagedSuffix, w.hl.path); err != nil {
+		return fmt.Errorf("walletsim: remote delete: put the resealed history in place: %w", err)
+	}
+	w.hl.setLog(head, len(entries), len(logBytes))
+	return w.step("history renamed")
+}
+
+// historyAfterDelete reads the history while the old device key still
+// opens it and returns the log to write under the new key: its last
+// entries, then deleted, the last numbered last.
+func (w *Wallet) historyAfterDelete(ctx context.Context, deleted HistoryEntry) (entries []HistoryEntry, last uint64) {
+	sc, herr := w.scanHistory(MaxHistory)
+	entries, last = sc.last(MaxHistory), sc.seq
+	if herr != nil {
+		w.log.WarnContext(ctx, "remote delete: history log damaged; only the entries before the damage are kept", "err", herr)
+		// After the wipe nothing can read the damaged log, so keeping it
+		// would keep nothing: the new log says what was lost instead. The
+		// scan stops at the damage, or reads a whole chain the anchor
+		// does not accept; either way entries are those it could read.
+		w.hl.corrupt = herr // saves keep the anchor until the log is rewritten
+		kept := entries[max(0, len(entries)-(MaxHistory-2)):]
+		entries = append(kept[:len(kept):len(kept)], HistoryEntry{
+			Time: w.now().UTC(), Kind: "history_reset", Outcome: "reset",
+			Detail: fmt.Sprintf("the history log was damaged when the device key was rotated; the %d entries that could be read were kept: %v", len(kept), herr),
+		})
+		last++
+	}
+	if n := len(entries); n > 0 && entries[n-1].Kind == deleted.Kind && entries[n-1].Time.Equal(deleted.Time) && entries[n-1].Detail == deleted.Detail {
+		// A delete redone after the resealed log was put in place but the
+		// resealed data was not (its rename failed and a later save kept
+		// the intent): the deletion is recorded already.
+		return entries, last
+	}
+	entries = append(entries[max(0, len(entries)-(MaxHistory-1)):len(entries):len(entries)], deleted)
+	return entries, last + 1
+}
+
+// stagedSealer seals history lines under the device key a wipe in progress
+// rotates to (se.Element.SealDataStaged); nothing reads with it.
+type stagedSealer struct{ el *se.Element }
+
+func (s stagedSealer) SealData(purpose string, data []byte) ([]byte, error) {
+	return s.el.SealDataStaged(purpose, data)
+}
+
+func (s stagedSealer) OpenData(string, []byte) ([]byte, error) {
+	return nil, errors.New("walletsim: a staged log is written, not read")
 }
 
 // History returns the presentation and lifecycle history, at most

@@ -412,7 +412,12 @@ func (w *Wallet) appendHistory(e HistoryEntry) error {
 		// the compacted log may name it as the head it succeeds: the
 		// data file needs no write, and a crash leaves either log, each
 		// consistent with it.
-		return w.rewriteHistory(sc.last(MaxHistory), sc.seq, hl.anchor)
+		if err := w.rewriteHistory(sc.last(MaxHistory), sc.seq, hl.anchor); err != nil {
+			// The entry is in the log: only the compaction failed. The
+			// rewrite is atomic and changes w.hl only once written, so
+			// the long log stays valid and the next append tries again.
+			w.log.Warn("history saved; compaction failed", "lines", hl.lines, "err", err)
+		}
 	}
 	return nil
 }
@@ -454,6 +459,9 @@ func (w *Wallet) rewriteHistory(entries []HistoryEntry, lastSeq uint64, replaces
 	b, head, err := encodeHistoryLog(w.el, entries, lastSeq, replaces)
 	if err != nil {
 		return err
+	}
+	if err := w.step("rewrite history"); err != nil {
+		return fmt.Errorf("walletsim: rewrite history: %w", err)
 	}
 	if err := fsx.WriteFile(w.hl.path, b, 0o600); err != nil {
 		return fmt.Errorf("walletsim: rewrite history: %w", err)

@@ -226,6 +226,43 @@ func testRemoteDeleteCrash(t *testing.T, step string, damaged bool) {
 	}
 }
 
+// A failed compaction loses nothing: the entry is in the log, the log is
+// as valid as before, and the next append compacts it.
+func TestHistoryCompactionFailureIsAWarning(t *testing.T) {
+	w, logs := newBareWallet(t)
+	for i := range 2 * MaxHistory {
+		w.record(entry(i))
+	}
+	failures := 0
+	w.crashAt = func(step string) error {
+		if step == "rewrite history" {
+			failures++
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	w.record(entry(2 * MaxHistory))
+	if failures != 1 || strings.Contains(logs.String(), "history not saved") || !strings.Contains(logs.String(), "history saved; compaction failed") || !strings.Contains(logs.String(), "disk full") {
+		t.Fatalf("%d compactions failed; logs %s", failures, logs)
+	}
+	if n := len(logLines(t, w)); n != 2*MaxHistory+2 { // the last "line" is the empty tail
+		t.Fatalf("log of %d lines after a failed compaction", n-1)
+	}
+	w2, _ := reopen(t, w)
+	if h := mustHistory(t, w2); len(h) != MaxHistory || h[len(h)-1].Detail != "2000" {
+		t.Fatalf("history after a failed compaction: %d entries, last %q", len(h), h[len(h)-1].Detail)
+	}
+	w.crashAt = nil
+	w.record(entry(2*MaxHistory + 1))
+	if n := len(logLines(t, w)) - 1; n != MaxHistory {
+		t.Fatalf("log of %d lines after the next append, want it compacted to %d", n, MaxHistory)
+	}
+	w3, _ := reopen(t, w)
+	if h := mustHistory(t, w3); len(h) != MaxHistory || h[len(h)-1].Detail != "2001" {
+		t.Fatalf("history after compaction: %d entries, last %q", len(h), h[len(h)-1].Detail)
+	}
+}
+
 // If putting the resealed data in place fails after the commit and the
 // wallet goes on saving (under the new key, the intent still set), the
 // data saved last wins over the staged copy, and the open finishes the

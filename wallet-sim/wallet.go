@@ -192,10 +192,11 @@ type Wallet struct {
 	// readerTS is the reader trust store built from d.ReaderRoots; nil
 	// until first needed and after the roots change (see readerTrust).
 	readerTS *mdoc.TrustStore
-	// crashAt is a test seam: consulted between the writes of a remote
-	// delete, an error stops the operation
-	// there as a crash would; every write is an atomic file replacement or
-	// rename, so the files left equal a real crash's. nil outside tests.
+	// crashAt is a test seam, nil outside tests. Consulted between the
+	// writes of a remote delete, an error stops the operation there as a
+	// crash would (every write is an atomic file replacement or rename, so
+	// the files left equal a real crash's); consulted before a history
+	// rewrite, it stands for a failed write.
 	crashAt func(step string) error
 }
 

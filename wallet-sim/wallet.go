@@ -367,7 +367,7 @@ func (w *Wallet) settleStaged() error {
 				return fmt.Errorf("%s: %w", filepath.Base(f.path), err)
 			}
 			if !ok {
-				if err := renameDurable(staged, f.path); err != nil {
+				if err := fsx.Rename(staged, f.path); err != nil {
 					return fmt.Errorf("put the wiped %s in place: %w", filepath.Base(f.path), err)
 				}
 				w.log.Warn("remote delete interrupted after the wipe: its resealed file put in place", "file", filepath.Base(f.path))
@@ -377,30 +377,9 @@ func (w *Wallet) settleStaged() error {
 		if err := os.Remove(staged); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", filepath.Base(staged), err)
 		}
-		syncDir(w.home)
+		fsx.SyncDir(w.home)
 	}
 	return nil
-}
-
-// renameDurable renames from over to and syncs the directory, so that the
-// rename survives a crash once it returns (as fsx.WriteFile does for its
-// own rename).
-func renameDurable(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(to))
-	return nil
-}
-
-// syncDir makes the directory's entries durable. A failure leaves the new
-// entries in place, only perhaps not yet on disk, so it is not reported
-// (as in fsx.WriteFile).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // save seals and writes the data atomically. Callers hold w.mu (or own w
@@ -790,7 +769,7 @@ func (w *Wallet) finishRemoteDelete(ctx context.Context) error {
 	// If a rename below fails, the wallet in memory keeps the intent: a
 	// later save records it under the new key, and the next open settles
 	// the staged files and finishes the delete again.
-	if err := renameDurable(dataPath+StagedSuffix, dataPath); err != nil {
+	if err := fsx.Rename(dataPath+StagedSuffix, dataPath); err != nil {
 		return fmt.Errorf("walletsim: remote delete: put the resealed wallet data in place: %w", err)
 	}
 	w.d = d
@@ -798,7 +777,7 @@ func (w *Wallet) finishRemoteDelete(ctx context.Context) error {
 	if err := w.step("data renamed"); err != nil {
 		return err
 	}
-	if err := renameDurable(w.hl.path+StagedSuffix, w.hl.path); err != nil {
+	if err := fsx.Rename(w.hl.path+StagedSuffix, w.hl.path); err != nil {
 		return fmt.Errorf("walletsim: remote delete: put the resealed history in place: %w", err)
 	}
 	w.hl.setLog(head, len(entries), len(logBytes))

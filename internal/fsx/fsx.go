@@ -1,7 +1,7 @@
-// Package fsx holds the two file operations every role repeats: writing a
-// file so that a crash never leaves half of it, and reading a file no
-// larger than a bound, so that a wrong path (a device, a log) cannot
-// exhaust memory.
+// Package fsx holds the file operations every role repeats: writing or
+// renaming a file so that a crash never leaves half of it or loses the
+// rename, and reading a file no larger than a bound, so that a wrong path
+// (a device, a log) cannot exhaust memory.
 package fsx
 
 import (
@@ -45,13 +45,28 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	// The rename is durable only once the directory entry is; a failure
-	// here leaves the new content in place, so it is not reported.
+	SyncDir(dir)
+	return nil
+}
+
+// Rename renames from over to and syncs the directory of to, so that the
+// rename survives a crash once Rename returns.
+func Rename(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	SyncDir(filepath.Dir(to))
+	return nil
+}
+
+// SyncDir makes the entries of dir durable: a rename or a removal there is
+// durable only once the directory is. A failure leaves the entries in
+// place, only perhaps not yet on disk, so it is not reported.
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
 }
 
 // ReadFile reads the file at path, refusing one of more than max bytes

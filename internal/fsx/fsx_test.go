@@ -62,3 +62,26 @@ func TestReadAllEmpty(t *testing.T) {
 		t.Fatalf("%q, %v", b, err)
 	}
 }
+
+func TestRename(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "a.next"), filepath.Join(dir, "a")
+	if err := WriteFile(to, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(from, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(to); err != nil || string(b) != "new" {
+		t.Fatalf("after Rename: %q, %v", b, err)
+	}
+	if _, err := os.Stat(from); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("source still there: %v", err)
+	}
+	if err := Rename(from, to); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("renaming a missing file: %v, want ErrNotExist", err)
+	}
+}

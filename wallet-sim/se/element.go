@@ -317,7 +317,7 @@ func Open(dir string, o OpenOptions) (*Element, error) {
 		// away, and the next PrepareWipe replaces it. So a failure is not
 		// worth refusing to open over.
 		if err := os.Remove(nextPath); err == nil {
-			syncDir(dir)
+			fsx.SyncDir(dir)
 		}
 	case uerr != nil && next != nil:
 		e2 := &Element{dir: dir, opts: o, keys: map[KeyID]*ecdsa.PrivateKey{}}
@@ -328,7 +328,7 @@ func Open(dir string, o OpenOptions) (*Element, error) {
 			return nil, uerr
 		}
 		// Committed: the old key opens nothing of value any more.
-		if err := renameDurable(nextPath, filepath.Join(dir, DeviceKeyFile)); err != nil {
+		if err := fsx.Rename(nextPath, filepath.Join(dir, DeviceKeyFile)); err != nil {
 			return nil, fmt.Errorf("se: finish interrupted wipe: %w", err)
 		}
 		return e2, nil
@@ -919,29 +919,8 @@ func (e *Element) CommitWipe() error {
 			return err
 		}
 	}
-	if err := renameDurable(filepath.Join(e.dir, DeviceKeyNextFile), filepath.Join(e.dir, DeviceKeyFile)); err != nil {
+	if err := fsx.Rename(filepath.Join(e.dir, DeviceKeyNextFile), filepath.Join(e.dir, DeviceKeyFile)); err != nil {
 		return fmt.Errorf("se: commit wipe: %w", err)
 	}
 	return nil
-}
-
-// renameDurable renames from over to and syncs the directory, so that the
-// rename survives a crash once it returns (as fsx.WriteFile does for its
-// own rename). Both are in the same directory.
-func renameDurable(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(to))
-	return nil
-}
-
-// syncDir makes the directory's entries durable. A failure leaves the new
-// entries in place, only perhaps not yet on disk, so it is not reported
-// (as in fsx.WriteFile).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

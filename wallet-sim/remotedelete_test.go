@@ -288,3 +288,32 @@ func TestRemoteDeleteSaveAfterCommit(t *testing.T) {
 		t.Fatalf("%d deletions recorded: %+v", n, h)
 	}
 }
+
+// TestRemoteDeleteRetryKeepsItsEntry: a delete that failed after saving its
+// intent (in the same process, no reopen) is retried by a second call,
+// which keeps the first call's history entry — it counted the credentials
+// the first call erased.
+func TestRemoteDeleteRetryKeepsItsEntry(t *testing.T) {
+	fixturePKI(t)
+	w := newTestWallet(t, PlatformAndroid)
+	n := len(w.Credentials())
+	if n == 0 {
+		t.Fatal("fixture wallet holds no credentials")
+	}
+	crashRemoteDelete(t, w, "key staged")
+	w.crashAt = nil
+	if err := w.RemoteDelete(context.Background(), "second attempt"); err != nil {
+		t.Fatal(err)
+	}
+	h := mustHistory(t, w)
+	last := h[len(h)-1]
+	if want := fmt.Sprintf("%d credential(s)", n); last.Kind != "remote_delete" || !strings.HasPrefix(last.Detail, want) {
+		t.Fatalf("last entry %+v, want the first attempt's %q", last, want)
+	}
+	if strings.Count(fmt.Sprint(h), "remote_delete") != 1 {
+		t.Fatalf("deletion recorded more than once: %+v", h)
+	}
+	if w.Status().Element.Keys != 0 {
+		t.Fatal("keys left after the retry")
+	}
+}

@@ -666,10 +666,14 @@ func (w *Wallet) RemoteDelete(ctx context.Context, reason string) error {
 	w.d.JPKI = nil
 	w.d.RemoteDeletedAt = now
 	w.d.RemoteDeleteWhy = reason
-	w.d.WipePending = &wipeIntent{Entry: HistoryEntry{
-		Time: now, Kind: "remote_delete", Outcome: "deleted",
-		Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
-	}}
+	// A delete this process started but could not finish (its intent is
+	// saved) keeps its entry: it counted the credentials, now gone.
+	if w.d.WipePending == nil {
+		w.d.WipePending = &wipeIntent{Entry: HistoryEntry{
+			Time: now, Kind: "remote_delete", Outcome: "deleted",
+			Detail: fmt.Sprintf("%d credential(s), device keys and JPKI certificates deleted: %s", n, reason),
+		}}
+	}
 	if err := w.save(); err != nil {
 		return err
 	}

@@ -84,6 +84,7 @@ type common struct {
 	verbose       bool
 	logFormat     string // serve's --log-format; other commands log text
 	debugAddr     string // serve's --debug-addr
+	gcPercent     int    // serve's --gc-percent
 }
 
 func (c *common) register(fs *pflag.FlagSet) {

@@ -33,11 +33,16 @@ standing in for J-LIS, and an admin token; it prints where each of them is.`,
 				// Checked before anything is created: the tx_code goes by e-mail only.
 				return cli.Usagef("--require-tx-code needs --smtp: the transaction code is sent only by e-mail")
 			}
+			gc, gcFrom, err := obs.ApplyGC(c.gcPercent, cmd.Flags().Changed("gc-percent"))
+			if err != nil {
+				return cli.Usagef("%v", err)
+			}
 			a, err := c.open(cmd.Context(), cmd.ErrOrStderr(), true)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
+			fmt.Fprintf(out, "mdoc-issuer: garbage-collection target %d%% (%s)\n", gc, gcFrom)
 			if c.debugAddr != "" {
 				addr, err := obs.ServeDebug(cmd.Context(), c.debugAddr, false, a.Opts.Logger)
 				if err != nil {
@@ -61,6 +66,7 @@ standing in for J-LIS, and an admin token; it prints where each of them is.`,
 	f.BoolVar(&o.SuspendOnBlock, "suspend-on-block", false, "blocking a model or OS suspends existing credentials unless the block says otherwise")
 	f.StringVar(&c.logFormat, "log-format", obs.LogText, "log format on stderr: text or json (one object per line, with request_id)")
 	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
+	obs.GCFlag(f, &c.gcPercent)
 	f.IntVar(&o.RateLimit, "rate-limit", 0, "requests per minute per client IP on the nonce, token and enrolment endpoints, per replica (0: the default 60; -1: off, for load tests on loopback)")
 	f.BoolVar(&o.RequireTxCode, "require-tx-code", false, "enrolment offers need a 6-digit tx_code, sent only by e-mail (SMTP) to the contact_email of the application; needs --smtp")
 	cmd.PreRun = func(*cobra.Command, []string) {

@@ -40,6 +40,8 @@ type serveOptions struct {
 	debugAddr                   string
 	logFormat                   string
 	postgres                    string
+	gcPercent                   int
+	gcChanged                   bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -61,6 +63,7 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
       --reader-cert reader.pem --reader-key reader-key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.gcChanged = cmd.Flags().Changed("gc-percent")
 			return runServe(cmd.Context(), &o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -82,6 +85,7 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 	f.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN of the transaction store shared by verifier replicas (default: in memory, one process)")
 	f.StringVar(&o.logFormat, "log-format", obs.LogText, "log format on stderr: text or json (one object per line, with request_id)")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "serve Go runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
+	obs.GCFlag(f, &o.gcPercent)
 	cmd.MarkFlagsRequiredTogether("reader-cert", "reader-key")
 	cmd.MarkFlagsRequiredTogether("jpki-roots", "jpki-crl-dir")
 	return cmd
@@ -96,6 +100,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return usagef("%v", err)
 	}
+	gc, gcFrom, err := obs.ApplyGC(o.gcPercent, o.gcChanged)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(stdout, "mdoc-verifier: garbage-collection target %d%% (%s)\n", gc, gcFrom)
 	creds, err := readerCredentials(o, stdout)
 	if err != nil {
 		return err

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,13 +212,8 @@ func testRemoteDeleteCrash(t *testing.T, step string, damaged bool) {
 		t.Fatalf("second open logged %s", logs)
 	}
 	after := homeFiles(t, home)
-	if len(after) != len(before) {
-		t.Fatalf("second open changed the files: %d then %d", len(before), len(after))
-	}
-	for f, b := range before {
-		if !bytes.Equal(after[f], b) {
-			t.Fatalf("second open changed %s", f)
-		}
+	if !maps.EqualFunc(after, before, bytes.Equal) {
+		t.Fatalf("second open changed the files: %v then %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
 	}
 	w3.record(entry(9))
 	saveData(t, w3)

@@ -3,8 +3,10 @@ package se
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -123,13 +125,8 @@ func TestWipeCrashRecovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			after := elementFiles(t, dir)
-			if len(after) != len(before) {
-				t.Fatalf("second open changed the files: %d then %d", len(before), len(after))
-			}
-			for f, b := range before {
-				if !bytes.Equal(after[f], b) {
-					t.Fatalf("second open changed %s", f)
-				}
+			if !maps.EqualFunc(after, before, bytes.Equal) {
+				t.Fatalf("second open changed the files: %v then %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
 			}
 			// A backup of the old state does not open, staged key or not.
 			os.WriteFile(filepath.Join(dir, StateFile), oldState, 0o600)

@@ -64,8 +64,8 @@ func (s *Store) IssueCredentials(ctx context.Context, b store.IssueBatch) ([]sto
 
 // maxAhead bounds the status entries a store reserves ahead of need.
 // Entries held ahead are lost when the process ends (next_seq never goes
-// back): at most maxAhead per process and list size, a few hundred
-// thousandths of a default list. Lists smaller than 4096·maxAhead get
+// back): at most maxAhead per process and list size, 0.02% of a default
+// list of 131,072 entries. Lists smaller than 4096·maxAhead get
 // proportionally fewer, and lists under 4096 entries none.
 const maxAhead = 32
 

@@ -200,7 +200,9 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	if len(r.Proofs.JWT) > s.cfg.BatchSize {
 		return nil, oid4vci.NewError(oid4vci.CodeInvalidProof, oid4vci.ReasonTooLarge, "%d proofs; batch_size is %d", len(r.Proofs.JWT), s.cfg.BatchSize)
 	}
-	dev, err := s.devices.Device(ctx, g.DeviceID)
+	// The card certificate is read with the device (one statement): it is
+	// judged below, once the proofs hold.
+	dev, card, err := s.devices.DeviceCard(ctx, g.DeviceID)
 	if err != nil {
 		return nil, fmt.Errorf("read device %s: %w", g.DeviceID, err)
 	}
@@ -213,10 +215,6 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	}
 	if dev.State != store.DeviceActive {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
-	}
-	card, err := s.devices.CardCert(ctx, dev.CardCertID)
-	if err != nil {
-		return nil, fmt.Errorf("read card certificate: %w", err)
 	}
 	if card.Revoked {
 		return nil, oid4vci.NewError(oid4vci.CodeCardRejected, string(jpki.CodeRevoked), "the card certificate this device was enrolled with is revoked")

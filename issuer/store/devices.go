@@ -133,6 +133,9 @@ type Devices interface {
 	// means 100.
 	Devices(ctx context.Context, personID string, limit int) ([]Device, error)
 	CardCert(ctx context.Context, id string) (*CardCert, error)
+	// DeviceCard reads a device and the card certificate it was enrolled
+	// with, at once (ErrNotFound when the device is unknown).
+	DeviceCard(ctx context.Context, id string) (*Device, *CardCert, error)
 	// LiveCardCerts lists card certificates with live devices (for CRL polls).
 	LiveCardCerts(ctx context.Context) ([]CardCert, error)
 	MarkCardRevoked(ctx context.Context, id string, at time.Time) error

@@ -244,16 +244,30 @@ func (s *Store) person(ctx context.Context, where string, arg any) (*store.Perso
 const deviceCols = `id, person_id, card_cert_id, device_key, key_thumbprint, model, os_version, wallet_profile, platform_device_id,
 	contact_email, jpki_sign_serial, jpki_auth_serial, state, state_reason, created_at, updated_at, valid_until, notify_use`
 
+// deviceDest is where a row of deviceCols scans to.
+type deviceDest struct {
+	d              store.Device
+	ca, ua, vu, nu int64
+}
+
+func (x *deviceDest) targets() []any {
+	d := &x.d
+	return []any{&d.ID, &d.PersonID, &d.CardCertID, &d.DeviceKey, &d.KeyThumbprint, &d.Model, &d.OSVersion, &d.WalletProfile,
+		&d.PlatformDeviceID, &d.ContactEmail, &d.JPKISignSerial, &d.JPKIAuthSerial, &d.State, &d.StateReason, &x.ca, &x.ua, &x.vu, &x.nu}
+}
+
+func (x *deviceDest) done() *store.Device {
+	x.d.NotifyUse = x.nu != 0
+	x.d.CreatedAt, x.d.UpdatedAt, x.d.ValidUntil = fromMS(x.ca), fromMS(x.ua), fromMS(x.vu)
+	return &x.d
+}
+
 func scanDevice(sc interface{ Scan(...any) error }) (*store.Device, error) {
-	var d store.Device
-	var ca, ua, vu, nu int64
-	if err := sc.Scan(&d.ID, &d.PersonID, &d.CardCertID, &d.DeviceKey, &d.KeyThumbprint, &d.Model, &d.OSVersion, &d.WalletProfile,
-		&d.PlatformDeviceID, &d.ContactEmail, &d.JPKISignSerial, &d.JPKIAuthSerial, &d.State, &d.StateReason, &ca, &ua, &vu, &nu); err != nil {
+	var d deviceDest
+	if err := sc.Scan(d.targets()...); err != nil {
 		return nil, err
 	}
-	d.NotifyUse = nu != 0
-	d.CreatedAt, d.UpdatedAt, d.ValidUntil = fromMS(ca), fromMS(ua), fromMS(vu)
-	return &d, nil
+	return d.done(), nil
 }
 
 func (s *Store) Device(ctx context.Context, id string) (*store.Device, error) {
@@ -292,20 +306,62 @@ func (s *Store) Devices(ctx context.Context, personID string, limit int) ([]stor
 	return out, rows.Err()
 }
 
+const cardCertCols = `id, person_id, serial, issuer, not_after, der, revoked, revoked_at`
+
+// cardCertDest is where a row of cardCertCols scans to; done fills in c
+// from the columns that need converting.
+type cardCertDest struct {
+	c       store.CardCert
+	na, ra  int64
+	revoked int
+}
+
+func (d *cardCertDest) targets() []any {
+	return []any{&d.c.ID, &d.c.PersonID, &d.c.Serial, &d.c.Issuer, &d.na, &d.c.DER, &d.revoked, &d.ra}
+}
+
+func (d *cardCertDest) done() *store.CardCert {
+	d.c.NotAfter, d.c.Revoked, d.c.RevokedAt = fromMS(d.na), d.revoked != 0, fromMS(d.ra)
+	return &d.c
+}
+
 func (s *Store) CardCert(ctx context.Context, id string) (*store.CardCert, error) {
-	var c store.CardCert
-	var na, ra int64
-	var rev int
-	err := s.queryRow(ctx, nil, `SELECT id, person_id, serial, issuer, not_after, der, revoked, revoked_at FROM card_certs WHERE id = ?`, id).
-		Scan(&c.ID, &c.PersonID, &c.Serial, &c.Issuer, &na, &c.DER, &rev, &ra)
+	var c cardCertDest
+	err := s.queryRow(ctx, nil, `SELECT `+cardCertCols+` FROM card_certs WHERE id = ?`, id).Scan(c.targets()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: read card certificate: %w", err)
 	}
-	c.NotAfter, c.Revoked, c.RevokedAt = fromMS(na), rev != 0, fromMS(ra)
-	return &c, nil
+	return c.done(), nil
+}
+
+// DeviceCard reads a device and its card certificate in one statement:
+// the credential endpoint needs both on every call, and on PostgreSQL a
+// statement is a round trip.
+func (s *Store) DeviceCard(ctx context.Context, id string) (*store.Device, *store.CardCert, error) {
+	var dev deviceDest
+	var card cardCertDest
+	err := s.queryRow(ctx, nil, `SELECT `+qualified("d", deviceCols)+`, `+qualified("c", cardCertCols)+
+		` FROM devices d JOIN card_certs c ON c.id = d.card_cert_id WHERE d.id = ?`, id).
+		Scan(append(dev.targets(), card.targets()...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: read device and card certificate: %w", err)
+	}
+	return dev.done(), card.done(), nil
+}
+
+// qualified prefixes each of the comma-separated columns cols with alias.
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *Store) LiveCardCerts(ctx context.Context) ([]store.CardCert, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -346,6 +347,26 @@ func testLinked(t *testing.T, s store.Store) {
 	}
 	if c, _ := s.CardCert(ctx, "cardh"); !c.Revoked {
 		t.Fatal("card not marked revoked")
+	}
+	// DeviceCard reads what Device and CardCert read, in one go.
+	d, c, err := s.DeviceCard(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ID != "h1" || d.State != store.DeviceRevoked || d.CardCertID != "cardh" || d.DeviceKey != `{"kty":"EC"}` || !d.ValidUntil.Equal(t0.Add(365*24*time.Hour)) {
+		t.Fatalf("DeviceCard device %+v", d)
+	}
+	if c.ID != "cardh" || !c.Revoked || !c.RevokedAt.Equal(t0) || c.Serial != "1" || c.Issuer != "CN=test" || len(c.DER) != 3 || !c.NotAfter.Equal(t0.Add(365*24*time.Hour)) {
+		t.Fatalf("DeviceCard card %+v", c)
+	}
+	if want, _ := s.Device(ctx, "h1"); !reflect.DeepEqual(d, want) {
+		t.Fatalf("DeviceCard device %+v, Device %+v", d, want)
+	}
+	if want, _ := s.CardCert(ctx, "cardh"); !reflect.DeepEqual(c, want) {
+		t.Fatalf("DeviceCard card %+v, CardCert %+v", c, want)
+	}
+	if _, _, err := s.DeviceCard(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("DeviceCard of an unknown device: %v, want ErrNotFound", err)
 	}
 	if live, _ := s.LiveCardCerts(ctx); len(live) != 0 {
 		t.Fatalf("still live %+v", live)

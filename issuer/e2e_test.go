@@ -510,3 +510,74 @@ func TestConcurrentEnrolmentPostgres(t *testing.T) {
 }
 
 var _ = x509.Certificate{}
+
+// TestCredentialNonceRace: one credential request sent many times at once
+// (a replaying client, or a wallet retrying without waiting) is served
+// once; the others are refused for their nonce and record nothing. The
+// nonce is consumed in the recording transaction, so this is the store's
+// single use under concurrency, on both databases.
+func TestCredentialNonceRace(t *testing.T) {
+	for _, db := range []struct {
+		name string
+		o    func() envOptions
+	}{{"sqlite", func() envOptions { return envOptions{} }}, {"postgres", postgresEnv}} {
+		t.Run(db.name, func(t *testing.T) {
+			e := newEnv(t, db.o())
+			ctx := context.Background()
+			w := e.newWallet(e.newCard(taro, testca.IssueOptions{}), "iPhone16,1")
+			r := w.enrol()
+			code, _ := r.CredentialOffer.OfferCode()
+			tok, err := e.svc.Token(ctx, &oid4vci.TokenRequest{GrantType: oid4vci.GrantPreAuthorizedCode, PreAuthorizedCode: code})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := e.svc.Nonce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, ka := w.batchKeys(3)
+			var jwts []string
+			for _, k := range keys {
+				p, err := oid4vci.SignProof(k, oid4vci.ProofOptions{Audience: e.srv.URL, Nonce: n, IssuedAt: e.clock(), KeyAttestation: ka})
+				if err != nil {
+					t.Fatal(err)
+				}
+				jwts = append(jwts, p)
+			}
+			req := &oid4vci.CredentialRequest{CredentialConfigurationID: oid4vci.ConfigMNC, Proofs: &oid4vci.Proofs{JWT: jwts}}
+			before, err := e.st.Credentials(ctx, r.DeviceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const senders = 8
+			errs := make([]error, senders)
+			var wg sync.WaitGroup
+			for i := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, errs[i] = e.svc.Credential(ctx, tok.AccessToken, req)
+				}()
+			}
+			wg.Wait()
+			served := 0
+			for _, err := range errs {
+				if err == nil {
+					served++
+					continue
+				}
+				wantCode(t, err, oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown)
+			}
+			if served != 1 {
+				t.Fatalf("%d of %d identical requests served, want 1", served, senders)
+			}
+			after, err := e.st.Credentials(ctx, r.DeviceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(after) - len(before); got != len(keys) {
+				t.Fatalf("%d credentials recorded, want %d", got, len(keys))
+			}
+		})
+	}
+}

@@ -147,13 +147,21 @@ func (s *Service) Nonce(ctx context.Context) (string, error) {
 
 func (s *Service) consumeNonce(ctx context.Context, nonce string) error {
 	if nonce == "" {
-		return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceMissing, "nonce is missing; get one from the nonce endpoint")
+		return errNonceMissing()
 	}
 	err := s.offers.ConsumeNonce(ctx, nonce, s.now())
 	if errors.Is(err, store.ErrUsed) {
-		return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown, "nonce is unknown, already used or expired; get a fresh one from the nonce endpoint")
+		return errNonceUnknown()
 	}
 	return err
+}
+
+func errNonceMissing() error {
+	return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceMissing, "nonce is missing; get one from the nonce endpoint")
+}
+
+func errNonceUnknown() error {
+	return oid4vci.NewError(oid4vci.CodeInvalidNonce, oid4vci.ReasonNonceUnknown, "nonce is unknown, already used or expired; get a fresh one from the nonce endpoint")
 }
 
 // Token redeems a pre-authorized code (OpenID4VCI 1.0 §6).
@@ -210,8 +218,10 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 	if err != nil {
 		return nil, err
 	}
-	if err := s.consumeNonce(ctx, nonce); err != nil {
-		return nil, err
+	// The nonce is consumed when the credentials are recorded, in the same
+	// transaction (store.IssueBatch.Nonce): one write fewer per call.
+	if nonce == "" {
+		return nil, errNonceMissing()
 	}
 	if dev.State != store.DeviceActive {
 		return nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, dev.State, "device %s is %s", dev.ID, dev.State)
@@ -249,7 +259,7 @@ func (s *Service) Credential(ctx context.Context, accessToken string, r *oid4vci
 			return nil, fmt.Errorf("insurance elements: %w", err)
 		}
 	}
-	encoded, credIDs, err := s.issueBatch(ctx, dev, docType, ns, keys, now, validUntil)
+	encoded, credIDs, err := s.issueBatch(ctx, dev, docType, ns, keys, nonce, now, validUntil)
 	if err != nil {
 		return nil, err
 	}
@@ -366,10 +376,10 @@ func (s *Service) checkProofs(ctx context.Context, proofs []string, dev *store.D
 // transactions and records them together once all are signed, so a batch
 // is one reservation and one recording, and a failure returns none of
 // them.
-func (s *Service) issueBatch(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, keys []*ecdsa.PublicKey, now, validUntil time.Time) ([][]byte, []string, error) {
+func (s *Service) issueBatch(ctx context.Context, dev *store.Device, docType string, ns map[string][]mdoc.Element, keys []*ecdsa.PublicKey, nonce string, now, validUntil time.Time) ([][]byte, []string, error) {
 	encoded := make([][]byte, len(keys))
 	creds, err := s.creds.IssueCredentials(ctx, store.IssueBatch{
-		DeviceID: dev.ID, DocType: docType, Count: len(keys), ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now,
+		DeviceID: dev.ID, DocType: docType, Count: len(keys), ListSize: s.cfg.StatusListSize, ValidFrom: now, ValidUntil: validUntil, Now: now, Nonce: nonce,
 		Event: store.Event{Actor: "wallet", Action: "credential_issued", PersonID: dev.PersonID, DeviceID: dev.ID, Detail: docType, Notify: true, Email: dev.ContactEmail},
 		Sign: func(i int, ref store.StatusRef) error {
 			is, err := mdoc.Issue(mdoc.IssueOptions{
@@ -387,6 +397,9 @@ func (s *Service) issueBatch(ctx context.Context, dev *store.Device, docType str
 	})
 	if errors.Is(err, store.ErrDeviceState) {
 		return nil, nil, oid4vci.NewError(oid4vci.CodeDeviceInactive, "", "device %s is no longer active", dev.ID)
+	}
+	if errors.Is(err, store.ErrUsed) {
+		return nil, nil, errNonceUnknown()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("issue %d × %s: %w", len(keys), docType, err)

@@ -53,6 +53,14 @@ type IssueBatch struct {
 	// queued for notification once per batch: a refresh of five
 	// credentials tells the holder once.
 	Event Event
+	// Nonce, when not "", is consumed in the recording transaction, as
+	// ConsumeNonce would: when it is unknown, used or expired, nothing is
+	// recorded and the call fails with ErrUsed. The credential endpoint
+	// consumes its proofs' nonce here rather than in a transaction of its
+	// own: one write fewer per call. A replayed proof is then refused after
+	// signing instead of before, and its entries stay unused like those of
+	// any failed call. A call refused for its device keeps its nonce.
+	Nonce string
 	// Sign builds and signs credential i (0 ≤ i < Count) at its reserved
 	// entry ref. It runs outside any transaction, so signing never holds a
 	// lock other issuances wait for. When it fails, or the device stops

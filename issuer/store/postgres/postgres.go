@@ -125,19 +125,28 @@ func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*sqlstore.S
 // instead of six (begin, device, credentials, audit, outbox, commit) and
 // one statement text whatever the batch size (the credentials come as
 // arrays). The device row is share-locked as sqlstore's record does; when
-// it is no longer active, dev is empty and nothing is inserted.
+// it is no longer active, dev is empty and nothing is inserted. The
+// call's nonce, if any, is deleted in the same statement (n), and ok is
+// the device only when that deletion found the nonce: a concurrent
+// recording with the same nonce waits for the row lock of this one's
+// deletion and then finds no row.
 const record = `WITH dev AS (
 	SELECT id FROM devices WHERE id = $1::text AND state = $2::text FOR SHARE
+), n AS (
+	DELETE FROM nonces WHERE $18::text <> '' AND nonce = $18::text AND expires_at > $5::bigint AND EXISTS (SELECT 1 FROM dev)
+	RETURNING 1
+), ok AS (
+	SELECT dev.id FROM dev WHERE $18::text = '' OR EXISTS (SELECT 1 FROM n)
 ), c AS (
 	INSERT INTO credentials (id, device_id, doc_type, list_id, idx, state, issued_at, valid_from, valid_until)
-	SELECT c.id, dev.id, $3::text, c.list_id, c.idx, $4::text, $5::bigint, $6::bigint, $7::bigint
-	FROM unnest($8::text[], $9::text[], $10::bigint[]) AS c(id, list_id, idx), dev
+	SELECT c.id, ok.id, $3::text, c.list_id, c.idx, $4::text, $5::bigint, $6::bigint, $7::bigint
+	FROM unnest($8::text[], $9::text[], $10::bigint[]) AS c(id, list_id, idx), ok
 	RETURNING 1
 ), a AS (
 	INSERT INTO audit (at, actor, action, person_id, device_id, detail)
 	SELECT $5::bigint, $11::text, $12::text, $13::text, $14::text, $15::text FROM c WHERE $12::text <> ''
 ), o AS (
 	INSERT INTO outbox (event, person_id, device_id, email, payload, next_attempt, created_at)
-	SELECT $12::text, $13::text, $14::text, $16::text, $17::text, $5::bigint, $5::bigint FROM dev WHERE $17::text IS NOT NULL AND $12::text <> ''
+	SELECT $12::text, $13::text, $14::text, $16::text, $17::text, $5::bigint, $5::bigint FROM ok WHERE $17::text IS NOT NULL AND $12::text <> ''
 )
-SELECT count(*) FROM c`
+SELECT (SELECT count(*) FROM dev), (SELECT count(*) FROM n), (SELECT count(*) FROM c)`

@@ -56,7 +56,7 @@ func (s *Store) IssueCredentials(ctx context.Context, b store.IssueBatch) ([]sto
 		creds[i] = store.Credential{ID: newID("cred_"), DeviceID: b.DeviceID, DocType: b.DocType, ListID: ref.ListID, Idx: ref.Idx,
 			State: store.CredentialValid, IssuedAt: b.Now, ValidFrom: b.ValidFrom, ValidUntil: b.ValidUntil}
 	}
-	if err := s.record(ctx, creds, b.Event, b.Now); err != nil {
+	if err := s.record(ctx, creds, b.Event, b.Nonce, b.Now); err != nil {
 		return nil, err
 	}
 	return creds, nil
@@ -284,9 +284,9 @@ func permuted(listID string, first, next, mul, add, size int64) []store.StatusRe
 // share-locked until commit: a concurrent suspension or revocation either
 // waits and then changes these credentials too, or committed first and
 // this records nothing (ErrDeviceState).
-func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.Event, now time.Time) error {
+func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.Event, nonce string, now time.Time) error {
 	if s.d.Record != "" {
-		return s.recordStatement(ctx, creds, ev, now)
+		return s.recordStatement(ctx, creds, ev, nonce, now)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.checkDevice(ctx, tx, creds[0].DeviceID, s.d.ShareRow); err != nil {
@@ -294,6 +294,11 @@ func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.E
 				return store.ErrDeviceState
 			}
 			return err
+		}
+		if nonce != "" {
+			if err := s.consumeNonce(ctx, tx, nonce, now); err != nil {
+				return err
+			}
 		}
 		const cols = 9
 		args := make([]any, 0, cols*len(creds))
@@ -312,7 +317,7 @@ func (s *Store) record(ctx context.Context, creds []store.Credential, ev store.E
 }
 
 // recordStatement is record in the dialect's one statement.
-func (s *Store) recordStatement(ctx context.Context, creds []store.Credential, ev store.Event, now time.Time) error {
+func (s *Store) recordStatement(ctx context.Context, creds []store.Credential, ev store.Event, nonce string, now time.Time) error {
 	ids, lists, idxs := make([]string, len(creds)), make([]string, len(creds)), make([]int64, len(creds))
 	for i, c := range creds {
 		ids[i], lists[i], idxs[i] = c.ID, c.ListID, int64(c.Idx)
@@ -322,13 +327,16 @@ func (s *Store) recordStatement(ctx context.Context, creds []store.Credential, e
 		payload = outboxPayload(ev, now)
 	}
 	c := creds[0]
-	var n int
+	var devs, nonces, n int
 	if err := s.db.QueryRowContext(ctx, s.d.Record, c.DeviceID, store.DeviceActive, c.DocType, c.State, ms(c.IssuedAt), ms(c.ValidFrom), ms(c.ValidUntil),
-		ids, lists, idxs, ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail, ev.Email, payload).Scan(&n); err != nil {
+		ids, lists, idxs, ev.Actor, ev.Action, ev.PersonID, ev.DeviceID, ev.Detail, ev.Email, payload, nonce).Scan(&devs, &nonces, &n); err != nil {
 		return fmt.Errorf("store: record credentials: %w", err)
 	}
-	if n == 0 {
+	switch {
+	case devs == 0:
 		return store.ErrDeviceState
+	case nonce != "" && nonces == 0:
+		return store.ErrUsed
 	}
 	if n != len(creds) {
 		// Cannot happen: the statement inserts all or, without the

@@ -26,11 +26,17 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expires time.Time) e
 }
 
 func (s *Store) ConsumeNonce(ctx context.Context, nonce string, now time.Time) error {
+	return s.consumeNonce(ctx, nil, nonce, now)
+}
+
+// consumeNonce is ConsumeNonce, in tx when tx is not nil (the recording
+// of credentials, which commits as it does).
+func (s *Store) consumeNonce(ctx context.Context, tx *sql.Tx, nonce string, now time.Time) error {
 	q := `DELETE FROM nonces WHERE nonce = ? AND expires_at > ?`
-	if s.d.ConsumeNonce != "" {
+	if s.d.ConsumeNonce != "" && tx == nil {
 		q = s.d.ConsumeNonce
 	}
-	res, err := s.exec(ctx, nil, q, nonce, ms(now))
+	res, err := s.exec(ctx, tx, q, nonce, ms(now))
 	if err != nil {
 		return fmt.Errorf("store: consume nonce: %w", err)
 	}

@@ -45,10 +45,14 @@ type Dialect struct {
 	// $7 valid-until ms, $8 credential ids, $9 list ids, $10 indices
 	// (arrays, one element per credential), then the event: $11 actor,
 	// $12 action ('' for none: no audit row), $13 person id, $14 device id,
-	// $15 detail, $16 e-mail, $17 outbox payload (NULL: no notification).
+	// $15 detail, $16 e-mail, $17 outbox payload (NULL: no notification),
+	// $18 the nonce to consume ('' for none), deleted only when the device
+	// is active and the nonce unexpired at $5.
 	// It inserts one audit row per credential and one outbox row, share-locks
-	// the device row as ShareRow does, and returns the number of
-	// credentials inserted: 0 when the device is not active.
+	// the device row as ShareRow does, and returns three counts: active
+	// devices found (0 or 1), nonces consumed (0 or 1) and credentials
+	// inserted — none unless the device is active and, when $18 is set,
+	// the nonce was consumed.
 	Record string
 	// PutNonce and ConsumeNonce, when set, replace the store's statements
 	// for nonces (parameters: the nonce, then expiry or now, in ms) with

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		f    func(*testing.T, store.Store)
 	}{
 		{"Nonces", testNonces},
+		{"IssueConsumesNonce", testIssueNonce},
 		{"EnrolReplacesDevice", testEnrolReplaces},
 		{"ConcurrentEnrolment", testConcurrentEnrol},
 		{"OffersAndTokens", testOffers},
@@ -114,6 +115,90 @@ func testNonces(t *testing.T, s store.Store) {
 	}
 	if err := s.Purge(ctx, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testIssueNonce: a batch's nonce is consumed with its recording, and a
+// batch whose nonce is unknown, used or expired records nothing.
+func testIssueNonce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	enrol(t, s, "nora", "n1", "cardn1")
+	enrol(t, s, "nils", "n2", "cardn2")
+	batch := func(device, nonce string, now time.Time) store.IssueBatch {
+		return store.IssueBatch{
+			DeviceID: device, DocType: "org.iso.23220.1.jp.mnc", Count: 2, ListSize: 1 << 10, ValidFrom: t0, ValidUntil: t0.Add(time.Hour), Now: now,
+			Event: store.Event{Actor: "wallet", Action: "issued", DeviceID: device, Notify: true}, Nonce: nonce,
+			Sign: func(int, store.StatusRef) error { return nil },
+		}
+	}
+	recorded := func(device string) (creds, audits, notes int) {
+		t.Helper()
+		c, err := s.Credentials(ctx, device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Audit(ctx, device, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range a {
+			if e.Action == "issued" {
+				audits++
+			}
+		}
+		ns, err := s.PendingNotifications(ctx, t0.Add(time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ns {
+			if n.DeviceID == device && n.Event == "issued" {
+				notes++
+			}
+		}
+		return len(c), audits, notes
+	}
+	for _, n := range []string{"good", "late"} {
+		if err := s.PutNonce(ctx, n, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.IssueCredentials(ctx, batch("n1", "never", t0)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("unknown nonce: %v, want ErrUsed", err)
+	}
+	if _, err := s.IssueCredentials(ctx, batch("n1", "late", t0.Add(2*time.Minute))); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("expired nonce: %v, want ErrUsed", err)
+	}
+	if c, a, o := recorded("n1"); c != 0 || a != 0 || o != 0 {
+		t.Fatalf("refused batches recorded %d credentials, %d audit entries, %d notifications", c, a, o)
+	}
+	if got, err := s.IssueCredentials(ctx, batch("n1", "good", t0)); err != nil || len(got) != 2 {
+		t.Fatalf("fresh nonce: %d credentials, %v", len(got), err)
+	}
+	if c, a, o := recorded("n1"); c != 2 || a != 2 || o != 1 {
+		t.Fatalf("recorded %d credentials, %d audit entries, %d notifications; want 2, 2, 1", c, a, o)
+	}
+	// Consumed: neither a replayed batch nor ConsumeNonce finds it.
+	if _, err := s.IssueCredentials(ctx, batch("n1", "good", t0)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("replayed nonce: %v, want ErrUsed", err)
+	}
+	if err := s.ConsumeNonce(ctx, "good", t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("nonce after its batch: %v, want ErrUsed", err)
+	}
+	if c, _, _ := recorded("n1"); c != 2 {
+		t.Fatalf("%d credentials after the replay, want 2", c)
+	}
+	// A batch refused for its device keeps its nonce.
+	if err := s.PutNonce(ctx, "kept", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeDevices(ctx, store.ChangeParams{DeviceIDs: []string{"n2"}, From: []string{store.DeviceActive}, To: store.DeviceSuspended, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.IssueCredentials(ctx, batch("n2", "kept", t0)); !errors.Is(err, store.ErrDeviceState) {
+		t.Fatalf("suspended device: %v, want ErrDeviceState", err)
+	}
+	if err := s.ConsumeNonce(ctx, "kept", t0); err != nil {
+		t.Fatalf("nonce of a batch refused for its device: %v, want it kept", err)
 	}
 }
 

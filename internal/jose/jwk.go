@@ -8,10 +8,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrPrivateKey marks (with ErrUnsupported) a JWK that carries private or
@@ -39,14 +41,14 @@ type jwkMembers struct {
 	N   string `json:"n"`
 	E   string `json:"e"`
 
-	D   *json.RawMessage `json:"d"`
-	P   *json.RawMessage `json:"p"`
-	Q   *json.RawMessage `json:"q"`
-	DP  *json.RawMessage `json:"dp"`
-	DQ  *json.RawMessage `json:"dq"`
-	QI  *json.RawMessage `json:"qi"`
-	Oth *json.RawMessage `json:"oth"`
-	K   *json.RawMessage `json:"k"`
+	D   *jsontext.Value `json:"d"`
+	P   *jsontext.Value `json:"p"`
+	Q   *jsontext.Value `json:"q"`
+	DP  *jsontext.Value `json:"dp"`
+	DQ  *jsontext.Value `json:"dq"`
+	QI  *jsontext.Value `json:"qi"`
+	Oth *jsontext.Value `json:"oth"`
+	K   *jsontext.Value `json:"k"`
 }
 
 // PublicJWK is a parsed public JSON Web Key.
@@ -67,8 +69,12 @@ func ParsePublicJWK(raw []byte) (*PublicJWK, error) {
 	if len(raw) > MaxJWKLen {
 		return nil, fmt.Errorf("%w: JWK of %d bytes, limit %d", ErrMalformed, len(raw), MaxJWKLen)
 	}
+	// json/v2 semantics, as for JOSE headers: member names match
+	// case-sensitively (RFC 7517 §4) and a duplicate member is an error, so
+	// "X" cannot stand in for "x" nor a second "x" replace the first in one
+	// parser and not in another.
 	var m jwkMembers
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := jsonv2.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%w: JWK: %v", ErrMalformed, err)
 	}
 	if m.D != nil || m.P != nil || m.Q != nil || m.DP != nil || m.DQ != nil || m.QI != nil || m.Oth != nil || m.K != nil {

@@ -101,6 +101,11 @@ func TestPublicJWKRefuses(t *testing.T) {
 		{"RSA even e", `{"kty":"RSA","e":"AAI","n":"` + rfcN + `"}`, ErrMalformed},
 		{"RSA no n", `{"kty":"RSA","e":"AQAB"}`, ErrMalformed},
 		{"huge", `{"kty":"EC","pad":"` + strings.Repeat("A", MaxJWKLen) + `"}`, ErrMalformed},
+		// Member names are case-sensitive: "CRV" is not "crv", so the key
+		// has no curve.
+		{"case-variant member", `{"kty":"EC","CRV":"P-256","x":"` + x + `","y":"` + y + `"}`, ErrUnsupported},
+		{"duplicate member", `{"kty":"EC","crv":"P-256","crv":"P-256","x":"` + x + `","y":"` + y + `"}`, ErrMalformed},
+		{"invalid UTF-8", "{\"kty\":\"EC\",\"crv\":\"P-256\xff\",\"x\":\"" + x + "\",\"y\":\"" + y + "\"}", ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ParsePublicJWK([]byte(tc.raw)); !errors.Is(err, tc.want) {

@@ -88,10 +88,41 @@ func ReadFile(path string, max int64) ([]byte, error) {
 
 // ReadAll reads r to its end, refusing more than max bytes with an error
 // wrapping ErrTooLarge.
-func ReadAll(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
+func ReadAll(r io.Reader, max int64) ([]byte, error) { return ReadAllSized(r, max, -1) }
+
+// MaxPrealloc bounds what ReadAllSized reserves on the strength of an
+// announced size alone: a peer that announces a large body and sends it
+// slowly, or not at all, holds no more memory than it has sent beyond this.
+const MaxPrealloc = 64 << 10
+
+// ReadAllSized is ReadAll for a reader whose length is announced, such as
+// an HTTP body with a Content-Length (size < 0: unknown). It reads into one
+// buffer of that size, up to MaxPrealloc, instead of growing one from 512
+// bytes as io.ReadAll does; for the few KiB of an encrypted presentation
+// that is one allocation and no copying instead of seven of each. A wrong
+// announcement only costs speed: the buffer grows past it, and max still
+// holds.
+func ReadAllSized(r io.Reader, max, size int64) ([]byte, error) {
+	n := int64(512)
+	if size >= 0 {
+		// One byte over the announced size lets the final Read see EOF
+		// without growing the buffer; one over max detects a longer body.
+		n = min(size, max, MaxPrealloc) + 1
+	}
+	b := make([]byte, 0, n)
+	lr := io.LimitReader(r, max+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as append does
+		}
+		m, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%w of %d bytes", ErrTooLarge, max)

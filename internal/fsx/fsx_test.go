@@ -2,11 +2,13 @@ package fsx
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestWriteFileReplacesAtomically(t *testing.T) {
@@ -83,5 +85,62 @@ func TestRename(t *testing.T) {
 	}
 	if err := Rename(from, to); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("renaming a missing file: %v, want ErrNotExist", err)
+	}
+}
+
+func TestReadAllSized(t *testing.T) {
+	body := strings.Repeat("0123456789", 700) // 7,000 bytes
+	for _, tc := range []struct {
+		name      string
+		max, size int64
+		slow      bool // one byte per Read
+		tooLarge  bool
+	}{
+		{name: "announced exactly", max: 10000, size: 7000},
+		{name: "announced exactly, slow reader", max: 10000, size: 7000, slow: true},
+		{name: "unknown size", max: 10000, size: -1},
+		{name: "announced short", max: 10000, size: 100},
+		{name: "announced long", max: 10000, size: 9000},
+		{name: "announced over max", max: 10000, size: 1 << 40},
+		{name: "at max", max: 7000, size: 7000},
+		{name: "over max, announced honestly", max: 6999, size: 7000, tooLarge: true},
+		{name: "over max, announced short", max: 6999, size: 10, tooLarge: true},
+		{name: "over max, unknown", max: 6999, size: -1, tooLarge: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r io.Reader = strings.NewReader(body)
+			if tc.slow {
+				r = iotest.OneByteReader(r)
+			}
+			b, err := ReadAllSized(r, tc.max, tc.size)
+			if tc.tooLarge {
+				if !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("got %d bytes, %v; want ErrTooLarge", len(b), err)
+				}
+				return
+			}
+			if err != nil || string(b) != body {
+				t.Fatalf("got %d bytes, %v; want the %d-byte body", len(b), err, len(body))
+			}
+		})
+	}
+}
+
+// An announced size is a hint, not a reservation: a body that announces a
+// gigabyte and sends nothing costs at most MaxPrealloc.
+func TestReadAllSizedCapsPrealloc(t *testing.T) {
+	b, err := ReadAllSized(strings.NewReader(""), 1<<30, 1<<30)
+	if err != nil || len(b) != 0 {
+		t.Fatalf("%q, %v", b, err)
+	}
+	if cap(b) > MaxPrealloc+1 {
+		t.Fatalf("reserved %d bytes for an empty body", cap(b))
+	}
+}
+
+func TestReadAllSizedReadError(t *testing.T) {
+	boom := errors.New("connection reset")
+	if _, err := ReadAllSized(iotest.ErrReader(boom), 100, 10); !errors.Is(err, boom) {
+		t.Fatalf("got %v, want the reader's error", err)
 	}
 }

@@ -3,6 +3,7 @@ package online
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -37,8 +38,15 @@ func (s *Server) routes() *gin.Engine {
 }
 
 func (s *Server) bodyLimit(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
+	c.Request.Body = sizedBody{http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody), c.Request.ContentLength}
 	c.Next()
+}
+
+// sizedBody is a request body with its announced length (Content-Length,
+// or -1), which readBody uses to read it into one buffer of that size.
+type sizedBody struct {
+	io.ReadCloser
+	announced int64
 }
 
 func (s *Server) fail(c *gin.Context, err error) {

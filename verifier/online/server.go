@@ -224,9 +224,14 @@ func randomID(n int) string {
 
 // readBody reads a request body of at most max bytes. The server also caps
 // every body at MaxBody (http.MaxBytesReader); either bound gives
-// CodeLimitExceeded.
+// CodeLimitExceeded. A body that announced its length (sizedBody) is read
+// into one buffer of that size.
 func readBody(r io.Reader, max int64) ([]byte, error) {
-	b, err := fsx.ReadAll(r, max)
+	size := int64(-1)
+	if sb, ok := r.(sizedBody); ok {
+		size = sb.announced
+	}
+	b, err := fsx.ReadAllSized(r, max, size)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vp"
@@ -35,7 +34,7 @@ func (s *Service) RespondOpenID4VP(ctx context.Context, id string, body io.Reade
 	if err != nil {
 		return nil, err
 	}
-	form, err := url.ParseQuery(string(b))
+	form, err := parseForm(string(b))
 	if err != nil {
 		return nil, codeErr(oid4vp.CodeInvalidRequest, "form: "+err.Error())
 	}

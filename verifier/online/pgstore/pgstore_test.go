@@ -2,66 +2,15 @@ package pgstore
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mynumber-mdoc/mnc/internal/faultproxy"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 	"github.com/mynumber-mdoc/mnc/verifier/online"
 )
-
-// flakyProxy forwards TCP to PostgreSQL and can be cut (the database
-// "goes down": the listener closes and every connection drops) and
-// restored on the same address.
-type flakyProxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func (p *flakyProxy) up(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-}
-
-func (p *flakyProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 // TestDatabaseDownAndBack: while the database is unreachable the store
 // fails with store_unavailable (the server answers 503) and Ping fails
@@ -76,10 +25,12 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &flakyProxy{target: u.Host, addr: "127.0.0.1:0"}
-	p.up(t)
-	defer p.down()
-	u.Host = p.addr
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	u.Host = p.Addr()
 	ctx := context.Background()
 	s, err := Open(ctx, u.String())
 	if err != nil {
@@ -95,7 +46,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p.down()
+	p.Down()
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = s.Put(dctx, tx(id("during")))
 	cancel()
@@ -108,7 +59,9 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 	cancel()
 
-	p.up(t) // same address
+	if err := p.Up(); err != nil { // same address
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := s.Put(ctx, tx(id("after")))

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/mynumber-mdoc/mnc/issuer/pki"
+	"github.com/mynumber-mdoc/mnc/issuer/store"
 	"github.com/mynumber-mdoc/mnc/mdoc/oid4vci"
 )
 
@@ -454,15 +455,28 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case oid4vci.CodeServerError:
 		return http.StatusInternalServerError
+	case oid4vci.CodeTemporarilyUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
 }
 
-// fail renders err as {"error", "error_description", "reason"}. Errors that
-// are not *oid4vci.Error are internal: logged, and answered without detail.
+// retryAfterSeconds is the Retry-After of a 503: long enough for a
+// restarted database or a reconnect, short enough for a waiting wallet.
+const retryAfterSeconds = "5"
+
+// fail renders err as {"error", "error_description", "reason"}. A database
+// that cannot be reached (store.Unavailable), wrapped or not, is 503
+// temporarily_unavailable with Retry-After: the request may be repeated
+// as it is. Other errors that are not *oid4vci.Error are internal: logged,
+// and answered without detail.
 func (s *Service) fail(c *gin.Context, err error) {
 	var e *oid4vci.Error
-	if !errors.As(err, &e) {
+	if store.Unavailable(err) {
+		s.cfg.Logger.WarnContext(c.Request.Context(), "database unavailable", "path", c.Request.URL.Path, "err", err)
+		e = &oid4vci.Error{Code: oid4vci.CodeTemporarilyUnavailable, Description: "the issuer cannot reach its database; retry later"}
+		c.Header("Retry-After", retryAfterSeconds)
+	} else if !errors.As(err, &e) {
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "internal error", "path", c.Request.URL.Path, "err", err)
 		e = &oid4vci.Error{Code: oid4vci.CodeServerError, Description: "internal error"}
 	}

@@ -38,6 +38,10 @@ const (
 	CodeRateLimited           = "rate_limited"
 	CodeRequestTooLarge       = "request_too_large"
 	CodeServerError           = "server_error"
+	// CodeTemporarilyUnavailable: the issuer cannot reach its database (or
+	// it is overloaded); answered with 503 and Retry-After. The name is
+	// OAuth 2.0's for the same condition (RFC 6749 §4.1.2.1).
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Reasons refine a code. They are the `reason` member of an ErrorResponse

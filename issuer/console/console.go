@@ -230,10 +230,24 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 func (c *Console) home(w http.ResponseWriter, r *http.Request, lang string, s *session) {
 	blocks, err := c.ops.Blocks(r.Context())
 	data := map[string]any{"Lang": lang, "CSRF": s.csrf, "Blocks": blocks}
+	status := http.StatusOK
 	if err != nil {
-		data["Error"] = err.Error()
+		status, data["Error"] = c.failure(lang, err)
 	}
-	c.render(w, http.StatusOK, "home.html", data)
+	c.render(w, status, "home.html", data)
+}
+
+// failure is the status and message the console shows for err. A
+// database that cannot be reached (store.Unavailable) is 503 with a
+// message the operator can act on, in their language, rather than the
+// driver's text; anything else is 500 with the error's own text, which
+// names what went wrong (a refused lifecycle change says why).
+func (c *Console) failure(lang string, err error) (int, string) {
+	if store.Unavailable(err) {
+		c.log.Warn("console: database unavailable", "err", err)
+		return http.StatusServiceUnavailable, translate(lang, "db_unavailable")
+	}
+	return http.StatusInternalServerError, err.Error()
 }
 
 // deviceView is a device with its credentials.
@@ -257,14 +271,16 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, lang string, s 
 	if d, err := c.ops.Device(ctx, q); err == nil {
 		person = d.PersonID
 	} else if !errors.Is(err, store.ErrNotFound) {
-		data["Error"] = err.Error()
-		c.render(w, http.StatusInternalServerError, "person.html", data)
+		status, msg := c.failure(lang, err)
+		data["Error"] = msg
+		c.render(w, status, "person.html", data)
 		return
 	}
 	devs, err := c.ops.Devices(ctx, person, 50)
 	if err != nil {
-		data["Error"] = err.Error()
-		c.render(w, http.StatusInternalServerError, "person.html", data)
+		status, msg := c.failure(lang, err)
+		data["Error"] = msg
+		c.render(w, status, "person.html", data)
 		return
 	}
 	if len(devs) == 0 {
@@ -276,7 +292,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, lang string, s 
 	for _, d := range devs {
 		creds, err := c.ops.Credentials(ctx, d.ID)
 		if err != nil {
-			data["Error"] = err.Error()
+			_, data["Error"] = c.failure(lang, err)
 		}
 		views = append(views, deviceView{Device: d, Credentials: creds})
 	}
@@ -289,10 +305,11 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, lang string, s *
 	device := strings.TrimSpace(r.FormValue("device"))
 	entries, err := c.ops.Audit(r.Context(), device, person, auditRows)
 	data := map[string]any{"Lang": lang, "CSRF": s.csrf, "Person": person, "Device": device, "Entries": entries}
+	status := http.StatusOK
 	if err != nil {
-		data["Error"] = err.Error()
+		status, data["Error"] = c.failure(lang, err)
 	}
-	c.render(w, http.StatusOK, "audit.html", data)
+	c.render(w, status, "audit.html", data)
 }
 
 // action suspends, resumes or revokes a device or all of a person's
@@ -319,7 +336,8 @@ func (c *Console) action(w http.ResponseWriter, r *http.Request) {
 	back := url.Values{"q": {f.Get("q")}, "done": {act}}
 	if err != nil {
 		c.log.Warn("console: action failed", "action", act, "err", err)
-		back.Set("failed", err.Error())
+		_, msg := c.failure(language(r), err)
+		back.Set("failed", msg)
 	} else {
 		c.log.Info("console: action", "action", act, "device", t.DeviceID, "person", t.PersonID, "changed", len(res.DeviceIDs))
 	}

@@ -2,13 +2,17 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,9 +25,13 @@ import (
 type fakeOps struct {
 	devices []store.Device
 	changes []string
+	down    error // when set, every call fails with it (the database is unreachable)
 }
 
 func (f *fakeOps) Devices(_ context.Context, personID string, _ int) ([]store.Device, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	var out []store.Device
 	for _, d := range f.devices {
 		if d.PersonID == personID {
@@ -34,6 +42,9 @@ func (f *fakeOps) Devices(_ context.Context, personID string, _ int) ([]store.De
 }
 
 func (f *fakeOps) Device(_ context.Context, id string) (*store.Device, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	for _, d := range f.devices {
 		if d.ID == id {
 			return &d, nil
@@ -47,14 +58,23 @@ func (f *fakeOps) Credentials(_ context.Context, deviceID string) ([]store.Crede
 }
 
 func (f *fakeOps) Audit(_ context.Context, deviceID, personID string, _ int) ([]store.AuditEntry, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	return []store.AuditEntry{{At: time.Now(), Actor: "admin", Action: "suspend", PersonID: personID, DeviceID: deviceID, Detail: "lost"}}, nil
 }
 
 func (f *fakeOps) Blocks(context.Context) ([]store.Block, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	return []store.Block{{Kind: "model", Value: "Pixel 8", Reason: "CVE-2026-0042", CreatedAt: time.Now()}}, nil
 }
 
 func (f *fakeOps) AdminChange(_ context.Context, t issuer.AdminTarget, action, reason, operator string) (*oid4vci.LifecycleResponse, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	f.changes = append(f.changes, action+" "+t.DeviceID+t.PersonID+" "+reason+" by "+operator)
 	return &oid4vci.LifecycleResponse{DeviceIDs: []string{t.DeviceID}, Changed: true}, nil
 }
@@ -188,5 +208,49 @@ func TestSearchAuditAndLanguage(t *testing.T) {
 	r, _ = cl.Get(srv.URL + "/console/elsewhere")
 	if r.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown path: %d", r.StatusCode)
+	}
+}
+
+// TestDatabaseDown: with the database unreachable every page answers 503
+// with a message the operator can act on, in their language, and never
+// the driver's text (which names hosts); once it is back the pages work.
+func TestDatabaseDown(t *testing.T) {
+	ops, srv, cl := setup(t)
+	r, _ := cl.PostForm(srv.URL+"/console/login", url.Values{"token": {"secret-token"}})
+	csrf := csrfOf(t, body(t, r))
+	ops.down = fmt.Errorf("failed to connect to host=db.internal user=mnc: %w",
+		&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)})
+	const ja, en = "データベースに接続できません", "The database cannot be reached"
+	for _, c := range []struct{ path, lang, want string }{
+		{"/console/", "ja", ja},
+		{"/console/search?q=dev_a", "ja", ja},
+		{"/console/search?q=per_1", "en", en},
+		{"/console/audit?person=per_1", "en", en},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+		req.Header.Set("Accept-Language", c.lang)
+		r, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := body(t, r)
+		if r.StatusCode != http.StatusServiceUnavailable || !strings.Contains(p, c.want) || strings.Contains(p, "db.internal") {
+			t.Errorf("%s (%s) with the database down: %d\n%s", c.path, c.lang, r.StatusCode, p)
+		}
+	}
+	// A lifecycle change that fails for the database says so on the page
+	// it returns to.
+	r, err := cl.PostForm(srv.URL+"/console/action", url.Values{"csrf": {csrf}, "action": {"suspend"}, "device": {"dev_a"}, "reason": {"紛失の届出"}, "q": {"dev_a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := body(t, r); !strings.Contains(p, ja) || strings.Contains(p, "db.internal") {
+		t.Errorf("failed action:\n%s", p)
+	}
+
+	ops.down = nil
+	r, _ = cl.Get(srv.URL + "/console/search?q=dev_a")
+	if p := body(t, r); r.StatusCode != http.StatusOK || !strings.Contains(p, "dev_b") {
+		t.Errorf("after the database is back: %d\n%s", r.StatusCode, p)
 	}
 }

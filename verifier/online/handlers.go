@@ -57,8 +57,17 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.InfoContext(c, "online: request refused", "path", c.FullPath(), "code", mdoc.CodeOf(err), "err", err)
 	}
 	c.Header("Cache-Control", "no-store")
+	if st == http.StatusServiceUnavailable {
+		// The store is unreachable or full: the same request may be sent
+		// again after a while (RFC 9110 §10.2.3).
+		c.Header("Retry-After", retryAfterSeconds)
+	}
 	c.JSON(st, bodyOf(err))
 }
+
+// retryAfterSeconds is the Retry-After of a 503: long enough for a
+// reconnect to the database or for expired transactions to be swept.
+const retryAfterSeconds = "5"
 
 // noStoreJSON renders v; nothing the server answers may be cached.
 func noStoreJSON(c *gin.Context, status int, v any) {

@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -73,8 +74,15 @@ func TestDatabaseDownAndBack(t *testing.T) {
 			t.Errorf("%s with the database down: no Retry-After", c.name)
 		}
 	}
+	// What a wallet sees through the client: the code, and when to retry.
+	cl := &oid4vci.Client{BaseURL: e.srv.URL, HTTP: e.srv.Client()}
+	_, err := cl.Nonce(ctx)
+	var oe *oid4vci.Error
+	if !errors.As(err, &oe) || oe.Code != oid4vci.CodeTemporarilyUnavailable || oe.Status != http.StatusServiceUnavailable || oe.RetryAfter != 5*time.Second {
+		t.Errorf("client with the database down: %#v, want temporarily_unavailable, 503, retry after 5s", err)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err := e.st.(interface{ Ping(context.Context) error }).Ping(pctx)
+	err = e.st.(interface{ Ping(context.Context) error }).Ping(pctx)
 	cancel()
 	if err == nil {
 		t.Error("Ping (readiness) succeeded with the database down")

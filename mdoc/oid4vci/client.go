@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Client calls an issuer's endpoints (OpenID4VCI and the project's
@@ -71,10 +73,11 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 	}
 	if resp.StatusCode/100 != 2 {
 		var er ErrorResponse
+		wait := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		if json.Unmarshal(b, &er) == nil && er.Error != "" {
-			return &Error{Code: er.Error, Reason: er.Reason, Description: er.ErrorDescription, Status: resp.StatusCode}
+			return &Error{Code: er.Error, Reason: er.Reason, Description: er.ErrorDescription, Status: resp.StatusCode, RetryAfter: wait}
 		}
-		return &Error{Code: CodeServerError, Description: fmt.Sprintf("%s %s: HTTP %d: %.200s", method, path, resp.StatusCode, b), Status: resp.StatusCode}
+		return &Error{Code: CodeServerError, Description: fmt.Sprintf("%s %s: HTTP %d: %.200s", method, path, resp.StatusCode, b), Status: resp.StatusCode, RetryAfter: wait}
 	}
 	if out == nil {
 		return nil
@@ -83,6 +86,26 @@ func (c *Client) do(ctx context.Context, method, path, contentType string, body 
 		return fmt.Errorf("oid4vci: decode %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// maxRetryAfter bounds what a Retry-After can make a client wait.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3): a number
+// of seconds or an HTTP date, relative to now. Anything else, a time
+// passed, or more than an hour is 0 or the bound: a client never waits
+// forever on a server's word.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 func (c *Client) postJSON(ctx context.Context, path string, in any, bearer string, out any) error {

@@ -2,6 +2,7 @@ package oid4vci
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mynumber-mdoc/mnc/internal/errcode"
 )
@@ -76,12 +77,14 @@ const (
 // Error is a refused request. Code is an OpenID4VCI or project error code,
 // Reason a finer stable code (may be empty), Description human-readable.
 // Status is the HTTP status the issuer answered with (0 when the error was
-// made locally).
+// made locally); RetryAfter is how long it asked the client to wait before
+// sending the request again (its Retry-After, on 429 and 503), or 0.
 type Error struct {
 	Code        string
 	Reason      string
 	Description string
 	Status      int
+	RetryAfter  time.Duration
 	Err         error
 }
 
@@ -95,6 +98,9 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil && e.Description == "" {
 		s += ": " + e.Err.Error()
+	}
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
 	}
 	return s
 }

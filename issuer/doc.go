@@ -1,7 +1,7 @@
 // Package issuer is the OpenID4VCI 1.0 mdoc issuer derived from the My
 // Number Card: it turns a card-signed application into ISO/IEC 18013-5
 // credentials in a wallet and keeps every phone credential tied to its
-// card for life (DESIGN.md §2–§3).
+// card for life.
 //
 // The Service holds the behaviour; Handler exposes it over HTTP (gin) with
 // thin handlers. Errors are JSON {"error", "error_description", "reason"}

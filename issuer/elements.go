@@ -30,7 +30,7 @@ func PersonKey(f *jpki.Facts) string {
 }
 
 // MNCElements derives the My Number Card document's elements from the basic
-// facts of the card signature certificate (DESIGN.md §3):
+// facts (基本4情報) in the card signature certificate:
 //
 //   - family_name / given_name: the name split at the first U+3000 (given
 //     name omitted when the name has no separator); full_name_unicode

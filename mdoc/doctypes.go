@@ -1,6 +1,8 @@
 package mdoc
 
-// Document types and namespaces this project issues (DESIGN.md §3).
+// Document types and namespaces this project issues: the My Number Card
+// document in the ISO/IEC 23220-2 namespaces and the health-insurance
+// document.
 const (
 	// DocTypeMNC is the My Number Card document, compatible with the one
 	// Apple Wallet carries in Japan.

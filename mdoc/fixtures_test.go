@@ -87,7 +87,7 @@ func (p *testPKI) trust() *TrustStore {
 	return NewTrustStore(PurposeDocumentSigner, true, p.iaca)
 }
 
-// mncElements is the My Number Card document of DESIGN.md §3 (12 elements).
+// mncElements is a My Number Card document (DocTypeMNC, 12 elements).
 func mncElements() map[string][]Element {
 	return map[string][]Element{
 		NameSpaceISO23220: {

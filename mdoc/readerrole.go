@@ -5,8 +5,9 @@ import "crypto/x509"
 // Reader roles are asserted by certificate policies in the reader
 // authentication certificate, issued by a reader CA the wallet trusts. The
 // wallet releases restricted elements only to readers whose certificate
-// carries the matching policy (DESIGN.md §3: insurance numbers only to
-// medical institutions, the My Number only to authorised readers).
+// carries the matching policy: insurance numbers only to medical
+// institutions, the My Number (individual number) only to readers
+// authorised to handle it under the My Number Act.
 //
 // The OIDs sit under a UUID arc (ITU-T X.667, 2.25.<uuid>), which needs no
 // registration; a national scheme would replace them with its own.

@@ -13,9 +13,9 @@
 // presentation appends a line rather than rewriting the whole bounded
 // history (see historylog.go for the format and what it detects).
 //
-// Presentation follows DESIGN.md §5. In proximity (ISO/IEC 18013-5) the
-// wallet shows a DeviceEngagement as a QR code ("mdoc:" URI) or an NFC
-// Handover Select, then serves the session over mdoc/blesim, which stands
+// Presentation: in proximity (ISO/IEC 18013-5) the wallet shows a
+// DeviceEngagement as a QR code ("mdoc:" URI) or an NFC Handover Select,
+// then serves the session over mdoc/blesim, which stands
 // in for BLE (peripheral server mode). Every DocRequest must carry a
 // ReaderAuth that verifies against the reader roots the wallet trusts;
 // otherwise no data is released (DeviceResponse status 10). Then the

@@ -38,7 +38,7 @@ type CardApplication struct {
 	// revocation) by e-mail.
 	ContactEmail string `json:"contact_email,omitempty"`
 	// NotifyUse opts in to a notification at every reported use of the
-	// credentials (DESIGN.md §2: every use can notify the holder).
+	// credentials: the holder can be told of every use.
 	NotifyUse bool `json:"notify_use,omitempty"`
 }
 

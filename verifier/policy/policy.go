@@ -114,7 +114,8 @@ func AgeOver(res *verifier.Result, nn int, now time.Time) Decision {
 
 // InsuranceOptions name the documents of the insurance check. Zero values
 // are mdoc.DocTypeHIC, mdoc.NameSpaceHIC and mdoc.DocTypeMNC (the
-// insurance document is provisional, DESIGN.md §3, so it is configurable).
+// insurance document has no published standard doctype yet, so it is
+// configurable).
 type InsuranceOptions struct {
 	InsuranceDocType   string
 	InsuranceNameSpace string

@@ -110,7 +110,7 @@ func NewReader(roles mdoc.ReaderRoles, dns string) (*Reader, error) {
 	return r, err
 }
 
-// MNCElements is a My Number Card document (DESIGN.md §3) for a person
+// MNCElements is a My Number Card document (mdoc.DocTypeMNC) for a person
 // born on birth.
 func MNCElements(birth mdoc.FullDate, ageOver map[int]bool) map[string][]mdoc.Element {
 	els := []mdoc.Element{

@@ -6,7 +6,9 @@
 // The Service holds the behaviour; Handler exposes it over HTTP (gin) with
 // thin handlers. Errors are JSON {"error", "error_description", "reason"}
 // with stable codes (package oid4vci); one function maps codes to HTTP
-// statuses.
+// statuses. A database that cannot be reached is 503
+// temporarily_unavailable with Retry-After on every endpoint that needs
+// it; requests succeed again, without a restart, once it is back.
 //
 // # Endpoints
 //

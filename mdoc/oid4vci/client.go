@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,10 +17,23 @@ import (
 // extension). BaseURL is the credential issuer identifier; endpoint paths
 // are those documented in package issuer. HTTP nil means
 // http.DefaultClient.
+//
+// Retries is how many times a request the issuer answered with 429 or 503
+// and a Retry-After is sent again, after that wait (0: never; the error,
+// with Error.RetryAfter, goes to the caller). A wait longer than
+// MaxRetryWait (10 s when zero) is not waited out. Only these answers are
+// retried: they say the issuer did not act on the request, or could not
+// reach the database that would have recorded it.
 type Client struct {
-	BaseURL string
-	HTTP    *http.Client
+	BaseURL      string
+	HTTP         *http.Client
+	Retries      int
+	MaxRetryWait time.Duration
 }
+
+// DefaultMaxRetryWait is the longest Retry-After a Client waits out when
+// MaxRetryWait is zero.
+const DefaultMaxRetryWait = 10 * time.Second
 
 // MaxResponseLen bounds a response body the client reads.
 const MaxResponseLen = 8 << 20
@@ -46,9 +60,36 @@ func (c *Client) http() *http.Client {
 }
 
 // do sends a request and decodes a JSON answer into out, or an error answer
-// into *Error.
-func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, bearer string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+// into *Error, retrying as Retries says.
+func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte, bearer string, out any) error {
+	maxWait := c.MaxRetryWait
+	if maxWait <= 0 {
+		maxWait = DefaultMaxRetryWait
+	}
+	for attempt := 0; ; attempt++ {
+		err := c.once(ctx, method, path, contentType, body, bearer, out)
+		var e *Error
+		if attempt >= c.Retries || !errors.As(err, &e) || e.RetryAfter <= 0 || e.RetryAfter > maxWait ||
+			(e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
+			return err
+		}
+		t := time.NewTimer(e.RetryAfter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("oid4vci: %s %s: waiting to retry: %w (after %w)", method, path, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// once sends the request once.
+func (c *Client) once(ctx context.Context, method, path, contentType string, body []byte, bearer string, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, rd)
 	if err != nil {
 		return fmt.Errorf("oid4vci: %s %s: %w", method, path, err)
 	}
@@ -113,7 +154,7 @@ func (c *Client) postJSON(ctx context.Context, path string, in any, bearer strin
 	if err != nil {
 		return err
 	}
-	return c.do(ctx, http.MethodPost, path, "application/json", bytes.NewReader(b), bearer, out)
+	return c.do(ctx, http.MethodPost, path, "application/json", b, bearer, out)
 }
 
 // Metadata fetches the issuer metadata.
@@ -135,7 +176,7 @@ func (c *Client) Nonce(ctx context.Context) (string, error) {
 func (c *Client) Token(ctx context.Context, preAuthorizedCode, txCode string) (*TokenResponse, error) {
 	r := TokenRequest{GrantType: GrantPreAuthorizedCode, PreAuthorizedCode: preAuthorizedCode, TxCode: txCode}
 	var t TokenResponse
-	err := c.do(ctx, http.MethodPost, PathToken, "application/x-www-form-urlencoded", strings.NewReader(r.Form().Encode()), "", &t)
+	err := c.do(ctx, http.MethodPost, PathToken, "application/x-www-form-urlencoded", []byte(r.Form().Encode()), "", &t)
 	return &t, err
 }
 

@@ -59,7 +59,14 @@ func OpenCardFile(path string) (card.Transport, error) {
 }
 
 func (w *Wallet) client(issuerURL string) *oid4vci.Client {
-	return &oid4vci.Client{BaseURL: issuerURL, HTTP: w.httpClient()}
+	retries := w.opts.IssuerRetries
+	switch {
+	case retries == 0:
+		retries = DefaultIssuerRetries
+	case retries < 0:
+		retries = 0
+	}
+	return &oid4vci.Client{BaseURL: issuerURL, HTTP: w.httpClient(), Retries: retries}
 }
 
 // issuerErr maps an issuer refusal to a wallet error with a clear code.
@@ -76,6 +83,9 @@ func issuerErr(op string, err error) error {
 		}
 		if oe.Description != "" {
 			detail += ": " + oe.Description
+		}
+		if oe.RetryAfter > 0 {
+			detail += fmt.Sprintf(" (retry after %s)", oe.RetryAfter)
 		}
 		return &Error{Op: op, Code: code, Detail: detail, Err: err}
 	}

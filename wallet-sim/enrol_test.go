@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,11 @@ type testIssuer struct {
 	codes   map[string]string      // pre-authorized code / token → device id
 	list    *mdoc.StatusList
 	acks    []string
+
+	// outage is how many of the next nonce requests are answered 503
+	// temporarily_unavailable with Retry-After: 1, as the issuer answers
+	// while its database is unreachable.
+	outage atomic.Int32
 }
 
 type testDevice struct {
@@ -96,6 +102,13 @@ func newTestIssuer(t *testing.T) *testIssuer {
 	mux.HandleFunc("POST "+oid4vci.PathDevAttest, is.attest)
 	mux.HandleFunc("POST "+oid4vci.PathNonce, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		if is.outage.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(oid4vci.ErrorResponse{Error: oid4vci.CodeTemporarilyUnavailable, ErrorDescription: "the issuer cannot reach its database; retry later"})
+			return
+		}
 		writeJSON(w, oid4vci.NonceResponse{CNonce: randHex()})
 	})
 	mux.HandleFunc("POST "+oid4vci.PathEnrol, is.enrol)
@@ -538,5 +551,34 @@ func checkPlatform(app *oid4vci.CardApplication) error {
 		_, err = keyattest.VerifyAppAttest(o, keyattest.AppAttestOptions{Roots: attestsim.Apple().Roots(), Environment: keyattest.Development,
 			AppID: attestsim.WalletAppID, KeyID: kid, ClientDataHash: oid4vci.AppAttestClientDataHash(app.Nonce, app.DeviceKey.Thumbprint)})
 		return err
+	}
+}
+
+// A phone wallet waits out an issuer's short outage (503 with Retry-After)
+// and carries on; a wallet told not to retry reports the issuer's code and
+// the wait it asked for.
+func TestEnrolWaitsOutAnIssuerOutage(t *testing.T) {
+	is := newTestIssuer(t)
+	is.outage.Store(1)
+	start := time.Now()
+	if _, err := is.enrolWallet(t, is.wallet(t, PlatformAndroid, "Pixel 9"), is.newCard(t)); err != nil {
+		t.Fatalf("enrolment through a one-request outage: %v", err)
+	}
+	if time.Since(start) < time.Second {
+		t.Errorf("enrolled in %s: the Retry-After was not waited out", time.Since(start))
+	}
+
+	is.outage.Store(1)
+	p := fixturePKI(t)
+	w, err := Init(t.TempDir(), Profile{Platform: PlatformAndroid, Model: "Pixel 9"}, pinFor(PlatformAndroid),
+		Options{Authenticator: StaticAuth{Biometric: se.BiometricMatch}, GenerateRSA: keyPool(t).Next, Radio: radioFor(t), IssuerRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.TrustReaderRoots(p.readerCA)
+	w.TrustIACA(p.iaca)
+	_, err = is.enrolWallet(t, w, is.newCard(t))
+	if CodeOf(err) != string(CodeIssuer) || !strings.Contains(err.Error(), oid4vci.CodeTemporarilyUnavailable) || !strings.Contains(err.Error(), "retry after 1s") {
+		t.Fatalf("enrolment without retries: %v; want the issuer's temporarily_unavailable and its wait", err)
 	}
 }

@@ -165,7 +165,16 @@ type Options struct {
 	// issuance). 0 is DefaultBatchSize; the issuer's batch_size caps it, and
 	// 1 turns batches off.
 	BatchSize int
+	// IssuerRetries is how many times a request the issuer answered with
+	// 429 or 503 and a Retry-After of at most oid4vci.DefaultMaxRetryWait
+	// is sent again after that wait, as a phone wallet would
+	// (oid4vci.Client.Retries). 0 is DefaultIssuerRetries; negative sends
+	// every request once, for callers that count refusals (a load test).
+	IssuerRetries int
 }
+
+// DefaultIssuerRetries is the wallet's default IssuerRetries.
+const DefaultIssuerRetries = 2
 
 // DefaultBatchSize is the wallet's default batch per document, and
 // RefreshWhenUnused the count of unused credentials at or below which

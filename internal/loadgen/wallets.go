@@ -117,7 +117,10 @@ func prepareWallets(ctx context.Context, o Options, work string, hc *http.Client
 
 func enrolWallet(ctx context.Context, o Options, home, cardFile string, iaca, readerCA *x509.Certificate, hc *http.Client) (*loadWallet, error) {
 	w, err := walletsim.Init(home, walletsim.Profile{Platform: walletsim.PlatformAndroid, Model: walletModel}, walletPIN, walletsim.Options{
-		Authenticator: walletsim.StaticAuth{Biometric: se.BiometricMatch}, Logger: o.Logger, HTTPClient: hc})
+		Authenticator: walletsim.StaticAuth{Biometric: se.BiometricMatch}, Logger: o.Logger, HTTPClient: hc,
+		// A refusal is counted, not waited out: retries would hide
+		// rate limits and outages in the latency figures.
+		IssuerRetries: -1})
 	if err != nil {
 		return nil, fmt.Errorf("wallet %s: %w", home, err)
 	}

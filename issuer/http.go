@@ -465,18 +465,23 @@ func statusOf(code string) int {
 // restarted database or a reconnect, short enough for a waiting wallet.
 const retryAfterSeconds = "5"
 
-// fail renders err as {"error", "error_description", "reason"}. A database
-// that cannot be reached (store.Unavailable), wrapped or not, is 503
+// fail renders err as {"error", "error_description", "reason"}. An
+// *oid4vci.Error is answered as it is: it names its own condition, even
+// when it wraps a network error (a CRL or an attestation status list that
+// could not be fetched, a request body cut short). Of the other errors, a
+// database that cannot be reached (store.Unavailable) is 503
 // temporarily_unavailable with Retry-After: the request may be repeated
-// as it is. Other errors that are not *oid4vci.Error are internal: logged,
-// and answered without detail.
+// as it is. The rest are internal: logged, and answered without detail.
 func (s *Service) fail(c *gin.Context, err error) {
 	var e *oid4vci.Error
-	if store.Unavailable(err) {
+	switch {
+	case errors.As(err, &e):
+		// A refusal that names its condition: answered as it is.
+	case store.Unavailable(err):
 		s.cfg.Logger.WarnContext(c.Request.Context(), "database unavailable", "path", c.Request.URL.Path, "err", err)
 		e = &oid4vci.Error{Code: oid4vci.CodeTemporarilyUnavailable, Description: "the issuer cannot reach its database; retry later"}
 		c.Header("Retry-After", retryAfterSeconds)
-	} else if !errors.As(err, &e) {
+	default:
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "internal error", "path", c.Request.URL.Path, "err", err)
 		e = &oid4vci.Error{Code: oid4vci.CodeServerError, Description: "internal error"}
 	}

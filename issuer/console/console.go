@@ -240,10 +240,12 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, lang string, s *s
 // failure is the status and message the console shows for err. A
 // database that cannot be reached (store.Unavailable) is 503 with a
 // message the operator can act on, in their language, rather than the
-// driver's text; anything else is 500 with the error's own text, which
-// names what went wrong (a refused lifecycle change says why).
+// driver's text; anything else, and any refusal that names its own
+// condition (*oid4vci.Error, even one wrapping a network error), is 500
+// with the error's own text (a refused lifecycle change says why).
 func (c *Console) failure(lang string, err error) (int, string) {
-	if store.Unavailable(err) {
+	var refusal *oid4vci.Error
+	if !errors.As(err, &refusal) && store.Unavailable(err) {
 		c.log.Warn("console: database unavailable", "err", err)
 		return http.StatusServiceUnavailable, translate(lang, "db_unavailable")
 	}

@@ -26,6 +26,7 @@ type fakeOps struct {
 	devices []store.Device
 	changes []string
 	down    error // when set, every call fails with it (the database is unreachable)
+	refuse  error // when set, AdminChange fails with it
 }
 
 func (f *fakeOps) Devices(_ context.Context, personID string, _ int) ([]store.Device, error) {
@@ -74,6 +75,9 @@ func (f *fakeOps) Blocks(context.Context) ([]store.Block, error) {
 func (f *fakeOps) AdminChange(_ context.Context, t issuer.AdminTarget, action, reason, operator string) (*oid4vci.LifecycleResponse, error) {
 	if f.down != nil {
 		return nil, f.down
+	}
+	if f.refuse != nil {
+		return nil, f.refuse
 	}
 	f.changes = append(f.changes, action+" "+t.DeviceID+t.PersonID+" "+reason+" by "+operator)
 	return &oid4vci.LifecycleResponse{DeviceIDs: []string{t.DeviceID}, Changed: true}, nil
@@ -252,5 +256,22 @@ func TestDatabaseDown(t *testing.T) {
 	r, _ = cl.Get(srv.URL + "/console/search?q=dev_a")
 	if p := body(t, r); r.StatusCode != http.StatusOK || !strings.Contains(p, "dev_b") {
 		t.Errorf("after the database is back: %d\n%s", r.StatusCode, p)
+	}
+}
+
+// A refusal that names its own condition is shown as it is, even when it
+// wraps a network error: it is not the database being down.
+func TestRefusalIsNotAnOutage(t *testing.T) {
+	ops, srv, cl := setup(t)
+	r, _ := cl.PostForm(srv.URL+"/console/login", url.Values{"token": {"secret-token"}})
+	csrf := csrfOf(t, body(t, r))
+	ops.refuse = &oid4vci.Error{Code: oid4vci.CodeDeviceInactive, Description: "remote delete could not be queued",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	r, err := cl.PostForm(srv.URL+"/console/action", url.Values{"csrf": {csrf}, "action": {"revoke"}, "device": {"dev_a"}, "reason": {"紛失の届出"}, "q": {"dev_a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := body(t, r); !strings.Contains(p, "remote delete could not be queued") || strings.Contains(p, "データベースに接続できません") {
+		t.Errorf("refused action:\n%s", p)
 	}
 }

@@ -55,15 +55,25 @@ type errorBody struct {
 	Code             string `json:"code"`
 }
 
+// bodyOf is what a client is told of err. Refusals describe themselves;
+// an internal error or an unreachable store is described in general terms
+// (the server logs the detail): their text can name the database's host,
+// user and schema, which is nobody's business outside.
 func bodyOf(err error) errorBody {
-	code := string(mdoc.CodeOf(err))
-	if code == "" {
-		code = "internal_error"
-	}
-	oauth := string(oid4vp.CodeInvalidRequest)
+	code := mdoc.CodeOf(err)
+	oauth, desc := string(oid4vp.CodeInvalidRequest), err.Error()
 	var me *mdoc.Error
 	if errors.As(err, &me) && (me.Code == oid4vp.CodeInvalidRequestObject || me.Code == oid4vp.CodeInvalidClient) {
 		oauth = string(me.Code)
 	}
-	return errorBody{Error: oauth, ErrorDescription: err.Error(), Code: code}
+	switch code {
+	case "":
+		// RFC 6749 §4.1.2.1 names both OAuth codes used here.
+		code, oauth, desc = "internal_error", "server_error", "internal error"
+	case CodeStoreUnavailable:
+		oauth, desc = "temporarily_unavailable", "the verifier cannot reach its transaction store; retry later"
+	case CodeTooManyTransactions:
+		oauth = "temporarily_unavailable"
+	}
+	return errorBody{Error: oauth, ErrorDescription: desc, Code: string(code)}
 }

@@ -84,9 +84,6 @@ func issuerErr(op string, err error) error {
 		if oe.Description != "" {
 			detail += ": " + oe.Description
 		}
-		if oe.RetryAfter > 0 {
-			detail += fmt.Sprintf(" (retry after %s)", oe.RetryAfter)
-		}
 		return &Error{Op: op, Code: code, Detail: detail, Err: err}
 	}
 	return &Error{Op: op, Code: CodeIssuer, Err: err}

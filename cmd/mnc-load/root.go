@@ -57,7 +57,11 @@ repository) and starts them as child processes on loopback, on embedded defaults
 fresh data directories that are removed afterwards. With --issuer and --verifier it
 drives running servers started on development defaults: the wallets trust the IACA and
 the reader CA found in --issuer-data-dir and --verifier-data-dir, and their cards come
-from the issuer's JPKI test CA there. Targets must be loopback unless --allow-remote.`,
+from the issuer's JPKI test CA there. Targets must be loopback unless --allow-remote.
+
+The wallets sync their state to storage after every change, as phones do; they
+keep it on /dev/shm (memory) when the machine has it, so that their writes do not
+take CPU from servers on the same machine (--wallet-dir to choose).`,
 		Example: `  mnc-load --duration 20s --json
   mnc-load --rate 200 --duration 10s --issue-share 0
   mdoc-issuer serve --rate-limit -1 & mdoc-verifier serve &
@@ -96,6 +100,7 @@ from the issuer's JPKI test CA there. Targets must be loopback unless --allow-re
 	f.StringVar(&o.VerifierURL, "verifier", "", "URL of a running online verifier (with --issuer); default: start one")
 	f.StringVar(&o.IssuerDataDir, "issuer-data-dir", cli.DefaultDataDir("issuer"), "with --issuer: its data directory (IACA, JPKI test CA for the cards)")
 	f.StringVar(&o.VerifierDataDir, "verifier-data-dir", cli.DefaultDataDir("verifier"), "with --verifier: its data directory (development reader CA)")
+	f.StringVar(&o.WalletDir, "wallet-dir", "", "where the simulated wallets keep their state (default: a temporary directory on /dev/shm when present, so that their synced writes do not take the servers' CPU; else in the work directory)")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow targets that are not on loopback")
 	f.DurationVar(&o.Duration, "duration", loadgen.DefaultDuration, "length of the measured window")
 	f.IntVar(&o.MaxRequests, "max-requests", loadgen.DefaultMaxRequests, "stop after this many operations")

@@ -65,9 +65,13 @@ type Options struct {
 	// wallet's refresh), the rest online presentations; negative means
 	// none (DefaultIssueShare when zero).
 	IssueShare float64
-	// WorkDir holds the wallets and, when the tool starts the servers,
+	// WorkDir holds the cards and, when the tool starts the servers,
 	// their binaries and data; "" is a temporary directory removed after.
 	WorkDir string
+	// WalletDir holds the simulated wallets' state; "" is a temporary
+	// directory on a memory file system when the machine has one (see
+	// walletDir), else inside WorkDir.
+	WalletDir string
 	// Progress receives a line per phase; nil is silent.
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -227,8 +231,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Issuer, rep.Verifier = o.IssuerURL, o.VerifierURL
 	hc := &http.Client{Timeout: opTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * o.Workers}}
 
-	say("preparing %d wallets (a card each, enrolled with the issuer)", o.Wallets)
-	ws, err := prepareWallets(ctx, o, work, hc)
+	wdir, where, cleanup, err := walletDir(o.WalletDir, work)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	say("preparing %d wallets (a card each, enrolled with the issuer) in %s (%s)", o.Wallets, wdir, where)
+	ws, err := prepareWallets(ctx, o, work, wdir, hc)
 	if err != nil {
 		return nil, err
 	}

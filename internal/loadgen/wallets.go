@@ -53,7 +53,7 @@ type loadWallet struct {
 // prepareWallets makes o.Wallets holders: a card each from the issuer's
 // development J-LIS stand-in, a wallet that trusts the issuer's IACA and
 // the verifier's reader CA, enrolled with the issuer.
-func prepareWallets(ctx context.Context, o Options, work string, hc *http.Client) ([]*loadWallet, error) {
+func prepareWallets(ctx context.Context, o Options, work, wallets string, hc *http.Client) ([]*loadWallet, error) {
 	iaca, err := readCert(filepath.Join(o.IssuerDataDir, "pki", "iaca.pem"))
 	if err != nil {
 		return nil, fmt.Errorf("issuer IACA (--issuer-data-dir): %w", err)
@@ -100,7 +100,7 @@ func prepareWallets(ctx context.Context, o Options, work string, hc *http.Client
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				ws[i], errs[i] = enrolWallet(ctx, o, filepath.Join(work, "wallets", fmt.Sprint(i)), cards[i], iaca, readerCA, hc)
+				ws[i], errs[i] = enrolWallet(ctx, o, filepath.Join(wallets, fmt.Sprint(i)), cards[i], iaca, readerCA, hc)
 			}
 		}()
 	}

@@ -201,6 +201,9 @@ type Wallet struct {
 	// readerTS is the reader trust store built from d.ReaderRoots; nil
 	// until first needed and after the roots change (see readerTrust).
 	readerTS *mdoc.TrustStore
+	// iacaTS is the issuer trust store built from d.IACARoots, kept the
+	// same way (see iacaTrust).
+	iacaTS *mdoc.TrustStore
 	// crashAt is a test seam, nil outside tests. Consulted between the
 	// writes of a remote delete, an error stops the operation there as a
 	// crash would (every write is an atomic file replacement or rename, so
@@ -488,11 +491,11 @@ func (w *Wallet) Credential(id string) (*Credential, error) {
 func (w *Wallet) TrustReaderRoots(certs ...*x509.Certificate) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.d.ReaderRoots = addRoots(w.d.ReaderRoots, certs)
-	w.readerTS = nil
-	if len(w.d.ReaderRoots) > MaxTrustedRoots {
+	roots := addRoots(w.d.ReaderRoots, certs)
+	if len(roots) > MaxTrustedRoots {
 		return newErr("trust", CodeRequestInvalid, "at most %d reader roots", MaxTrustedRoots)
 	}
+	w.d.ReaderRoots, w.readerTS = roots, nil
 	return w.save()
 }
 
@@ -501,10 +504,11 @@ func (w *Wallet) TrustReaderRoots(certs ...*x509.Certificate) error {
 func (w *Wallet) TrustIACA(certs ...*x509.Certificate) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.d.IACARoots = addRoots(w.d.IACARoots, certs)
-	if len(w.d.IACARoots) > MaxTrustedRoots {
+	roots := addRoots(w.d.IACARoots, certs)
+	if len(roots) > MaxTrustedRoots {
 		return newErr("trust", CodeRequestInvalid, "at most %d IACA roots", MaxTrustedRoots)
 	}
+	w.d.IACARoots, w.iacaTS = roots, nil
 	return w.save()
 }
 
@@ -543,6 +547,17 @@ func (w *Wallet) readerTrust() *mdoc.TrustStore {
 	return w.readerTS
 }
 
+// iacaTrust returns the IACA roots as an mdoc trust store for Document
+// Signer chains, or nil when the wallet trusts no IACA. Callers hold w.mu.
+// Kept like readerTrust's store: a batch of credentials from one issuer
+// then costs one chain check, not one per credential.
+func (w *Wallet) iacaTrust() *mdoc.TrustStore {
+	if w.iacaTS == nil && len(w.d.IACARoots) > 0 {
+		w.iacaTS = mdoc.NewTrustStore(mdoc.PurposeDocumentSigner, false, parseRoots(w.d.IACARoots)...)
+	}
+	return w.iacaTS
+}
+
 // NewDeviceKey makes a device key for a new credential in the secure
 // element: P-256, usable only after user verification.
 func (w *Wallet) NewDeviceKey(label string) (se.KeyInfo, error) {
@@ -570,8 +585,8 @@ func (w *Wallet) AddCredential(keyID se.KeyID, issuerSigned []byte, configID, is
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if roots := parseRoots(w.d.IACARoots); len(roots) > 0 {
-		vo := &mdoc.VerifyOptions{Trust: mdoc.NewTrustStore(mdoc.PurposeDocumentSigner, false, roots...), CurrentTime: w.now()}
+	if ts := w.iacaTrust(); ts != nil {
+		vo := &mdoc.VerifyOptions{Trust: ts, CurrentTime: w.now()}
 		if _, err := mdoc.VerifyIssuerAuth(&is.IssuerAuth, mso.DocType, vo); err != nil {
 			return nil, &Error{Op: op, Code: CodeCredentialInvalid, Detail: "issuer signature", Err: err}
 		}

@@ -125,6 +125,14 @@ func ParseSign1(data []byte) (*Sign1, error) {
 		return nil, newError(CodeMalformed, "COSE_Sign1 without signature")
 	}
 	m := &Sign1{Protected: w.Protected, Unprotected: w.Unprotected, Payload: w.Payload, Signature: w.Signature, Tagged: tagged}
+	if alg, ok := algOnlyHeader(w.Protected); ok {
+		// Nothing else is protected: no critical headers, no x5chain.
+		m.Alg = alg
+		if err := parseUnprotectedX5Chain(m, w.Unprotected); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 	var prot map[any]cbor.RawMessage
 	if len(w.Protected) > 0 {
 		if err := Unmarshal(w.Protected, &prot); err != nil {
@@ -155,6 +163,40 @@ func ParseSign1(data []byte) (*Sign1, error) {
 		m.X5Chain = chain
 	}
 	return m, nil
+}
+
+// algOnlyHeader recognises the protected header that ISO 18013-5 issuers
+// and devices send, {1: alg} with an alg between -24 and 23 (ES256 and
+// EdDSA among them), by its three bytes: map of one, key 1, a one-byte
+// integer. Every other header, ES384 and ES512 included, takes the general
+// decoding, whose answer for these three bytes is the same; this spares
+// two reflective decodes per signature on the verification path.
+func algOnlyHeader(p []byte) (cose.Algorithm, bool) {
+	if len(p) != 3 || p[0] != 0xa1 || p[1] != 0x01 {
+		return 0, false
+	}
+	switch b := p[2]; {
+	case b <= 0x17: // major type 0, 0..23
+		return cose.Algorithm(b), true
+	case b >= 0x20 && b <= 0x37: // major type 1, -1..-24
+		return cose.Algorithm(-1 - int64(b-0x20)), true
+	}
+	return 0, false
+}
+
+// parseUnprotectedX5Chain sets m.X5Chain from the unprotected header's
+// x5chain (label 33), when it has one.
+func parseUnprotectedX5Chain(m *Sign1, unprotected map[any]cbor.RawMessage) error {
+	raw, ok := unprotected[int64(headerX5Chain)]
+	if !ok {
+		return nil
+	}
+	chain, err := parseX5Chain(raw)
+	if err != nil {
+		return err
+	}
+	m.X5Chain = chain
+	return nil
 }
 
 // parseX5Chain decodes header 33: one certificate as a bstr, several as an

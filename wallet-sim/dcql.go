@@ -97,7 +97,7 @@ func (w *Wallet) planCredentialQuery(cq *oid4vp.CredentialQuery, reader *ReaderI
 	if len(cq.Claims) == 0 {
 		return &dcqlSelection{query: cq, items: cq.ItemsRequest()}
 	}
-	is, err := mdoc.ParseIssuerSigned(cred.IssuerSigned)
+	is, err := w.issuerSigned(cred)
 	if err != nil {
 		return nil
 	}

@@ -159,7 +159,7 @@ func (w *Wallet) answerDocument(ctx context.Context, ir *mdoc.ItemsRequest, read
 	if now := w.now(); now.After(cred.ValidUntil) {
 		return nil, newErr(op, CodeCredentialInvalid, "%s expired at %s; refresh it", cred.ID, cred.ValidUntil.Format("2006-01-02"))
 	}
-	is, err := mdoc.ParseIssuerSigned(cred.IssuerSigned)
+	is, err := w.issuerSigned(cred)
 	if err != nil {
 		return nil, &Error{Op: op, Code: CodeCredentialInvalid, Err: err}
 	}

@@ -204,6 +204,10 @@ type Wallet struct {
 	// iacaTS is the issuer trust store built from d.IACARoots, kept the
 	// same way (see iacaTrust).
 	iacaTS *mdoc.TrustStore
+	// parsed holds decoded credentials by id (see issuerSigned), guarded
+	// by parsedMu.
+	parsedMu sync.Mutex
+	parsed   map[string]parsedCredential
 	// crashAt is a test seam, nil outside tests. Consulted between the
 	// writes of a remote delete, an error stops the operation there as a
 	// crash would (every write is an atomic file replacement or rename, so
@@ -687,6 +691,7 @@ func (w *Wallet) RemoteDelete(ctx context.Context, reason string) error {
 	n := len(w.d.Credentials)
 	now := w.now().UTC()
 	w.d.Credentials = []*Credential{}
+	w.forgetParsed()
 	w.d.JPKI = nil
 	w.d.RemoteDeletedAt = now
 	w.d.RemoteDeleteWhy = reason

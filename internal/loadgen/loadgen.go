@@ -427,7 +427,7 @@ type results struct {
 	credentials   int
 }
 
-// drive runs the window: each worker owns a wallet; with a rate, a ticker
+// drive runs the window: each worker owns a wallet; with a rate, pace
 // hands out tickets and an operation that finds no free worker waits for
 // one (latency is measured from when the operation starts, so the figures
 // show service time; a rate above capacity shows up as a lower achieved
@@ -439,22 +439,7 @@ func drive(ctx context.Context, o Options, ws []*loadWallet, hc *http.Client) (*
 	var tickets chan struct{}
 	if o.Rate > 0 {
 		tickets = make(chan struct{})
-		go func() {
-			t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					select {
-					case tickets <- struct{}{}:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}()
+		go pace(ctx, o.Rate, tickets)
 	}
 	var budget sync.Mutex
 	left := o.MaxRequests

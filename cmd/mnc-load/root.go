@@ -110,7 +110,7 @@ take CPU from servers on the same machine (--wallet-dir to choose).`,
 	f.StringVar(&o.VerifierURL, "verifier", "", "URL of a running online verifier (with --issuer); default: start one")
 	f.StringVar(&o.IssuerDataDir, "issuer-data-dir", cli.DefaultDataDir("issuer"), "with --issuer: its data directory (IACA, JPKI test CA for the cards)")
 	f.StringVar(&o.VerifierDataDir, "verifier-data-dir", cli.DefaultDataDir("verifier"), "with --verifier: its data directory (development reader CA)")
-	f.StringVar(&o.WalletDir, "wallet-dir", "", "where the simulated wallets keep their state (default: a temporary directory on /dev/shm when present, so that their synced writes do not take the servers' CPU; else in the work directory)")
+	f.StringVar(&o.WalletDir, "wallet-dir", "", "where the simulated wallets keep their state (default: a temporary directory on /dev/shm when present with room for them, so that their synced writes do not take the servers' CPU; else in the work directory)")
 	f.BoolVar(&o.AllowRemote, "allow-remote", false, "allow targets that are not on loopback")
 	f.DurationVar(&o.Duration, "duration", loadgen.DefaultDuration, "length of the measured window")
 	f.IntVar(&o.MaxRequests, "max-requests", loadgen.DefaultMaxRequests, "stop after this many operations")

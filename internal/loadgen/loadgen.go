@@ -231,7 +231,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Issuer, rep.Verifier = o.IssuerURL, o.VerifierURL
 	hc := &http.Client{Timeout: opTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * o.Workers}}
 
-	wdir, where, cleanup, err := walletDir(o.WalletDir, work)
+	wdir, where, cleanup, err := walletDir(o.WalletDir, work, o.Wallets)
 	if err != nil {
 		return nil, err
 	}

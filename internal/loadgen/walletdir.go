@@ -10,6 +10,11 @@ import (
 // for everyone's use; a variable so that tests can take it away.
 var memoryFS = "/dev/shm"
 
+// walletBytes is a generous allowance for one wallet's state: its sealed
+// data, secure element and history log took ~300 KB after a 10 s run, and
+// the history log is bounded.
+const walletBytes = 1 << 20
+
 // walletDir chooses the directory the wallets keep their state in and
 // returns it, a few words on what it is (for the progress line) and the
 // cleanup to run after the run.
@@ -22,7 +27,11 @@ var memoryFS = "/dev/shm"
 // lack, while the wallets' durability is not what a load run measures. On
 // a memory file system the same calls cost little and presentations per
 // second rose by half. The servers' data stays where WorkDir puts it.
-func walletDir(dir, work string) (string, string, func(), error) {
+//
+// A memory file system is used only when it has room for wallets wallets
+// (walletBytes each): container runtimes often mount a small /dev/shm, and
+// a full one would fail the wallets' writes in the middle of the run.
+func walletDir(dir, work string, wallets int) (string, string, func(), error) {
 	noop := func() {}
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -30,8 +39,12 @@ func walletDir(dir, work string) (string, string, func(), error) {
 		}
 		return dir, "as given", noop, nil
 	}
+	why := "no memory file system at " + memoryFS
 	if fi, err := os.Stat(memoryFS); err == nil && fi.IsDir() {
-		if d, err := os.MkdirTemp(memoryFS, "mnc-load-wallets-"); err == nil {
+		need := uint64(wallets) * walletBytes
+		if free, ok := freeBytes(memoryFS); ok && free < need {
+			why = fmt.Sprintf("%s has %d MiB free, %d wallets may need %d MiB", memoryFS, free>>20, wallets, need>>20)
+		} else if d, err := os.MkdirTemp(memoryFS, "mnc-load-wallets-"); err == nil {
 			return d, "memory file system", func() { os.RemoveAll(d) }, nil
 		}
 	}
@@ -39,5 +52,5 @@ func walletDir(dir, work string) (string, string, func(), error) {
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		return "", "", noop, fmt.Errorf("wallet directory: %w", err)
 	}
-	return d, "work directory; no memory file system at " + memoryFS, noop, nil
+	return d, "work directory; " + why, noop, nil
 }

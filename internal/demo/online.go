@@ -180,7 +180,7 @@ func (t *onlineTap) presentation(id string) (*Presentation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("demo: OpenID4VP response form: %w", err)
 		}
-		resp, err := oid4vp.DecryptResponse([]byte(form.Get(oid4vp.ResponseFormField)), oid4vp.DecryptOptions{
+		resp, err := oid4vp.DecryptResponseString(form.Get(oid4vp.ResponseFormField), oid4vp.DecryptOptions{
 			Key: tx.EncKey, Kid: tx.KeyID, Enc: []string{oid4vp.EncA128GCM, oid4vp.EncA256GCM}})
 		if err != nil {
 			return nil, fmt.Errorf("demo: decrypt OpenID4VP response: %w", err)

@@ -4,7 +4,10 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/json"
+	"reflect"
 	"testing"
+
+	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
 // FuzzVerifyRequestObject: a hostile request object never panics and
@@ -40,7 +43,11 @@ func FuzzDecryptResponse(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte("e30.a.b.c.d"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = DecryptResponse(b, DecryptOptions{Key: ek})
+		r1, err1 := DecryptResponse(b, DecryptOptions{Key: ek})
+		r2, err2 := DecryptResponseString(string(b), DecryptOptions{Key: ek})
+		if mdoc.CodeOf(err1) != mdoc.CodeOf(err2) || (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(r1, r2) {
+			t.Fatalf("[]byte and string entry points differ: %v / %v", err1, err2)
+		}
 	})
 }
 

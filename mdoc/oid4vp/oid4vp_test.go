@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +267,15 @@ func TestResponseRoundTrip(t *testing.T) {
 			ps, err := got.Presentations("mnc")
 			if err != nil || len(ps) != 1 || !bytes.Equal(ps[0], []byte{0xa1, 0x01, 0x02}) || got.State != ro.State {
 				t.Fatalf("got %+v %v", got, err)
+			}
+			// The form field as a string, with the whitespace a sender may
+			// leave around it, reads the same.
+			got2, err := DecryptResponseString(" "+string(jweb)+"\r\n", DecryptOptions{Key: ek, Kid: "k1", Enc: ro.ClientMetadata.EncValues()})
+			if err != nil || !reflect.DeepEqual(got2, got) {
+				t.Fatalf("DecryptResponseString: %+v %v", got2, err)
+			}
+			if _, err := DecryptResponseString(strings.Repeat("a", MaxResponseSize+1), DecryptOptions{Key: ek}); mdoc.CodeOf(err) != mdoc.CodeLimitExceeded {
+				t.Fatalf("oversized string: %v", err)
 			}
 
 			// Another transaction's key cannot open it.

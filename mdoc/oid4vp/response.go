@@ -1,12 +1,12 @@
 package oid4vp
 
 import (
-	"bytes"
 	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -166,6 +166,16 @@ func DecryptResponse(b []byte, o DecryptOptions) (*AuthorizationResponse, error)
 	if len(b) > MaxResponseSize {
 		return nil, errorf(mdoc.CodeLimitExceeded, "response of %d bytes, limit %d", len(b), MaxResponseSize)
 	}
+	return DecryptResponseString(string(b), o)
+}
+
+// DecryptResponseString is DecryptResponse for the response form field as
+// the verifier has it, a string: the JWE, kilobytes long, is then not
+// copied on its way to decryption.
+func DecryptResponseString(compact string, o DecryptOptions) (*AuthorizationResponse, error) {
+	if len(compact) > MaxResponseSize {
+		return nil, errorf(mdoc.CodeLimitExceeded, "response of %d bytes, limit %d", len(compact), MaxResponseSize)
+	}
 	if o.Key == nil {
 		return nil, errorf(mdoc.CodeSessionEncryption, "no decryption key")
 	}
@@ -173,7 +183,7 @@ func DecryptResponse(b []byte, o DecryptOptions) (*AuthorizationResponse, error)
 	if len(offered) == 0 {
 		offered = []string{EncA128GCM}
 	}
-	msg, err := jose.DecryptECDHES(string(bytes.TrimSpace(b)), jose.DecryptOptions{Key: o.Key, Enc: offered, MaxLen: MaxResponseSize})
+	msg, err := jose.DecryptECDHES(strings.TrimSpace(compact), jose.DecryptOptions{Key: o.Key, Enc: offered, MaxLen: MaxResponseSize})
 	switch {
 	case errors.Is(err, jose.ErrUnsupported):
 		return nil, wrap(mdoc.CodeUnsupported, err, "response encryption")

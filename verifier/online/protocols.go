@@ -47,7 +47,7 @@ func (s *Service) RespondOpenID4VP(ctx context.Context, id string, body io.Reade
 		r := &verifier.Result{Documents: []*verifier.Document{}, Errors: []verifier.Error{{Code: "wallet_" + sanitizeCode(e), Message: "online: wallet answered " + e + ": " + form.Get("error_description")}}}
 		return s.finish(ctx, tx, r)
 	}
-	resp, err := oid4vp.DecryptResponse([]byte(form.Get(oid4vp.ResponseFormField)), oid4vp.DecryptOptions{
+	resp, err := oid4vp.DecryptResponseString(form.Get(oid4vp.ResponseFormField), oid4vp.DecryptOptions{
 		Key: tx.EncKey, Kid: tx.KeyID, Enc: []string{oid4vp.EncA128GCM, oid4vp.EncA256GCM}})
 	if err != nil {
 		return nil, err

@@ -28,8 +28,8 @@ const walletBytes = 1 << 20
 // a memory file system the same calls cost little and presentations per
 // second rose by half. The servers' data stays where WorkDir puts it.
 //
-// A memory file system is used only when it has room for wallets wallets
-// (walletBytes each): container runtimes often mount a small /dev/shm, and
+// A memory file system is used only when it has room for that many
+// wallets (walletBytes each): container runtimes often mount a small /dev/shm, and
 // a full one would fail the wallets' writes in the middle of the run.
 func walletDir(dir, work string, wallets int) (string, string, func(), error) {
 	noop := func() {}
@@ -46,6 +46,8 @@ func walletDir(dir, work string, wallets int) (string, string, func(), error) {
 			why = fmt.Sprintf("%s has %d MiB free, %d wallets may need %d MiB", memoryFS, free>>20, wallets, need>>20)
 		} else if d, err := os.MkdirTemp(memoryFS, "mnc-load-wallets-"); err == nil {
 			return d, "memory file system", func() { os.RemoveAll(d) }, nil
+		} else {
+			why = fmt.Sprintf("%s is not writable: %v", memoryFS, err)
 		}
 	}
 	d := filepath.Join(work, "wallets")

@@ -18,7 +18,8 @@ type parsedCredential struct {
 // (planning a DCQL answer, then answering) and decoding it was an eighth of
 // a simulated wallet's CPU in a load run. An entry is used only for the
 // same bytes, so a refreshed credential is decoded anew. Callers must not
-// modify the result. It takes w.mu and then w.parsedMu, never both at once.
+// modify the result, nor hold w.mu: a new entry is stored under w.mu and
+// then w.parsedMu, the order forgetParsed's callers use.
 func (w *Wallet) issuerSigned(cred *Credential) (*mdoc.IssuerSigned, error) {
 	w.parsedMu.Lock()
 	e, ok := w.parsed[cred.ID]
@@ -30,12 +31,14 @@ func (w *Wallet) issuerSigned(cred *Credential) (*mdoc.IssuerSigned, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stored under w.mu, so that a remote delete (which forgets every
+	// entry under w.mu) cannot slip between the check and the store.
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	held := make(map[string]bool, len(w.d.Credentials))
 	for _, c := range w.d.Credentials {
 		held[c.ID] = true
 	}
-	w.mu.Unlock()
 	w.parsedMu.Lock()
 	defer w.parsedMu.Unlock()
 	// Entries of credentials deleted, replaced or wiped go; so does

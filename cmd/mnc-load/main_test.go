@@ -114,6 +114,9 @@ func TestRefusals(t *testing.T) {
 		{"--issuer", "http://127.0.0.1:8080"},
 		{"--issuer", "ftp://127.0.0.1", "--verifier", "http://127.0.0.1:8081"},
 		{"--rate", "-5"},
+		{"--rate", "NaN"},
+		{"--rate", "Inf"},
+		{"--rate", "1e-300"},
 		{"--wallets", "2", "--workers", "3"},
 		{"extra-argument"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -31,6 +32,8 @@ const (
 	// maxWallets bounds preparation: each wallet is a card with two RSA
 	// keys and an enrolment.
 	maxWallets = 256
+	// minRate is the smallest --rate: one operation per 100 s.
+	minRate = 0.01
 	// opTimeout bounds one operation.
 	opTimeout = 30 * time.Second
 )
@@ -373,8 +376,10 @@ func (o *Options) defaults() error {
 		// wallets would only wait.
 		return cli.Usagef("--workers %d exceeds --wallets %d (each worker drives its own wallet)", o.Workers, o.Wallets)
 	}
-	if o.Rate < 0 {
-		return cli.Usagef("--rate %v: want 0 (as fast as possible) or a positive rate", o.Rate)
+	if o.Rate < 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || (o.Rate > 0 && o.Rate < minRate) {
+		// A rate too small to pace (its interval beyond time.Duration)
+		// would otherwise run as fast as possible.
+		return cli.Usagef("--rate %v: want 0 (as fast as possible) or a rate of at least %v per second", o.Rate, minRate)
 	}
 	switch {
 	case o.IssueShare == 0:

@@ -117,6 +117,8 @@ func TestRefusals(t *testing.T) {
 		{"--rate", "NaN"},
 		{"--rate", "Inf"},
 		{"--rate", "1e-300"},
+		{"--issue-share", "NaN"},
+		{"--issue-share", "1.5"},
 		{"--wallets", "2", "--workers", "3"},
 		{"extra-argument"},
 	} {

@@ -386,7 +386,7 @@ func (o *Options) defaults() error {
 		o.IssueShare = DefaultIssueShare
 	case o.IssueShare < 0:
 		o.IssueShare = 0
-	case o.IssueShare > 1:
+	case o.IssueShare > 1 || math.IsNaN(o.IssueShare):
 		return cli.Usagef("--issue-share %v: want a share between 0 and 1", o.IssueShare)
 	}
 	if o.IssuerDataDir == "" {

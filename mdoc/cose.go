@@ -125,32 +125,11 @@ func ParseSign1(data []byte) (*Sign1, error) {
 		return nil, newError(CodeMalformed, "COSE_Sign1 without signature")
 	}
 	m := &Sign1{Protected: w.Protected, Unprotected: w.Unprotected, Payload: w.Payload, Signature: w.Signature, Tagged: tagged}
-	if alg, ok := algOnlyHeader(w.Protected); ok {
-		// Nothing else is protected: no critical headers, no x5chain.
-		m.Alg = alg
-		if err := parseUnprotectedX5Chain(m, w.Unprotected); err != nil {
-			return nil, err
-		}
-		return m, nil
+	alg, prot, err := protectedHeader(w.Protected)
+	if err != nil {
+		return nil, err
 	}
-	var prot map[any]cbor.RawMessage
-	if len(w.Protected) > 0 {
-		if err := Unmarshal(w.Protected, &prot); err != nil {
-			return nil, wrapError(CodeMalformed, err, "COSE_Sign1 protected header")
-		}
-	}
-	if _, ok := prot[int64(2)]; ok {
-		return nil, newError(CodeUnsupported, "COSE_Sign1 has critical headers")
-	}
-	algRaw, ok := prot[int64(headerAlg)]
-	if !ok {
-		return nil, newError(CodeMalformed, "COSE_Sign1 protected header lacks alg")
-	}
-	var alg int64
-	if err := Unmarshal(algRaw, &alg); err != nil {
-		return nil, newError(CodeUnsupported, "COSE_Sign1 alg is not an integer")
-	}
-	m.Alg = cose.Algorithm(alg)
+	m.Alg = alg
 	chainRaw, ok := w.Unprotected[int64(headerX5Chain)]
 	if !ok {
 		chainRaw, ok = prot[int64(headerX5Chain)]
@@ -163,6 +142,33 @@ func ParseSign1(data []byte) (*Sign1, error) {
 		m.X5Chain = chain
 	}
 	return m, nil
+}
+
+// protectedHeader reads a COSE_Sign1 protected header: its alg and, unless
+// it is the header algOnlyHeader recognises (which protects nothing else:
+// no critical headers, no x5chain), its members.
+func protectedHeader(p []byte) (cose.Algorithm, map[any]cbor.RawMessage, error) {
+	if alg, ok := algOnlyHeader(p); ok {
+		return alg, nil, nil
+	}
+	var prot map[any]cbor.RawMessage
+	if len(p) > 0 {
+		if err := Unmarshal(p, &prot); err != nil {
+			return 0, nil, wrapError(CodeMalformed, err, "COSE_Sign1 protected header")
+		}
+	}
+	if _, ok := prot[int64(2)]; ok {
+		return 0, nil, newError(CodeUnsupported, "COSE_Sign1 has critical headers")
+	}
+	algRaw, ok := prot[int64(headerAlg)]
+	if !ok {
+		return 0, nil, newError(CodeMalformed, "COSE_Sign1 protected header lacks alg")
+	}
+	var alg int64
+	if err := Unmarshal(algRaw, &alg); err != nil {
+		return 0, nil, newError(CodeUnsupported, "COSE_Sign1 alg is not an integer")
+	}
+	return cose.Algorithm(alg), prot, nil
 }
 
 // algOnlyHeader recognises the protected header that ISO 18013-5 issuers
@@ -182,21 +188,6 @@ func algOnlyHeader(p []byte) (cose.Algorithm, bool) {
 		return cose.Algorithm(-1 - int64(b-0x20)), true
 	}
 	return 0, false
-}
-
-// parseUnprotectedX5Chain sets m.X5Chain from the unprotected header's
-// x5chain (label 33), when it has one.
-func parseUnprotectedX5Chain(m *Sign1, unprotected map[any]cbor.RawMessage) error {
-	raw, ok := unprotected[int64(headerX5Chain)]
-	if !ok {
-		return nil
-	}
-	chain, err := parseX5Chain(raw)
-	if err != nil {
-		return err
-	}
-	m.X5Chain = chain
-	return nil
 }
 
 // parseX5Chain decodes header 33: one certificate as a bstr, several as an

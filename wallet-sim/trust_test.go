@@ -1,7 +1,6 @@
 package walletsim
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
@@ -93,16 +92,14 @@ func TestTrustedRootsBound(t *testing.T) {
 	}
 }
 
+// selfSigned is a root of the kind a wallet trusts, made with the
+// project's own IACA profile.
 func selfSigned(t *testing.T, cn string) *x509.Certificate {
 	t.Helper()
-	k := genKey()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
+	c, err := mdoc.NewIACACertificate(genKey(), mdoc.CertificateOptions{
+		Subject: pkix.Name{CommonName: cn, Country: []string{"JP"}}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IssuerAltNameURI: "https://issuer.example.jp", CRLDistributionPoint: "https://issuer.example.jp/iaca.crl",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

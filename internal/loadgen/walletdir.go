@@ -29,8 +29,8 @@ const walletBytes = 1 << 20
 // second rose by half. The servers' data stays where WorkDir puts it.
 //
 // A memory file system is used only when it has room for that many
-// wallets (walletBytes each): container runtimes often mount a small /dev/shm, and
-// a full one would fail the wallets' writes in the middle of the run.
+// wallets (walletBytes each): container runtimes often mount a small
+// /dev/shm, and a full one would fail the wallets' writes mid-run.
 func walletDir(dir, work string, wallets int) (string, string, func(), error) {
 	noop := func() {}
 	if dir != "" {

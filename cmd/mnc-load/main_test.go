@@ -105,8 +105,9 @@ func TestShortRun(t *testing.T) {
 	}
 }
 
-// TestRefusals: remote targets need --allow-remote, and the two URLs go
-// together; both are usage errors that start nothing.
+// TestRefusals: remote targets need --allow-remote, the two URLs go
+// together, profiles stay on loopback and rates and shares must make
+// sense; all are usage errors that start nothing.
 func TestRefusals(t *testing.T) {
 	for _, args := range [][]string{
 		{"--issuer", "http://203.0.113.7:8080", "--verifier", "http://127.0.0.1:8081"},
@@ -120,6 +121,7 @@ func TestRefusals(t *testing.T) {
 		{"--issue-share", "NaN"},
 		{"--issue-share", "1.5"},
 		{"--wallets", "2", "--workers", "3"},
+		{"--debug-addr", "203.0.113.7:6062"},
 		{"extra-argument"},
 	} {
 		var errb bytes.Buffer

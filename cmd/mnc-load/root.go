@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	var o loadgen.Options
 	var asJSON, verbose bool
 	var gcPercent int
+	var debugAddr string
 	cmd := &cobra.Command{
 		Use:   "mnc-load [--issuer URL --verifier URL] [flags]",
 		Short: "Drive the issuer and the online verifier with simulated wallets and report throughput, latency and CPU cost",
@@ -86,6 +87,15 @@ take CPU from servers on the same machine (--wallet-dir to choose).`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "mnc-load: garbage-collection target %d%% (%s)\n", gc, gcFrom)
 			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
+			if debugAddr != "" {
+				// The tool's own profile: on one machine its wallets
+				// compete with the servers for the cores.
+				addr, err := obs.ServeDebug(cmd.Context(), debugAddr, false, o.Logger)
+				if err != nil {
+					return cli.Usagef("--debug-addr: %v", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "mnc-load: profiles on http://%s/debug/pprof/\n", addr)
+			}
 			o.Progress = cmd.ErrOrStderr()
 			rep, err := loadgen.Run(cmd.Context(), o)
 			if rep != nil {
@@ -120,6 +130,7 @@ take CPU from servers on the same machine (--wallet-dir to choose).`,
 	f.Float64Var(&o.IssueShare, "issue-share", loadgen.DefaultIssueShare, "share of operations that are issuance (0 for none)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	obs.GCFlag(f, &gcPercent)
+	f.StringVar(&debugAddr, "debug-addr", "", "serve the load tool's own Go runtime profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6062 (off by default)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging of the wallets")
 	cmd.PreRun = func(c *cobra.Command, _ []string) {
 		if c.Flags().Changed("issue-share") && o.IssueShare == 0 {

@@ -194,7 +194,7 @@ func BenchmarkStatusList1M(b *testing.B) {
 		var size int
 		for i := 0; i < b.N; i++ {
 			l := millionList(b)
-			t, err := e.svc.signStatusList("1", l, 1, e.clock())
+			t, _, err := e.svc.signStatusList("1", l, 1, e.clock())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -234,7 +234,7 @@ func TestStatusListMillion(t *testing.T) {
 	}
 	e := newEnv(t, envOptions{})
 	l := millionList(t)
-	tok, err := e.svc.signStatusList("1", l, 1, e.clock())
+	tok, _, err := e.svc.signStatusList("1", l, 1, e.clock())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,9 @@
 //	GET  /status/{list}         Token Status List (2 bits: 0 valid, 1 revoked, 2 suspended), CWT by default
 //	                            (application/statuslist+cwt, x5chain = status-list signer issued by the IACA,
 //	                            sub = this URL), JWT with Accept: application/statuslist+jwt;
-//	                            Cache-Control max-age = ttl; re-signed when the list changes
+//	                            re-signed when the list changes and, when fetched, once half its ttl has
+//	                            passed (verifiers hold a token fresh until iat + ttl); Cache-Control
+//	                            max-age = what is left until iat + ttl
 //	GET  /pki/iaca.pem, /pki/reader-ca.pem, /pki/attestation-ca.pem
 //	GET  /pki/iaca.crl, /pki/reader-ca.crl  DER CRLs (application/pkix-crl) at the distribution points the
 //	                            IACA and reader CA advertise, signed by that CA: revoked Document Signer /

@@ -201,7 +201,12 @@ func (s *Service) Handler() http.Handler {
 			s.fail(c, err)
 			return
 		}
-		c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(t.TTL/time.Second)))
+		// A cache (a CDN, a verifier) may keep the token until iat + ttl
+		// and no longer: max-age is what is left of that, not the whole
+		// ttl, or a token re-signed at half its ttl would be served up to
+		// one and a half ttl old.
+		left := max(t.IssuedAt.Add(t.TTL).Sub(s.now()), 0)
+		c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(left/time.Second)))
 		c.Header("Last-Modified", t.IssuedAt.UTC().Format(http.TimeFormat))
 		if strings.Contains(c.GetHeader("Accept"), MediaTypeStatusListJWT) {
 			c.Data(http.StatusOK, MediaTypeStatusListJWT, t.JWT)

@@ -34,15 +34,37 @@ type StatusListToken struct {
 
 // statusCache keeps the signed tokens per list. A token is re-signed when
 // the list's version changed (any credential state change in it bumps the
-// version in the same transaction) or when half its validity has passed.
+// version in the same transaction), and when half its ttl has passed even
+// if nothing changed: a verifier holds a token fresh only until iat + ttl
+// (draft-ietf-oauth-status-list, ttl: how long it may be cached before a
+// fresh one is fetched), so an issuer that re-signed only on change would
+// have every verifier failing closed after a quiet ttl. Re-signing an
+// unchanged list reuses its compressed form: the list is read from the
+// store and compressed once per change.
 type statusCache struct {
 	s  *Service
 	mu sync.Mutex
-	m  map[string]*StatusListToken
+	m  map[string]*cachedList
+	// builds counts lists read from the store and compressed (tests).
+	builds int
+}
+
+// cachedList is a list's current token with the list it carries.
+type cachedList struct {
+	tok  *StatusListToken
+	list *mdoc.StatusList
+	lst  []byte // list's Encode(), as in tok
 }
 
 func newStatusCache(s *Service) *statusCache {
-	return &statusCache{s: s, m: map[string]*StatusListToken{}}
+	return &statusCache{s: s, m: map[string]*cachedList{}}
+}
+
+// statusRefresh is how old a served token may get before it is re-signed:
+// half its ttl, so a verifier (or a CDN honouring max-age) always gets a
+// token with at least half its ttl left; and at most half its validity.
+func (s *Service) statusRefresh() time.Duration {
+	return min(s.cfg.StatusListTTL, s.cfg.StatusListValidity) / 2
 }
 
 // StatusList returns the current signed token of a list.
@@ -61,7 +83,19 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListTok
 	c := s.status
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t := c.m[listID]; t != nil && t.Version == v && now.Before(t.IssuedAt.Add(t.ExpiresAt.Sub(t.IssuedAt)/2)) {
+	cl := c.m[listID]
+	if cl != nil && cl.tok.Version == v {
+		age := now.Sub(cl.tok.IssuedAt)
+		if age >= 0 && age < s.statusRefresh() {
+			return cl.tok, nil
+		}
+		// Unchanged but aging (or the clock went back): a new iat for the
+		// same compressed list.
+		t, err := s.signEncoded(listID, cl.list, cl.lst, v, now, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		cl.tok = t
 		return t, nil
 	}
 	version, entries, err := s.lists.StatusEntries(ctx, listID)
@@ -83,11 +117,12 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListTok
 			return nil, fmt.Errorf("status list %s idx %d: %w", listID, idx, err)
 		}
 	}
-	t, err := s.signStatusList(listID, list, version, now)
+	c.builds++
+	t, lst, err := s.signStatusList(listID, list, version, now)
 	if err != nil {
 		return nil, err
 	}
-	c.m[listID] = t
+	c.m[listID] = &cachedList{tok: t, list: list, lst: lst}
 	return t, nil
 }
 
@@ -119,17 +154,26 @@ func statusValue(st string) uint8 {
 	return mdoc.StatusInvalid // revoked, and anything unknown fails closed
 }
 
-// signStatusList signs list as a CWT (mdoc.SignStatusListToken, x5chain =
-// [status-list signer] issued by the IACA) and as a JWT (typ
-// statuslist+jwt, x5c the same certificate), with sub = the list's URI.
-func (s *Service) signStatusList(listID string, list *mdoc.StatusList, version int64, now time.Time) (*StatusListToken, error) {
+// signStatusList compresses list and signs it (signEncoded); it returns
+// the compressed list too, for re-signing it unchanged.
+func (s *Service) signStatusList(listID string, list *mdoc.StatusList, version int64, now time.Time) (*StatusListToken, []byte, error) {
 	start := time.Now()
-	claims := mdoc.StatusListClaims{Subject: s.statusURI(listID), IssuedAt: now, ExpiresAt: now.Add(s.cfg.StatusListValidity), TTL: s.cfg.StatusListTTL}
 	// Both forms carry the same compressed list: compress it once.
 	lst, err := list.Encode()
 	if err != nil {
-		return nil, fmt.Errorf("compress status list %s: %w", listID, err)
+		return nil, nil, fmt.Errorf("compress status list %s: %w", listID, err)
 	}
+	t, err := s.signEncoded(listID, list, lst, version, now, start)
+	return t, lst, err
+}
+
+// signEncoded signs list, compressed as lst (its Encode()), as a CWT
+// (mdoc.SignStatusListToken, x5chain = [status-list signer] issued by the
+// IACA) and as a JWT (typ statuslist+jwt, x5c the same certificate), with
+// sub = the list's URI. The work since start is reported as the signing
+// time.
+func (s *Service) signEncoded(listID string, list *mdoc.StatusList, lst []byte, version int64, now, start time.Time) (*StatusListToken, error) {
+	claims := mdoc.StatusListClaims{Subject: s.statusURI(listID), IssuedAt: now, ExpiresAt: now.Add(s.cfg.StatusListValidity), TTL: s.cfg.StatusListTTL}
 	cwt, err := mdoc.SignStatusListToken(s.cfg.StatusListSigner, mdoc.StatusListTokenOptions{X5Chain: rawChain(s.cfg.StatusListSigner.Chain()), Encoded: lst}, claims, list)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %s (CWT): %w", listID, err)

@@ -75,8 +75,9 @@ func (a *App) observe(o *obs.Obs, sq *sqlstore.Store) func(string, time.Time, ti
 }
 
 // listAges exports the age of the token this replica last signed for each
-// status list. Verifiers cache a token up to its ttl, so an age well past
-// the ttl means re-signing has stopped.
+// status list. A list is re-signed when it is fetched after half its ttl,
+// so while verifiers fetch from this replica the age stays under the ttl;
+// an age well past it means they fetch elsewhere, or signing fails.
 type listAges struct {
 	mu     sync.Mutex
 	signed map[string]time.Time

@@ -55,7 +55,7 @@ standing in for J-LIS, and an admin token; it prints where each of them is.`,
 	}
 	f := cmd.Flags()
 	o := &c.opts
-	f.StringVar(&o.Listen, "listen", app.DefaultListen, "listen address")
+	cli.ListenFlag(f, &o.Listen, app.DefaultListen)
 	f.StringVar(&o.PublicURL, "public-url", "", "public base URL, the credential issuer identifier (default http://<listen>)")
 	f.StringVar(&o.WebhookURL, "webhook", "", "notification webhook URL (JSON POST per event)")
 	f.StringVar(&o.SMTPAddr, "smtp", "", "SMTP server host:port for e-mail notifications")

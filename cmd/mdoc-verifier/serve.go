@@ -59,7 +59,7 @@ issuer starts) and signs requests with a development reader certificate kept in
 ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 		Example: `  mdoc-issuer serve & mdoc-verifier serve        # development defaults, side by side
   mdoc-verifier serve --trust iaca.pem
-  mdoc-verifier serve --trust iacas/ --addr 0.0.0.0:8443 --base-url https://verifier.example \
+  mdoc-verifier serve --trust iacas/ --listen 0.0.0.0:8443 --base-url https://verifier.example \
       --reader-cert reader.pem --reader-key reader-key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,7 +69,7 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 	}
 	f := cmd.Flags()
 	o.tf.register(f)
-	f.StringVar(&o.addr, "addr", defaultServeAddr, "listen address")
+	cli.ListenFlag(f, &o.addr, defaultServeAddr)
 	f.StringVar(&o.base, "base-url", "", "externally visible base URL (default http://ADDR); its origin is the Annex C origin")
 	f.StringVar(&o.dataDir, "data-dir", cli.DefaultDataDir("verifier"), "data directory: the development reader certificate when --reader-cert is not given")
 	f.StringVar(&o.issuerDataDir, "issuer-data-dir", cli.DefaultDataDir("issuer"), "without --trust: the development issuer's data directory, whose pki/iaca.pem is trusted")

@@ -79,7 +79,10 @@ func TestServeWithoutReaderFlags(t *testing.T) {
 		var out, errb syncbuf.Buffer
 		done := make(chan int, 1)
 		go func() {
-			done <- run(ctx, []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
+			// The second run uses --addr, the flag's earlier name, as an
+			// old script would: it still works, with a warning.
+			listen := []string{"--listen", "--addr"}[i]
+			done <- run(ctx, []string{"serve", "--trust", iaca, "--data-dir", data, listen, "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
 		}()
 		if err := out.Await("serving on http://", done, 10*time.Second); err != nil {
 			t.Fatalf("run %d: serve: %v\n%s %s", i, err, out.String(), errb.String())
@@ -90,6 +93,9 @@ func TestServeWithoutReaderFlags(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), filepath.Join(data, trust.DevReaderCAFile)) {
 			t.Fatalf("run %d: output %q lacks %q and the CA path", i, out.String(), want)
+		}
+		if warned := strings.Contains(errb.String(), "use --listen"); warned != (i == 1) {
+			t.Fatalf("run %d: deprecation warning %v: %s", i, warned, errb.String())
 		}
 	}
 }
@@ -106,7 +112,7 @@ func TestServeDevelopmentDefaults(t *testing.T) {
 	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--issuer-data-dir", issuerDir, "--data-dir", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
+		done <- run(ctx, []string{"serve", "--issuer-data-dir", issuerDir, "--data-dir", data, "--listen", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
 	}()
 	// The issuer comes up a moment later.
 	time.Sleep(300 * time.Millisecond)
@@ -148,7 +154,7 @@ func testServeOperational(t *testing.T, extra []string, wantMetric string) {
 	iaca := filepath.Join(t.TempDir(), "iaca.pem")
 	os.WriteFile(iaca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: is.IACA.Raw}), 0o644)
 	data := filepath.Join(t.TempDir(), "verifier")
-	if code := run(context.Background(), []string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "xml"}, strings.NewReader(""), io.Discard, io.Discard); code != exitUsage {
+	if code := run(context.Background(), []string{"serve", "--trust", iaca, "--data-dir", data, "--listen", "127.0.0.1:0", "--log-format", "xml"}, strings.NewReader(""), io.Discard, io.Discard); code != exitUsage {
 		t.Fatalf("--log-format xml: exit %d, want %d", code, exitUsage)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,7 +162,7 @@ func testServeOperational(t *testing.T, extra []string, wantMetric string) {
 	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--trust", iaca, "--data-dir", data, "--addr", "127.0.0.1:0", "--log-format", "json"}, extra...), strings.NewReader(""), &out, &errb)
+		done <- run(ctx, append([]string{"serve", "--trust", iaca, "--data-dir", data, "--listen", "127.0.0.1:0", "--log-format", "json"}, extra...), strings.NewReader(""), &out, &errb)
 	}()
 	if err := out.Await("serving on ", done, 10*time.Second); err != nil {
 		t.Fatalf("serve: %v\n%s %s", err, out.String(), errb.String())

@@ -194,6 +194,16 @@ func (p *Program) Run(ctx context.Context, args []string, stdin io.Reader, stdou
 	root.SetErr(stderr)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	// pflag warns of a deprecated flag on its own output, os.Stderr
+	// unless told: the command's stderr, like every other message.
+	var flagOutput func(c *cobra.Command)
+	flagOutput = func(c *cobra.Command) {
+		c.Flags().SetOutput(stderr)
+		for _, s := range c.Commands() {
+			flagOutput(s)
+		}
+	}
+	flagOutput(root)
 	// Cobra reports its own refusals (unknown command or flag, a bad flag
 	// value, wrong argument count, a missing required flag) as plain
 	// errors before a command's RunE starts. Marking the start of RunE
@@ -299,9 +309,20 @@ func DefaultDataDir(name string) string {
 	return d
 }
 
+// ListenFlag defines --listen, the address a server listens on, under the
+// same name on every server. --addr, the name the verifier first had, is
+// kept as a deprecated alias (hidden; cobra warns when it is used), so
+// that scripts written for it keep working.
+func ListenFlag(f *pflag.FlagSet, p *string, def string) {
+	f.StringVar(p, "listen", def, "listen address (host:port; port 0 picks a free one)")
+	f.StringVar(p, "addr", def, "listen address (deprecated: use --listen)")
+	_ = f.MarkDeprecated("addr", "use --listen")
+}
+
 // Lint lists what the project's command-line style asks of every command
 // and root's tree lacks: a one-line summary, a longer description and an
-// example, and for a command that takes flags, flags with help texts. Each
+// example, and for a command that takes flags, flags with help texts and
+// a listen address named --listen. Each
 // binary's tests call it, so that a command added later meets the style too.
 func Lint(root *cobra.Command) []string {
 	var problems []string
@@ -323,6 +344,9 @@ func Lint(root *cobra.Command) []string {
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
 			if f.Usage == "" {
 				problems = append(problems, path+": flag --"+f.Name+" has no help text")
+			}
+			if f.Name == "addr" && f.Deprecated == "" {
+				problems = append(problems, path+": flag --addr: a server's listen address is --listen (ListenFlag)")
 			}
 		})
 		for _, s := range c.Commands() {

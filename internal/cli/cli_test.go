@@ -148,3 +148,38 @@ func TestLint(t *testing.T) {
 		t.Errorf("Lint: %v", got)
 	}
 }
+
+// TestListenFlag: servers take --listen; --addr still works as a
+// deprecated alias, and Lint catches a server that names it --addr.
+func TestListenFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "127.0.0.1:9"},
+		{[]string{"--listen", "127.0.0.1:1"}, "127.0.0.1:1"},
+		{[]string{"--addr", "127.0.0.1:2"}, "127.0.0.1:2"},
+	} {
+		var got string
+		c := &cobra.Command{Use: "serve", Short: "s", Long: "l", Example: "  serve", RunE: func(*cobra.Command, []string) error { return nil }}
+		ListenFlag(c.Flags(), &got, "127.0.0.1:9")
+		var errb bytes.Buffer
+		c.SetErr(&errb)
+		c.Flags().SetOutput(&errb) // where pflag warns of a deprecated flag
+		c.SetArgs(tc.args)
+		if err := c.Execute(); err != nil || got != tc.want {
+			t.Errorf("%v: %q %v, want %q", tc.args, got, err, tc.want)
+		}
+		if deprecated := slices.Contains(tc.args, "--addr"); deprecated != strings.Contains(errb.String(), "use --listen") {
+			t.Errorf("%v: warning %q", tc.args, errb.String())
+		}
+		if p := Lint(NewRoot("p", "s", "l", c)); len(p) != 0 {
+			t.Errorf("Lint: %v", p)
+		}
+	}
+	bad := &cobra.Command{Use: "serve", Short: "s", Long: "l", Example: "  serve"}
+	bad.Flags().String("addr", "", "listen address")
+	if p := Lint(NewRoot("p", "s", "l", bad)); len(p) != 1 || !strings.Contains(p[0], "--listen") {
+		t.Errorf("Lint of --addr: %v", p)
+	}
+}

@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer ic.stop()
 		o.IssuerURL = "http://" + addr
-		vc, line, err := startChild(ctx, "mdoc-verifier", ver, []string{"serve", "--data-dir", o.VerifierDataDir, "--issuer-data-dir", o.IssuerDataDir, "--addr", "127.0.0.1:0"}, "serving on ")
+		vc, line, err := startChild(ctx, "mdoc-verifier", ver, []string{"serve", "--data-dir", o.VerifierDataDir, "--issuer-data-dir", o.IssuerDataDir, "--listen", "127.0.0.1:0"}, "serving on ")
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,8 @@
 // user-authentication certificate profiles, reading the four basic facts,
 // path validation against JPKI roots, revocation by CRL (and OCSP), and
 // verification of user authentications, document signatures and
-// card-signed JWS. DESIGN §2 and §4 give the facts it follows.
+// card-signed JWS, following the JPKI certificate profile and the rules
+// of the smartphone certificate service.
 //
 // # Certificates
 //

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Era is the Japanese era code that leads a JPKI birth date (DESIGN §4):
+// Era is the Japanese era code that leads a JPKI birth date (otherName
+// 1.2.392.200149.8.5.5.4 of the signature certificate, EYYYYMMDD):
 // 0 unknown, 1 Meiji, 2 Taisho, 3 Showa, 4 Heisei, 5 Reiwa.
 type Era int
 
@@ -220,7 +221,7 @@ func (b BirthDate) Time() (time.Time, bool) {
 }
 
 // Gregorian returns the date as written in Japanese with the Gregorian
-// year, e.g. "1990年4月1日" (birth_date_unicode, DESIGN §3). Unknown parts
+// year, e.g. "1990年4月1日" (the mdoc element birth_date_unicode). Unknown parts
 // are left out.
 func (b BirthDate) Gregorian() string {
 	var sb strings.Builder

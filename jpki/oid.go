@@ -2,7 +2,7 @@ package jpki
 
 import "encoding/asn1"
 
-// Object identifiers of the JPKI profile (DESIGN §4). J-LIS's arc is
+// Object identifiers of the JPKI certificate profile (J-LIS). J-LIS's arc is
 // 1.2.392.200149.8.5.
 var (
 	// OIDPolicySignatureCard is the certificate policy of the card's
@@ -47,7 +47,7 @@ const (
 	OrganizationTest       = "JPKI-TEST"
 )
 
-// Organisational units of the two root families (DESIGN §4).
+// Organisational units of the two J-LIS root families.
 const (
 	OUSignature = "JPKI for digital signature"
 	OUAuth      = "JPKI for user authentication"

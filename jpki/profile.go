@@ -85,7 +85,7 @@ func ParseSex(s string) (Sex, error) {
 // Code returns the certificate encoding ("1", "2", "3").
 func (s Sex) Code() string { return fmt.Sprint(int(s)) }
 
-// ISO5218 returns the ISO/IEC 5218 code used by mdoc (DESIGN §3):
+// ISO5218 returns the ISO/IEC 5218 code used by mdoc (ISO/IEC 23220-2 sex):
 // 1 male, 2 female, 0 not known.
 func (s Sex) ISO5218() int {
 	switch s {
@@ -97,7 +97,7 @@ func (s Sex) ISO5218() int {
 	return 0
 }
 
-// Unicode returns "男", "女" or "不明" (sex_unicode, DESIGN §3).
+// Unicode returns "男", "女" or "不明" (the mdoc element sex_unicode).
 func (s Sex) Unicode() string {
 	switch s {
 	case SexMale:
@@ -297,7 +297,7 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 }
 
 // NewCertificate classifies c by its certificate policy and checks the
-// profile (DESIGN §4), reporting a CodeProfile error with the reason:
+// J-LIS profile, reporting a CodeProfile error with the reason:
 //
 //   - RSA key of MinRSABits…MaxRSABits bits, sha256WithRSAEncryption, not a CA;
 //   - exactly one JPKI end-entity policy, which gives Kind and Form;

@@ -9,7 +9,7 @@ import (
 // AID is the application identifier of the JPKI applet (JPKI-AP).
 var AID = []byte{0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}
 
-// Elementary file identifiers of JPKI-AP (DESIGN §4).
+// Elementary file identifiers of JPKI-AP (J-LIS, JPKI-AP interface).
 const (
 	EFSignCert   uint16 = 0x0001 // signature certificate (reading needs the signature password)
 	EFSignCACert uint16 = 0x0002 // root that issued the signature certificate
@@ -28,7 +28,7 @@ const TokenInfoLen = 20
 // Token is the label in EF 0006 that names the kind of token.
 type Token string
 
-// Token labels (DESIGN §4).
+// Token labels, read from EF 0006 (token information).
 const (
 	TokenCard Token = "JPKIAPICCTOKEN2" // My Number Card
 	TokenGPSE Token = "JPKIAPGPSETOKEN" // Android GP-SE
@@ -36,8 +36,8 @@ const (
 )
 
 // Phone reports whether t is a smartphone token. On those the auth
-// certificate is read only after the PIN (DESIGN §4 says so for GP-SE; this
-// project applies it to the iPhone token too).
+// certificate is read only after the PIN (so on the Android GP-SE token;
+// this project applies it to the iPhone token too).
 func (t Token) Phone() bool { return t == TokenGPSE || t == TokenIOS }
 
 // Form returns the certificate form the token carries.
@@ -62,9 +62,9 @@ func ParseToken(s string) (Token, error) {
 	return "", fmt.Errorf("jpki: unknown token %q (want card, gpse or ios)", s)
 }
 
-// Reference data rules (DESIGN §2): the auth PIN is 4 digits with 3
-// tries; the signature password is 6–16 characters of A–Z and 0–9 with 5
-// tries.
+// Reference data rules of the card and the smartphone JPKI service: the
+// auth PIN is 4 digits with 3 tries; the signature password is 6–16
+// characters of A–Z and 0–9 with 5 tries.
 const (
 	AuthPINTries      = 3
 	SignPasswordTries = 5

@@ -28,7 +28,8 @@ type EnrolOptions struct {
 	// CardPassword is the card's signature password (6–16 of A–Z, 0–9).
 	CardPassword string
 	// JPKIPassword and JPKIPIN are the new phone certificates' signature
-	// password and auth PIN, separate from the card's (DESIGN §2). Empty:
+	// password and auth PIN, separate from the card's (as the smartphone
+	// JPKI service requires). Empty:
 	// no JPKI phone certificates are requested.
 	JPKIPassword string
 	JPKIPIN      string

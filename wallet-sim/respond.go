@@ -14,7 +14,8 @@ import (
 	"github.com/mynumber-mdoc/mnc/wallet-sim/se"
 )
 
-// Element identifiers with a legal restriction (DESIGN §3).
+// Element identifiers with a legal restriction: the individual number
+// may be collected only where the My Number Act (番号法) allows it.
 const ElementIndividualNumber = "individual_number_unicode"
 
 // MaxDocRequests bounds the documents one request may ask for.

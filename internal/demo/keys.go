@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 )
 
-// rsaKeyBits is the JPKI key size (DESIGN §4: RSA-2048).
+// rsaKeyBits is the JPKI key size: J-LIS issues RSA-2048 keys.
 const rsaKeyBits = 2048
 
 // keySource hands out fresh RSA-2048 keys, each exactly once, generated

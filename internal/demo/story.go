@@ -26,7 +26,7 @@ import (
 
 // The holder, her card and her phones. Passwords follow the card rules
 // (signature password 6–16 of A–Z and 0–9, auth PIN 4 digits); the phone's
-// are separate from the card's (DESIGN §2).
+// are separate from the card's, as the smartphone JPKI service requires.
 var holder = testca.Person{Name: "佐藤\u3000花子", BirthDate: jpki.NewBirthDate(1990, time.July, 15), Sex: jpki.SexFemale,
 	Address: "東京都千代田区霞が関1-2-3"}
 

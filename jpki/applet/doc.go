@@ -1,7 +1,8 @@
 // Package applet emulates the JPKI applet (JPKI-AP) at the APDU level, as
 // it runs on the My Number Card (token JPKIAPICCTOKEN2) and on a phone's
 // secure element (JPKIAPGPSETOKEN on Android GP-SE, JPKIAPIOSTOKEN on
-// iPhone), following DESIGN §4.
+// iPhone), following the JPKI-AP interface published by J-LIS (公的個人認証
+// サービス 利用者クライアントソフト API仕様).
 //
 // A Card answers command APDUs through Transmit. It holds the two key
 // pairs, the four certificate files, the token label and the two

@@ -237,7 +237,7 @@ func marshalName(rdns ...pkix.RelativeDistinguishedNameSET) []byte {
 }
 
 // rootName is C=JP, O=JPKI[-TEST], OU=<kind>, OU=Japan Agency for Local
-// Authority Information Systems (DESIGN §4).
+// Authority Information Systems, the DN of the J-LIS roots.
 func (ca *CA) rootName(kind jpki.Kind) []byte {
 	return marshalName(rdn(oidC, "JP"), rdn(oidO, ca.org()), rdn(oidOU, kindOU(kind)), rdn(oidOU, jpki.OUJLIS))
 }
@@ -557,7 +557,7 @@ func (ca *CA) issuePhoneLocked(card *x509.Certificate, kind jpki.Kind, pub *rsa.
 	}
 	notAfter := notBefore.Add(validity)
 	if notAfter.After(card.NotAfter) {
-		notAfter = card.NotAfter // the phone credential never outlives the card (DESIGN §2)
+		notAfter = card.NotAfter // the phone credential never outlives the card (smartphone JPKI service rule)
 	}
 	muni := municipalityOf(rec.DistributionPoint)
 	spec := issueSpec{kind: kind, form: jpki.FormSmartphone, pub: pub, notBefore: notBefore, notAfter: notAfter,
@@ -679,8 +679,9 @@ func (ca *CA) issueLocked(s issueSpec) (*x509.Certificate, *Root, error) {
 
 // Revoke revokes the certificate with serial at time at (zero: now) for
 // an RFC 5280 reason code, and with it every smartphone certificate derived
-// from it (linked revocation, DESIGN §2). It returns every serial newly
-// revoked; revoking a revoked certificate is an error.
+// from it (linked revocation, as the smartphone JPKI service does). It
+// returns every serial newly revoked; revoking a revoked certificate is an
+// error.
 func (ca *CA) Revoke(serial *big.Int, reason int, at time.Time) ([]*big.Int, error) {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()

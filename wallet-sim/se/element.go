@@ -101,7 +101,8 @@ type Policy struct {
 	AllowBiometric bool `json:"allow_biometric"`
 }
 
-// Profile policies (DESIGN §2): Apple wallets use Face ID / Touch ID only,
+// Profile policies, as in the smartphone JPKI service (Digital Agency,
+// スマホ用電子証明書搭載サービス): Apple wallets use Face ID / Touch ID only,
 // with no PIN fallback for the credential; Android accepts the PIN or
 // BiometricPrompt.
 var (

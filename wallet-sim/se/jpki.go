@@ -73,7 +73,8 @@ type JPKICertificates struct {
 // ProvisionJPKI installs the JPKI applet with the pending keys and the
 // issued certificates, the holder's new signature password (6–16 of A–Z,
 // 0–9; 5 tries) and auth PIN (4 digits; 3 tries), separate from the card's
-// (DESIGN §2). token is JPKIAPGPSETOKEN (Android) or JPKIAPIOSTOKEN.
+// (the smartphone JPKI service's rules). token is JPKIAPGPSETOKEN
+// (Android) or JPKIAPIOSTOKEN (iPhone), the JPKI-AP token labels.
 func (e *Element) ProvisionJPKI(token jpki.Token, certs JPKICertificates, signPassword, authPIN string) error {
 	const op = "provision jpki"
 	e.mu.Lock()

@@ -121,3 +121,29 @@ func TestSampleFloor(t *testing.T) {
 		t.Fatalf("cancelled sampler took %d samples", n)
 	}
 }
+
+// TestLineBuffer: a child's output is kept bounded, its last lines intact,
+// however much it writes.
+func TestLineBuffer(t *testing.T) {
+	var l lineBuffer
+	line := strings.Repeat("x", 99) + "\n"
+	for i := range 3 * maxChildOutput / len(line) {
+		if i == 10 {
+			l.Write([]byte("listening on http://127.0.0.1:1\n"))
+			if got, ok := l.find("listening on "); !ok || got != "listening on http://127.0.0.1:1" {
+				t.Fatalf("find: %q %v", got, ok)
+			}
+		}
+		l.Write([]byte(line))
+		if len(l.buf) > 2*maxChildOutput {
+			t.Fatalf("buffer grew to %d bytes", len(l.buf))
+		}
+	}
+	l.Write([]byte("the last line"))
+	if got := l.tail(); !strings.HasSuffix(got, line[:99]+"\nthe last line") || len(got) > 2000 {
+		t.Fatalf("tail: ...%q (%d bytes)", got[max(len(got)-120, 0):], len(got))
+	}
+	if len(l.buf) < maxChildOutput {
+		t.Fatalf("kept only %d bytes", len(l.buf))
+	}
+}

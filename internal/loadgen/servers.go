@@ -147,7 +147,9 @@ func (c *child) stop() {
 }
 
 // lineBuffer collects a child's output for its start marker and for the
-// error message if it fails. It keeps only the last maxChildOutput bytes.
+// error message if it fails. It keeps the last maxChildOutput bytes (up to
+// twice that between trims: trimming on every write once full would copy
+// the whole buffer per log line, and an issuer logs each credential).
 type lineBuffer struct {
 	mu  sync.Mutex
 	buf []byte
@@ -159,8 +161,8 @@ func (l *lineBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf = append(l.buf, p...)
-	if len(l.buf) > maxChildOutput {
-		l.buf = append([]byte(nil), l.buf[len(l.buf)-maxChildOutput:]...)
+	if len(l.buf) > 2*maxChildOutput {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-maxChildOutput:]...)
 	}
 	return len(p), nil
 }

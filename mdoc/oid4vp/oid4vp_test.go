@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwe"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"github.com/mynumber-mdoc/mnc/internal/jose"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
 
@@ -122,6 +123,20 @@ func TestVerifyRequestObjectRefusals(t *testing.T) {
 			h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"oauth-authz-req+jwt","x5c":["` + base64.StdEncoding.EncodeToString(p.cert.Raw) + `"]}`))
 			return []byte(h + "." + base64.RawURLEncoding.EncodeToString(pl) + "."), RequestObjectOptions{Trust: p.trust(), CurrentTime: testNow}
 		}, mdoc.CodeReaderAuthInvalid},
+		{"duplicate member", func() ([]byte, RequestObjectOptions) {
+			// Validly signed, but with a second response_uri ahead of the
+			// real one: one reader would post to the first, another to the
+			// last. Refused rather than read either way.
+			ro, _ := newRequest(t, hashID)
+			pl, _ := json.Marshal(ro)
+			pl = append([]byte(`{"response_uri":"https://evil.example.com/cb",`), pl[1:]...)
+			x5c := []string{base64.StdEncoding.EncodeToString(p.cert.Raw)}
+			jwt, err := jose.Sign(p.key, map[string]any{"typ": RequestObjectType, "x5c": x5c}, pl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []byte(jwt), RequestObjectOptions{Trust: p.trust(), CurrentTime: testNow}
+		}, CodeInvalidRequestObject},
 		{"oversized", func() ([]byte, RequestObjectOptions) {
 			return bytes.Repeat([]byte("a"), MaxRequestObjectSize+1), RequestObjectOptions{Trust: p.trust()}
 		}, mdoc.CodeLimitExceeded},

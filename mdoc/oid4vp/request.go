@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/mynumber-mdoc/mnc/internal/jose"
 	"github.com/mynumber-mdoc/mnc/mdoc"
 )
@@ -323,8 +324,11 @@ func VerifyRequestObject(jwt []byte, opts RequestObjectOptions) (*VerifiedReques
 		return nil, wrap(mdoc.CodeReaderAuthInvalid, err, "request object signature")
 	}
 	payload := parsed.Payload
+	// json/v2 semantics, as for the response: exact member names and no
+	// duplicate members, so that the signed request reads one way only (a
+	// second response_uri or nonce is refused, not silently taken).
 	var ro RequestObject
-	if err := json.Unmarshal(payload, &ro); err != nil {
+	if err := jsonv2.Unmarshal(payload, &ro); err != nil {
 		return nil, wrap(CodeInvalidRequestObject, err, "request object claims")
 	}
 	if err := ro.Validate(); err != nil {

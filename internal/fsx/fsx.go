@@ -28,7 +28,12 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
 	err = f.Chmod(perm)
 	if err == nil {
 		_, err = f.Write(data)
@@ -41,6 +46,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
+		renamed = err == nil
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

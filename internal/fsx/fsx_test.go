@@ -35,6 +35,23 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	}
 }
 
+// TestWriteFileFailedRename: when the temporary file cannot be renamed
+// into place (here path is a non-empty directory), it is removed.
+func TestWriteFileFailedRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := os.MkdirAll(filepath.Join(path, "inside"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("new"), 0o600); err == nil {
+		t.Fatal("written over a directory")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "state.json" {
+		t.Fatalf("directory holds %v, want only state.json", ents)
+	}
+}
+
 func TestWriteFileNamesPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing", "f")
 	err := WriteFile(path, nil, 0o600)

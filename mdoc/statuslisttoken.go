@@ -101,6 +101,10 @@ type StatusListTokenOptions struct {
 	// (compression, not the signature, dominates the cost of a large
 	// list). Nil means SignStatusListToken encodes the list itself.
 	Encoded []byte
+	// Bits is the list's bits per entry when list is nil: an issuer that
+	// re-signs an unchanged list keeps only its Encoded form, not the
+	// list (a few KB rather than tens).
+	Bits int
 }
 
 // SignStatusListToken signs list and claims as a Status List Token in CWT
@@ -108,10 +112,18 @@ type StatusListTokenOptions struct {
 // a tagged COSE_Sign1 (tag 18) with protected header {1: alg, 16:
 // "application/statuslist+cwt"} and the claims map as payload. signer is any crypto.Signer (an HSM key works);
 // the algorithm follows its key: ES256/ES384/ES512 by curve, EdDSA for
-// Ed25519.
+// Ed25519. list may be nil when opts gives Encoded and Bits.
 func SignStatusListToken(signer crypto.Signer, opts StatusListTokenOptions, claims StatusListClaims, list *StatusList) ([]byte, error) {
-	if signer == nil || list == nil {
-		return nil, newError(CodeStatusListInvalid, "missing signer or list")
+	bits := opts.Bits
+	switch {
+	case signer == nil:
+		return nil, newError(CodeStatusListInvalid, "missing signer")
+	case list != nil:
+		bits = list.Bits
+	case opts.Encoded == nil:
+		return nil, newError(CodeStatusListInvalid, "missing list")
+	case bits != 1 && bits != 2 && bits != 4 && bits != 8:
+		return nil, newError(CodeStatusListInvalid, "bits %d (want 1, 2, 4 or 8)", bits)
 	}
 	if claims.Subject == "" {
 		return nil, newError(CodeStatusListInvalid, "status list token without sub")
@@ -139,7 +151,7 @@ func SignStatusListToken(signer crypto.Signer, opts StatusListTokenOptions, clai
 	w := statusListClaimsWire{
 		Sub:        claims.Subject,
 		Iat:        &iat,
-		StatusList: &statusListWire{Bits: list.Bits, Lst: lst, AggregationURI: claims.AggregationURI},
+		StatusList: &statusListWire{Bits: bits, Lst: lst, AggregationURI: claims.AggregationURI},
 	}
 	if !claims.ExpiresAt.IsZero() {
 		exp := numericDate(claims.ExpiresAt.Unix())

@@ -256,6 +256,43 @@ func TestSignStatusListTokenRejects(t *testing.T) {
 	if _, err := SignStatusListToken(key, StatusListTokenOptions{}, statusListClaims(), nil); err == nil {
 		t.Error("nil list signed")
 	}
+	enc, err := l.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bits := range []int{0, 3, 16} {
+		if _, err := SignStatusListToken(key, StatusListTokenOptions{Encoded: enc, Bits: bits}, statusListClaims(), nil); CodeOf(err) != CodeStatusListInvalid {
+			t.Errorf("encoded list of %d bits: %v", bits, err)
+		}
+	}
+}
+
+// TestSignEncodedStatusList: a list re-signed from its compressed form
+// alone (no StatusList at hand) gives the same statuses.
+func TestSignEncodedStatusList(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	l := statusListFixture(t)
+	enc, err := l.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := SignStatusListToken(key, StatusListTokenOptions{Encoded: enc, Bits: l.Bits}, statusListClaims(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseStatusListToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Verify(key.Public(), statusListURI, statusListNow); err != nil {
+		t.Fatal(err)
+	}
+	for idx := range l.Len() {
+		want, _ := l.Get(idx)
+		if got, err := p.Status(idx); err != nil || got != want {
+			t.Fatalf("Status(%d) = %d, %v; want %d", idx, got, err, want)
+		}
+	}
 }
 
 func FuzzParseStatusListToken(f *testing.F) {

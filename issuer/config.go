@@ -18,6 +18,10 @@ const (
 	DefaultCredentialValidity = 90 * 24 * time.Hour
 	DefaultStatusListSize     = 1 << 17 // 131,072 entries, 32 KiB at 2 bits
 	DefaultStatusListTTL      = 5 * time.Minute
+	// MaxStatusListTTL bounds the ttl: verifiers cap the ttl they honour
+	// (this project's at an hour) and find a token stale past it, and a
+	// long ttl delays a revocation reaching them.
+	MaxStatusListTTL          = time.Hour
 	DefaultStatusListValidity = 24 * time.Hour
 	DefaultMaxBody            = 64 << 10
 	DefaultRateLimit          = 60 // requests per minute per client on nonce/token/enrol

@@ -202,11 +202,15 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		// A cache (a CDN, a verifier) may keep the token until iat + ttl
-		// and no longer: max-age is what is left of that, not the whole
-		// ttl, or a token re-signed at half its ttl would be served up to
-		// one and a half ttl old.
-		left := max(t.IssuedAt.Add(t.TTL).Sub(s.now()), 0)
+		// (and never past exp) and no longer: max-age is what is left of
+		// that, not the whole ttl, or a token re-signed at half its ttl
+		// would be served up to one and a half ttl old. The form depends
+		// on Accept, which a shared cache must key on too.
+		now := s.now()
+		left := min(t.IssuedAt.Add(t.TTL).Sub(now), t.ExpiresAt.Sub(now))
+		left = min(max(left, 0), t.TTL)
 		c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(left/time.Second)))
+		c.Header("Vary", "Accept")
 		c.Header("Last-Modified", t.IssuedAt.UTC().Format(http.TimeFormat))
 		if strings.Contains(c.GetHeader("Accept"), MediaTypeStatusListJWT) {
 			c.Data(http.StatusOK, MediaTypeStatusListJWT, t.JWT)

@@ -54,6 +54,11 @@ type Service struct {
 // New returns a Service for cfg.
 func New(cfg Config) (*Service, error) {
 	cfg.defaults()
+	// The ttl bounds how long verifiers cache a token, and a token is
+	// re-signed at half of it: under a second would sign on every fetch.
+	if ttl := cfg.StatusListTTL; ttl < time.Second || ttl > MaxStatusListTTL || ttl > cfg.StatusListValidity {
+		return nil, fmt.Errorf("issuer: status list ttl %s: want 1s to %s, and not above the validity %s", ttl, MaxStatusListTTL, cfg.StatusListValidity)
+	}
 	if cfg.IssuerURL == "" || cfg.Store == nil || cfg.DocumentSigner == nil || cfg.StatusListSigner == nil || cfg.CA == nil || cfg.JPKI == nil {
 		return nil, errors.New("issuer: config needs IssuerURL, Store, DocumentSigner, StatusListSigner, CA and JPKI")
 	}
@@ -63,7 +68,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	st := cfg.Store
 	s := &Service{cfg: cfg, offers: st, devices: st, creds: st, lists: st, restrictions: st, insurance: st, audit: st, appAttest: st}
-	s.status = newStatusCache(s)
+	s.status = newStatusCache()
 	s.configsMeta = credentialConfigurations()
 	s.attestChains = oid4vci.NewChainCache()
 	return s, nil

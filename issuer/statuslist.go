@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/cert"
@@ -39,25 +40,42 @@ type StatusListToken struct {
 // (draft-ietf-oauth-status-list, ttl: how long it may be cached before a
 // fresh one is fetched), so an issuer that re-signed only on change would
 // have every verifier failing closed after a quiet ttl. Re-signing an
-// unchanged list reuses its compressed form: the list is read from the
-// store and compressed once per change.
+// unchanged list reuses its compressed form, so the list is read from the
+// store and compressed once per change (and, as a safeguard against a
+// change that did not bump the version, once per half validity).
 type statusCache struct {
-	s  *Service
-	mu sync.Mutex
+	mu sync.Mutex // guards m; each list has its own lock for its work
 	m  map[string]*cachedList
 	// builds counts lists read from the store and compressed (tests).
-	builds int
+	builds atomic.Int64
 }
 
-// cachedList is a list's current token with the list it carries.
+// cachedList is a list's current token with the compressed list it
+// carries: a few KB, where the list itself would be 32 KiB or more per
+// list (thousands of lists at national scale).
 type cachedList struct {
-	tok  *StatusListToken
-	list *mdoc.StatusList
-	lst  []byte // list's Encode(), as in tok
+	mu    sync.Mutex // one build or signature of this list at a time
+	tok   *StatusListToken
+	bits  int
+	lst   []byte    // the list's Encode(), as in tok
+	built time.Time // when it was read from the store
 }
 
-func newStatusCache(s *Service) *statusCache {
-	return &statusCache{s: s, m: map[string]*cachedList{}}
+func newStatusCache() *statusCache {
+	return &statusCache{m: map[string]*cachedList{}}
+}
+
+// entry returns the cache entry of a list, made empty on first use.
+// Callers have checked that the list exists, which bounds the map.
+func (c *statusCache) entry(listID string) *cachedList {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl := c.m[listID]
+	if cl == nil {
+		cl = &cachedList{}
+		c.m[listID] = cl
+	}
+	return cl
 }
 
 // statusRefresh is how old a served token may get before it is re-signed:
@@ -79,20 +97,28 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListTok
 	if err != nil {
 		return nil, fmt.Errorf("status list %s: %w", listID, err)
 	}
+	cl := s.status.entry(listID)
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	// The clock is read under the list's lock, so that a request that
+	// waited never signs with an iat older than the token it waited for.
 	now := s.now()
-	c := s.status
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cl := c.m[listID]
-	if cl != nil && cl.tok.Version == v {
+	if cl.tok != nil && cl.tok.Version == v && now.Sub(cl.built) < s.cfg.StatusListValidity/2 {
 		age := now.Sub(cl.tok.IssuedAt)
 		if age >= 0 && age < s.statusRefresh() {
 			return cl.tok, nil
 		}
 		// Unchanged but aging (or the clock went back): a new iat for the
 		// same compressed list.
-		t, err := s.signEncoded(listID, cl.list, cl.lst, v, now, time.Now())
+		t, err := s.signEncoded(listID, cl.bits, cl.lst, v, now, time.Now())
 		if err != nil {
+			if now.Before(cl.tok.IssuedAt.Add(cl.tok.TTL)) {
+				// The list has not changed and its token is still fresh
+				// for verifiers: serve it rather than fail them all over
+				// a signing hiccup (an HSM session, say).
+				s.cfg.Logger.WarnContext(ctx, "status list not re-signed; serving its last token, still within its ttl", "list", listID, "err", err)
+				return cl.tok, nil
+			}
 			return nil, err
 		}
 		cl.tok = t
@@ -117,12 +143,12 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*StatusListTok
 			return nil, fmt.Errorf("status list %s idx %d: %w", listID, idx, err)
 		}
 	}
-	c.builds++
+	s.status.builds.Add(1)
 	t, lst, err := s.signStatusList(listID, list, version, now)
 	if err != nil {
 		return nil, err
 	}
-	c.m[listID] = &cachedList{tok: t, list: list, lst: lst}
+	cl.tok, cl.bits, cl.lst, cl.built = t, list.Bits, lst, now
 	return t, nil
 }
 
@@ -163,22 +189,22 @@ func (s *Service) signStatusList(listID string, list *mdoc.StatusList, version i
 	if err != nil {
 		return nil, nil, fmt.Errorf("compress status list %s: %w", listID, err)
 	}
-	t, err := s.signEncoded(listID, list, lst, version, now, start)
+	t, err := s.signEncoded(listID, list.Bits, lst, version, now, start)
 	return t, lst, err
 }
 
-// signEncoded signs list, compressed as lst (its Encode()), as a CWT
-// (mdoc.SignStatusListToken, x5chain = [status-list signer] issued by the
-// IACA) and as a JWT (typ statuslist+jwt, x5c the same certificate), with
-// sub = the list's URI. The work since start is reported as the signing
-// time.
-func (s *Service) signEncoded(listID string, list *mdoc.StatusList, lst []byte, version int64, now, start time.Time) (*StatusListToken, error) {
+// signEncoded signs a list of bits per entry, compressed as lst (its
+// Encode()), as a CWT (mdoc.SignStatusListToken, x5chain = [status-list
+// signer] issued by the IACA) and as a JWT (typ statuslist+jwt, x5c the
+// same certificate), with sub = the list's URI. The work since start is
+// reported as the signing time.
+func (s *Service) signEncoded(listID string, bits int, lst []byte, version int64, now, start time.Time) (*StatusListToken, error) {
 	claims := mdoc.StatusListClaims{Subject: s.statusURI(listID), IssuedAt: now, ExpiresAt: now.Add(s.cfg.StatusListValidity), TTL: s.cfg.StatusListTTL}
-	cwt, err := mdoc.SignStatusListToken(s.cfg.StatusListSigner, mdoc.StatusListTokenOptions{X5Chain: rawChain(s.cfg.StatusListSigner.Chain()), Encoded: lst}, claims, list)
+	cwt, err := mdoc.SignStatusListToken(s.cfg.StatusListSigner, mdoc.StatusListTokenOptions{X5Chain: rawChain(s.cfg.StatusListSigner.Chain()), Encoded: lst, Bits: bits}, claims, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %s (CWT): %w", listID, err)
 	}
-	jwt, err := s.statusListJWT(claims, list.Bits, lst)
+	jwt, err := s.statusListJWT(claims, bits, lst)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %s (JWT): %w", listID, err)
 	}

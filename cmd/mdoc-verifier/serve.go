@@ -70,7 +70,7 @@ ReaderAuth. In production pass --trust and --reader-cert/--reader-key.`,
 	f := cmd.Flags()
 	o.tf.register(f)
 	cli.ListenFlag(f, &o.addr, defaultServeAddr)
-	f.StringVar(&o.base, "base-url", "", "externally visible base URL (default http://ADDR); its origin is the Annex C origin")
+	f.StringVar(&o.base, "base-url", "", "externally visible base URL (default http://<listen>); its origin is the Annex C origin")
 	f.StringVar(&o.dataDir, "data-dir", cli.DefaultDataDir("verifier"), "data directory: the development reader certificate when --reader-cert is not given")
 	f.StringVar(&o.issuerDataDir, "issuer-data-dir", cli.DefaultDataDir("issuer"), "without --trust: the development issuer's data directory, whose pki/iaca.pem is trusted")
 	f.StringVar(&o.readerCert, "reader-cert", "", "reader authentication certificate (PEM, leaf first): signs request objects and ReaderAuth (default: a development certificate in --data-dir)")

@@ -37,7 +37,7 @@ func (a *App) observe(o *obs.Obs, sq *sqlstore.Store) func(string, time.Time, ti
 		}
 	})
 	signTime := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mnc_status_list_sign_seconds",
-		Help:    "Time to compress a status list and sign its CWT and JWT forms.",
+		Help:    "Time to sign a status list's CWT and JWT forms, with reading and compressing the list when it changed (an unchanged list is re-signed from its compressed form at half its ttl).",
 		Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}})
 	lists := &listAges{signed: map[string]time.Time{}}
 	outbox := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mnc_outbox_depth",
@@ -76,8 +76,10 @@ func (a *App) observe(o *obs.Obs, sq *sqlstore.Store) func(string, time.Time, ti
 
 // listAges exports the age of the token this replica last signed for each
 // status list. A list is re-signed when it is fetched after half its ttl,
-// so while verifiers fetch from this replica the age stays under the ttl;
-// an age well past it means they fetch elsewhere, or signing fails.
+// so while verifiers fetch it from this replica its age stays under the
+// ttl. A list nobody fetches (or fetches only through another replica)
+// ages without limit, which is harmless; an age past the ttl on a list
+// that is fetched means signing fails.
 type listAges struct {
 	mu     sync.Mutex
 	signed map[string]time.Time
